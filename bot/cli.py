@@ -1,0 +1,187 @@
+"""The ``guestcomms`` command line. Each command does its own set-up, migrations included."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.engine import make_url
+
+from bot.log_setup import configure_logging
+from bot.settings import Settings, load_settings
+from handlers.app import create_app
+from store.audit import CLI
+from store.database import Database
+from store.demo import DEMO_ORGANISATION, load_demo_data
+from store.errors import AmbiguousWedding, NotFound
+from store.guestlist.export import load_guests, to_csv, to_json
+from store.guestlist.importer import import_guest_csv
+from store.guestlist.reader import MAX_BYTES, ImportRefused
+from store.migrate import migrate
+from store.repositories.organisations import WeddingRepository
+
+EXIT_OK = 0
+EXIT_REFUSED = 2
+
+Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    configure_logging()
+    command: Command = args.command
+    return asyncio.run(command(args, load_settings()))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="guestcomms",
+        description="Guest messaging for wedding professionals: campaigns, opt-outs, RSVPs.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    def add(name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=command)
+        return sub
+
+    add("migrate", _migrate, "Bring the database schema up to date.")
+    add("demo-data", _demo_data, "Load the demo organisation, wedding and guests (once).")
+    importer = add("import", _import, "Import a guest-list CSV into a wedding.")
+    importer.add_argument("file", help="the CSV file, or - for standard input")
+    importer.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
+    exporter = add("export", _export, "Write a wedding's guests to standard output.")
+    exporter.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
+    exporter.add_argument("--format", choices=("csv", "json"), default="csv")
+    serve = add("serve", _serve, "Run the web server (webhooks, health, API).")
+    serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    return parser
+
+
+async def _open_database(settings: Settings) -> Database:
+    database = Database(settings.store)
+    await migrate(database)
+    return database
+
+
+async def _with_database(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    database = await _open_database(settings)
+    try:
+        return await work(database)
+    finally:
+        await database.dispose()
+
+
+async def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    async def done(_database: Database) -> int:
+        print(f"Database is up to date ({_describe_url(settings)}).")
+        return EXIT_OK
+
+    return await _with_database(settings, done)
+
+
+async def _demo_data(_args: argparse.Namespace, settings: Settings) -> int:
+    async def load(database: Database) -> int:
+        async with database.transaction() as session:
+            result = await load_demo_data(session, CLI)
+        if result.created:
+            print(
+                f"Loaded the demo organisation “{DEMO_ORGANISATION}” with one wedding "
+                f"(Alex & Sam) and {result.guests} guests."
+            )
+        else:
+            print(f"Demo data is already loaded (organisation “{DEMO_ORGANISATION}”).")
+        return EXIT_OK
+
+    return await _with_database(settings, load)
+
+
+async def _import(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        data = _read_input(args.file)
+    except OSError as error:
+        print(f"Cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_REFUSED
+
+    async def run(database: Database) -> int:
+        try:
+            async with database.transaction() as session:
+                wedding = await WeddingRepository(session).resolve(args.wedding)
+                report = await import_guest_csv(session, CLI, wedding, data)
+        except (ImportRefused, NotFound, AmbiguousWedding) as error:
+            print(f"Refused {args.file}: {_sentence(error)}", file=sys.stderr)
+            return EXIT_REFUSED
+        lines = report.lines()
+        print(f"Imported {args.file} into {lines[0]}")
+        for line in lines[1:]:
+            print(f"  {line}")
+        return EXIT_OK
+
+    return await _with_database(settings, run)
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    async def run(database: Database) -> int:
+        try:
+            async with database.transaction() as session:
+                wedding = await WeddingRepository(session).resolve(args.wedding)
+                guests = await load_guests(session, wedding.id)
+        except (NotFound, AmbiguousWedding) as error:
+            print(f"Cannot export: {_sentence(error)}", file=sys.stderr)
+            return EXIT_REFUSED
+        sys.stdout.write(to_json(guests) if args.format == "json" else to_csv(guests))
+        return EXIT_OK
+
+    return await _with_database(settings, run)
+
+
+async def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    database = await _open_database(settings)
+    await database.dispose()
+    port = args.port or settings.web.port
+    app = create_app(settings.web, settings.store)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, port=port)
+    await site.start()
+    print(f"guestcomms is serving on http://localhost:{port} (health: /api/health)", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Platforms stop processes with SIGTERM: finish open requests and close
+    # the database cleanly instead of dying mid-transaction.
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+    return EXIT_OK
+
+
+def _read_input(name: str) -> bytes:
+    if name == "-":
+        return sys.stdin.buffer.read(MAX_BYTES + 1)
+    path = Path(name)
+    with path.open("rb") as handle:
+        # Read one byte past the limit so the importer can say the file is too big
+        # without the CLI holding a huge file in memory.
+        return handle.read(MAX_BYTES + 1)
+
+
+def _sentence(error: Exception) -> str:
+    text = str(error)
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
+def _describe_url(settings: Settings) -> str:
+    return make_url(settings.store.database_url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

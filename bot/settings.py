@@ -1,0 +1,19 @@
+"""All settings of the process, built once here and handed to each layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from handlers.settings import WebSettings
+from store.settings import StoreSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    store: StoreSettings
+    web: WebSettings
+
+
+def load_settings() -> Settings:
+    """Read the environment; the only place that does."""
+    return Settings(store=StoreSettings(), web=WebSettings())

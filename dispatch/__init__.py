@@ -1,0 +1,1 @@
+"""Outbound work: broker and actors, composition, providers, limits, alerts (dispatch issue)."""

@@ -1,0 +1,92 @@
+"""Writing the audit log. Callers pass the session of the change they audit."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import AuditEntry
+from store.models.base import utcnow
+
+# Guests' personal data never enters the audit log in clear: the log says a
+# field changed, not what it holds.
+PERSONAL_FIELDS = frozenset(
+    {"name", "email", "phone", "address", "dietary_requirements", "custom_fields", "body"}
+)
+REDACTED = "[redacted]"
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who did it: ``kind`` is slack, cli, api, guest or system."""
+
+    kind: str
+    id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}" if self.id else self.kind
+
+
+SYSTEM = Actor("system")
+CLI = Actor("cli")
+
+
+def redact(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if values is None:
+        return None
+    return {
+        key: (REDACTED if key in PERSONAL_FIELDS and value not in (None, "") else value)
+        for key, value in values.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    organisation_id: int | None
+    action: str
+    entity_type: str
+    entity_id: object
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+
+
+async def record(
+    session: AsyncSession,
+    actor: Actor,
+    records: Iterable[AuditRecord],
+    *,
+    request_id: str | None = None,
+) -> int:
+    """Append audit rows in one statement; returns how many were written."""
+    now = utcnow()
+    rows = [
+        {
+            "organisation_id": r.organisation_id,
+            "actor": str(actor),
+            "action": r.action,
+            "entity_type": r.entity_type,
+            "entity_id": str(r.entity_id),
+            "before": redact(r.before),
+            "after": redact(r.after),
+            "request_id": request_id,
+            "created_at": now,
+        }
+        for r in records
+    ]
+    if rows:
+        await session.execute(insert(AuditEntry), rows)
+    return len(rows)
+
+
+async def record_one(
+    session: AsyncSession,
+    actor: Actor,
+    audit_record: AuditRecord,
+    *,
+    request_id: str | None = None,
+) -> None:
+    await record(session, actor, [audit_record], request_id=request_id)

@@ -1,0 +1,40 @@
+"""Typed errors of the store layer; the edges turn them into HTTP or Slack answers."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Root of every error the store raises on purpose."""
+
+
+class NotFound(StoreError):
+    """The row asked for does not exist (or belongs to another organisation)."""
+
+    def __init__(self, entity: str, key: object) -> None:
+        super().__init__(f"{entity} {key!r} was not found")
+        self.entity = entity
+        self.key = key
+
+
+class IllegalTransition(StoreError):
+    """A campaign was asked to move between two states the state machine does not join."""
+
+    def __init__(self, campaign_id: int, from_state: str, to_state: str) -> None:
+        super().__init__(
+            f"campaign {campaign_id} cannot go from {from_state} to {to_state}"
+        )
+        self.campaign_id = campaign_id
+        self.from_state = from_state
+        self.to_state = to_state
+
+
+class ConcurrentChange(StoreError):
+    """Someone else changed the row between our read and our guarded write."""
+
+
+class AmbiguousWedding(StoreError):
+    """The organisation has several weddings and none was named."""
+
+
+class SegmentError(StoreError):
+    """An audience filter could not be read; the message says which part and why."""

@@ -1,0 +1,297 @@
+"""Reading a guest-list CSV into guest rows and per-row problems, without touching the database.
+
+Spreadsheets export many dialects: a UTF-8 BOM, ``;`` in European locales,
+"Dietary Requirements" for ``dietary_requirements``. All are accepted; what
+cannot be read is reported by line and field, and the rest still imports.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from store.addresses import AddressError, normalise_email, normalise_phone
+from store.enums import RsvpStatus
+from store.errors import StoreError
+from store.guestlist import cells
+from store.guestlist.cells import CellError
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 50_000
+MAX_NAME_LENGTH = 200
+
+CORE_COLUMNS = ("email", "name", "phone", "dietary_requirements", "plus_one")
+OPTIONAL_COLUMNS = ("rsvp_status", "groups", "party_size", "timezone")
+KNOWN_COLUMNS = frozenset(CORE_COLUMNS + OPTIONAL_COLUMNS)
+# What spreadsheets and other tools commonly call our columns.
+ALIASES = {
+    "e_mail": "email",
+    "email_address": "email",
+    "full_name": "name",
+    "guest_name": "name",
+    "phone_number": "phone",
+    "mobile": "phone",
+    "cell": "phone",
+    "dietary": "dietary_requirements",
+    "diet": "dietary_requirements",
+    "plus1": "plus_one",
+    "plusone": "plus_one",
+    "rsvp": "rsvp_status",
+    "group": "groups",
+    "time_zone": "timezone",
+}
+_CUSTOM_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+T = TypeVar("T")
+
+
+class ImportRefused(StoreError):
+    """The whole file was refused; nothing was imported. The message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}, {self.field}" if self.field else f"line {self.line}"
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class GuestRow:
+    """One readable row; ``None`` means the file left the field empty (keep what is stored)."""
+
+    line: int
+    name: str
+    email: str | None
+    phone: str | None
+    dietary_requirements: str | None = None
+    plus_one: bool | None = None
+    rsvp_status: RsvpStatus | None = None
+    party_size: int | None = None
+    groups: list[str] | None = None
+    timezone: str | None = None
+    custom_fields: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ParsedGuestList:
+    rows: list[GuestRow]
+    problems: list[RowProblem]
+    notes: list[str]
+
+
+def parse_guest_csv(data: bytes, default_country: str) -> ParsedGuestList:
+    text = _decode(data)
+    delimiter = _sniff_delimiter(text)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, None)
+        if header is None:
+            raise ImportRefused("The file is empty: there is no header row and no guests.")
+        columns, notes = _read_header(header)
+        parsed = ParsedGuestList(rows=[], problems=[], notes=notes)
+        seen: dict[tuple[str, str], int] = {}
+        data_rows = 0
+        line = reader.line_num
+        for raw_row in reader:
+            start, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in raw_row):
+                continue
+            data_rows += 1
+            if data_rows > MAX_ROWS:
+                raise ImportRefused(
+                    f"The file has more than {MAX_ROWS:,} guest rows; the limit is "
+                    f"{MAX_ROWS:,} per import. Split it into smaller files."
+                )
+            _read_row(start, raw_row, columns, default_country, seen, parsed)
+    except csv.Error as error:
+        raise ImportRefused(
+            f"Line {reader.line_num} cannot be read as CSV ({error}). Nothing was imported."
+        ) from None
+    if data_rows == 0:
+        raise ImportRefused("The file has a header row but no guest rows below it.")
+    return parsed
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise ImportRefused(
+            f"The file is over the {MAX_BYTES // 1_048_576} MB limit for one import. "
+            "Split the guest list into smaller files."
+        )
+    if data.startswith(b"PK\x03\x04"):
+        raise ImportRefused(
+            "This is a spreadsheet workbook (such as .xlsx), not a CSV file. "
+            "Save it as “CSV UTF-8” from your spreadsheet and import that."
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ImportRefused(
+            "The file is UTF-16 text. Save it as “CSV UTF-8” from your spreadsheet and import that."
+        )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise ImportRefused(
+            f"This is not a CSV file: it holds binary data (a zero byte at byte {nul + 1}). "
+            "Export the guest list from your spreadsheet as “CSV UTF-8”."
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ImportRefused(
+            f"The file is not UTF-8 text (byte 0x{data[error.start]:02X} at byte "
+            f"{error.start + 1}). Save it as “CSV UTF-8” from your spreadsheet and import that."
+        ) from None
+    if not text.strip():
+        raise ImportRefused("The file is empty: there is no header row and no guests.")
+    return text
+
+
+def _sniff_delimiter(text: str) -> str:
+    """The separator used in the header row: ``,`` ``;`` or tab, whichever it has most of."""
+    header = text.lstrip().split("\n", 1)[0]
+    counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def normalise_header(name: str) -> str:
+    key = re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
+    return ALIASES.get(key, key)
+
+
+def _read_header(header: list[str]) -> tuple[list[str | None], list[str]]:
+    """Each column's field name (None: ignored), and notes about ignored columns."""
+    columns: list[str | None] = []
+    notes: list[str] = []
+    first_seen: dict[str, int] = {}
+    for position, raw in enumerate(header, start=1):
+        key = normalise_header(cells.unescape_formula(raw))
+        if not key:
+            columns.append(None)
+            continue
+        if key in first_seen:
+            raise ImportRefused(
+                f"The column “{key}” appears twice in the header "
+                f"(columns {first_seen[key]} and {position}). Remove one and import again."
+            )
+        first_seen[key] = position
+        if key in KNOWN_COLUMNS or _CUSTOM_FIELD.match(key):
+            columns.append(key)
+        else:
+            columns.append(None)
+            notes.append(
+                f"Column {position} (“{raw.strip()}”) was ignored: a column name must start "
+                "with a letter and use only letters, digits and spaces."
+            )
+    if "name" not in first_seen:
+        found = ", ".join(k for k in first_seen) or "nothing"
+        raise ImportRefused(
+            f"The header row has no “name” column (found: {found}). Expected: "
+            f"{', '.join(CORE_COLUMNS)}; optionally {', '.join(OPTIONAL_COLUMNS)}."
+        )
+    if "email" not in first_seen and "phone" not in first_seen:
+        raise ImportRefused(
+            "The header row has neither an “email” nor a “phone” column, "
+            "so no guest could be reached."
+        )
+    return columns, notes
+
+
+class _RowCells:
+    """The cells of one row by field name, collecting a problem for each unreadable one."""
+
+    def __init__(self, line: int, values: dict[str, str]) -> None:
+        self.line = line
+        self.values = values
+        self.problems: list[RowProblem] = []
+
+    def text(self, key: str) -> str:
+        return self.values.get(key, "")
+
+    def parse(self, key: str, parse: Callable[[str], T]) -> T | None:
+        text = self.text(key)
+        if not text:
+            return None
+        try:
+            return parse(text)
+        except (CellError, AddressError) as error:
+            self.problems.append(RowProblem(self.line, key, str(error)))
+            return None
+
+
+def _read_row(
+    line: int,
+    raw_row: list[str],
+    columns: list[str | None],
+    default_country: str,
+    seen: dict[tuple[str, str], int],
+    parsed: ParsedGuestList,
+) -> None:
+    row_cells = _RowCells(
+        line,
+        {
+            key: cells.unescape_formula(cell.strip())
+            for key, cell in zip(columns, raw_row, strict=False)
+            if key is not None
+        },
+    )
+    problems = row_cells.problems
+    if any(cell.strip() for cell in raw_row[len(columns) :]):
+        problems.append(
+            RowProblem(
+                line, None, f"the row has {len(raw_row)} cells but the header has {len(columns)}"
+            )
+        )
+    name = " ".join(row_cells.text("name").split())
+    if not name:
+        problems.append(RowProblem(line, "name", "the name is empty"))
+    elif len(name) > MAX_NAME_LENGTH:
+        problems.append(
+            RowProblem(line, "name", f"the name is longer than {MAX_NAME_LENGTH} characters")
+        )
+    if not row_cells.text("email") and not row_cells.text("phone"):
+        problems.append(
+            RowProblem(line, "email", "a guest needs an email address or a phone number")
+        )
+    row = GuestRow(
+        line=line,
+        name=name,
+        email=row_cells.parse("email", normalise_email),
+        phone=row_cells.parse("phone", lambda text: normalise_phone(text, default_country)),
+        dietary_requirements=row_cells.text("dietary_requirements") or None,
+        plus_one=row_cells.parse("plus_one", cells.read_bool),
+        rsvp_status=row_cells.parse("rsvp_status", cells.read_rsvp),
+        party_size=row_cells.parse("party_size", cells.read_party_size),
+        groups=row_cells.parse("groups", cells.read_groups),
+        timezone=row_cells.parse("timezone", cells.read_timezone),
+        custom_fields={
+            key: value
+            for key, value in row_cells.values.items()
+            if key not in KNOWN_COLUMNS and value
+        },
+    )
+    addresses = [(kind, getattr(row, kind)) for kind in ("email", "phone")]
+    for kind, address in addresses:
+        if address is not None and (kind, address) in seen:
+            problems.append(
+                RowProblem(
+                    line,
+                    kind,
+                    f"the same {kind} as line {seen[kind, address]}; this row was skipped",
+                )
+            )
+    if problems:
+        parsed.problems.extend(problems)
+        return
+    for kind, address in addresses:
+        if address is not None:
+            seen[kind, address] = line
+    parsed.rows.append(row)

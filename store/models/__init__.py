@@ -1,0 +1,25 @@
+"""SQLAlchemy models; importing this package registers every table on ``Base.metadata``."""
+
+from store.models.audit import AuditEntry
+from store.models.base import Base
+from store.models.campaign import Campaign, Delivery
+from store.models.guest import ConsentRecord, Guest, GuestGroup
+from store.models.inbound import InboundMessage
+from store.models.ledger import Suppression
+from store.models.organisation import Member, Organisation
+from store.models.wedding import Wedding
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Campaign",
+    "ConsentRecord",
+    "Delivery",
+    "Guest",
+    "GuestGroup",
+    "InboundMessage",
+    "Member",
+    "Organisation",
+    "Suppression",
+    "Wedding",
+]

@@ -1,0 +1,149 @@
+"""The suppression ledger: add, look up, and lift (only by the guest, only their own)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store import audit
+from store.audit import Actor, AuditRecord
+from store.enums import Channel, SuppressionReason
+from store.models import Suppression
+from store.models.base import utcnow
+
+# What a guest's own START / resubscribe may lift. Bounces, complaints and
+# invalid numbers are facts about the address, not wishes of the guest.
+GUEST_LIFTABLE = frozenset({SuppressionReason.STOP, SuppressionReason.UNSUBSCRIBE})
+
+_ACTIVE = Suppression.lifted_at.is_(None)
+
+
+class SuppressionLedger:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def suppress(
+        self,
+        actor: Actor,
+        *,
+        organisation_id: int,
+        channel: Channel,
+        address: str,
+        reason: SuppressionReason,
+        source: str,
+        detail: str | None = None,
+    ) -> bool:
+        """Add an active entry; returns False when the address was already suppressed.
+
+        Uses the dialect's INSERT … ON CONFLICT DO NOTHING on the partial unique
+        index, so two STOPs racing on PostgreSQL give one entry and no error.
+        """
+        values = {
+            "organisation_id": organisation_id,
+            "channel": channel,
+            "address": address,
+            "reason": reason,
+            "source": source,
+            "detail": detail,
+            "created_at": utcnow(),
+        }
+        dialect = self.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(Suppression)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=["organisation_id", "channel", "address"], index_where=_ACTIVE
+            )
+            .returning(Suppression.id)
+        )
+        suppression_id = await self.session.scalar(statement)
+        if suppression_id is None:
+            return False
+        await audit.record_one(
+            self.session,
+            actor,
+            AuditRecord(
+                organisation_id,
+                "suppression.added",
+                "suppression",
+                suppression_id,
+                after={
+                    "channel": channel.value,
+                    "address": address,
+                    "reason": reason.value,
+                    "source": source,
+                },
+            ),
+        )
+        return True
+
+    async def active(
+        self, organisation_id: int, channel: Channel, address: str
+    ) -> Suppression | None:
+        return await self.session.scalar(
+            select(Suppression).where(
+                Suppression.organisation_id == organisation_id,
+                Suppression.channel == channel,
+                Suppression.address == address,
+                _ACTIVE,
+            )
+        )
+
+    async def active_addresses(self, organisation_id: int) -> dict[tuple[Channel, str], str]:
+        """Every active (channel, address) of an organisation with its reason."""
+        rows = await self.session.execute(
+            select(Suppression.channel, Suppression.address, Suppression.reason).where(
+                Suppression.organisation_id == organisation_id, _ACTIVE
+            )
+        )
+        return {(Channel(r.channel), r.address): SuppressionReason(r.reason).value for r in rows}
+
+    async def lift(
+        self,
+        actor: Actor,
+        *,
+        organisation_id: int,
+        channel: Channel,
+        address: str,
+        source: str,
+        reasons: Collection[SuppressionReason] = GUEST_LIFTABLE,
+    ) -> bool:
+        """Lift an active entry whose reason is one of ``reasons``; the entry stays as history."""
+        suppression_id = await self.session.scalar(
+            update(Suppression)
+            .where(
+                Suppression.organisation_id == organisation_id,
+                Suppression.channel == channel,
+                Suppression.address == address,
+                Suppression.reason.in_(list(reasons)),
+                _ACTIVE,
+            )
+            .values(lifted_at=utcnow(), lifted_source=source)
+            .returning(Suppression.id)
+        )
+        if suppression_id is None:
+            return False
+        await audit.record_one(
+            self.session,
+            actor,
+            AuditRecord(
+                organisation_id,
+                "suppression.lifted",
+                "suppression",
+                suppression_id,
+                after={"channel": channel.value, "address": address, "source": source},
+            ),
+        )
+        return True
+
+    async def count_by_reason(self, organisation_id: int) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Suppression.reason, func.count())
+            .where(Suppression.organisation_id == organisation_id, _ACTIVE)
+            .group_by(Suppression.reason)
+        )
+        return {SuppressionReason(reason).value: count for reason, count in rows.tuples()}

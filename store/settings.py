@@ -1,0 +1,30 @@
+"""Settings the store reads: where the database is."""
+
+from __future__ import annotations
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/guestcomms.db"
+
+
+class StoreSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Echo SQL to the log; for debugging only.
+    database_echo: bool = False
+    # Broker, rate limits, breaker state and cache; unset on a laptop, where
+    # all of those live in the process.
+    redis_url: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the URLs hosting platforms hand out and pick the async driver."""
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        if url.startswith("sqlite://") and not url.startswith("sqlite+aiosqlite://"):
+            return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+        return url
