@@ -6,8 +6,9 @@ import argparse
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy.engine import make_url
@@ -28,7 +29,7 @@ from store.repositories.organisations import WeddingRepository
 EXIT_OK = 0
 EXIT_REFUSED = 2
 
-Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

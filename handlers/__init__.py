@@ -1,1 +1,1 @@
-"""HTTP entry points other than Slack: webhooks, unsubscribe pages, health, metrics, operator API."""
+"""HTTP entry points other than Slack: webhooks, unsubscribe pages, health, metrics, API."""

@@ -17,9 +17,7 @@ from store.settings import StoreSettings
 
 
 def create_app(settings: WebSettings, store_settings: StoreSettings) -> web.Application:
-    app = web.Application(
-        client_max_size=settings.max_request_bytes, middlewares=[request_context]
-    )
+    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[request_context])
     app[WEB_SETTINGS] = settings
     app[REQUEST_STATS] = RequestStats()
     app.cleanup_ctx.append(_services(store_settings))

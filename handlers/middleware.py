@@ -49,8 +49,6 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             status=500,
         )
     finally:
-        request.app[REQUEST_STATS].record(
-            time.perf_counter() - started, server_error=status >= 500
-        )
+        request.app[REQUEST_STATS].record(time.perf_counter() - started, server_error=status >= 500)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response

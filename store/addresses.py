@@ -36,4 +36,3 @@ def normalise_phone(raw: str, default_country: str) -> str:
         hint = "" if candidate.startswith("+") else f" (read as a {region} number)"
         raise AddressError(f"“{candidate}” is not a valid phone number{hint}")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
-

@@ -20,9 +20,7 @@ class IllegalTransition(StoreError):
     """A campaign was asked to move between two states the state machine does not join."""
 
     def __init__(self, campaign_id: int, from_state: str, to_state: str) -> None:
-        super().__init__(
-            f"campaign {campaign_id} cannot go from {from_state} to {to_state}"
-        )
+        super().__init__(f"campaign {campaign_id} cannot go from {from_state} to {to_state}")
         self.campaign_id = campaign_id
         self.from_state = from_state
         self.to_state = to_state

@@ -122,9 +122,7 @@ def _clause(token: str) -> Clause:
     if field is None:
         close = difflib.get_close_matches(name, FIELDS, n=1)
         hint = f" Did you mean “{close[0]}”?" if close else ""
-        raise SegmentError(
-            f"There is no field “{name}”.{hint} Fields: {', '.join(FIELDS)}."
-        )
+        raise SegmentError(f"There is no field “{name}”.{hint} Fields: {', '.join(FIELDS)}.")
     values = tuple(
         " ".join(value.split()).lower() for value in raw_values.split(",") if value.strip()
     )
@@ -132,9 +130,7 @@ def _clause(token: str) -> Clause:
         raise SegmentError(f"“{name}=” needs a value, for example {field.example}.")
     for value in values:
         if field.values is not None and value not in field.values:
-            raise SegmentError(
-                f"“{value}” is not a value of {name}: use {_either(field.values)}."
-            )
+            raise SegmentError(f"“{value}” is not a value of {name}: use {_either(field.values)}.")
     return Clause(name, values)
 
 
@@ -142,15 +138,15 @@ def _either(values: tuple[str, ...]) -> str:
     return ", ".join(values[:-1]) + " or " + values[-1]
 
 
-def segment_query(wedding_id: int, segment: Segment) -> Select[tuple[Guest]]:
+def segment_query(wedding_id: int, segment: Segment) -> Select[Guest]:
     return select(Guest).where(Guest.wedding_id == wedding_id, segment.condition())
 
 
 async def count_segment(session: AsyncSession, wedding_id: int, segment: Segment) -> int:
     """How many guests of the wedding the segment selects, in one query."""
     count = await session.scalar(
-        select(func.count()).select_from(Guest).where(
-            Guest.wedding_id == wedding_id, segment.condition()
-        )
+        select(func.count())
+        .select_from(Guest)
+        .where(Guest.wedding_id == wedding_id, segment.condition())
     )
     return count or 0

@@ -278,6 +278,8 @@ def _audit_records(
             before={key: before[key] for key in changed},
             after=changed,
         )
+    if not added_ids and not updates:
+        return  # re-importing the same file changes nothing, the audit log included
     yield AuditRecord(
         organisation_id,
         "guestlist.imported",

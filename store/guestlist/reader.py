@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -91,34 +91,40 @@ class ParsedGuestList:
 def parse_guest_csv(data: bytes, default_country: str) -> ParsedGuestList:
     text = _decode(data)
     delimiter = _sniff_delimiter(text)
+    # Count first, so an oversized file is refused before any row is validated.
+    data_rows = sum(1 for _ in _rows(text, delimiter)) - 1
+    if data_rows < 0:
+        raise ImportRefused("The file is empty: there is no header row and no guests.")
+    if data_rows == 0:
+        raise ImportRefused("The file has a header row but no guest rows below it.")
+    if data_rows > MAX_ROWS:
+        raise ImportRefused(
+            f"The file has {data_rows:,} guest rows; the limit is {MAX_ROWS:,} per import. "
+            "Split it into smaller files."
+        )
+    rows = _rows(text, delimiter)
+    _, header = next(rows)
+    columns, notes = _read_header(header)
+    parsed = ParsedGuestList(rows=[], problems=[], notes=notes)
+    seen: dict[tuple[str, str], int] = {}
+    for line, raw_row in rows:
+        _read_row(line, raw_row, columns, default_country, seen, parsed)
+    return parsed
+
+
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """Non-blank rows with the line each starts on (quoted cells may span lines)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 0
     try:
-        header = next(reader, None)
-        if header is None:
-            raise ImportRefused("The file is empty: there is no header row and no guests.")
-        columns, notes = _read_header(header)
-        parsed = ParsedGuestList(rows=[], problems=[], notes=notes)
-        seen: dict[tuple[str, str], int] = {}
-        data_rows = 0
-        line = reader.line_num
-        for raw_row in reader:
+        for row in reader:
             start, line = line + 1, reader.line_num
-            if not any(cell.strip() for cell in raw_row):
-                continue
-            data_rows += 1
-            if data_rows > MAX_ROWS:
-                raise ImportRefused(
-                    f"The file has more than {MAX_ROWS:,} guest rows; the limit is "
-                    f"{MAX_ROWS:,} per import. Split it into smaller files."
-                )
-            _read_row(start, raw_row, columns, default_country, seen, parsed)
+            if any(cell.strip() for cell in row):
+                yield start, row
     except csv.Error as error:
         raise ImportRefused(
             f"Line {reader.line_num} cannot be read as CSV ({error}). Nothing was imported."
         ) from None
-    if data_rows == 0:
-        raise ImportRefused("The file has a header row but no guest rows below it.")
-    return parsed
 
 
 def _decode(data: bytes) -> str:

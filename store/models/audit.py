@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from store.models.base import BigId, Base, JsonDocument, UtcDateTime, utcnow
+from store.models.base import Base, BigId, JsonDocument, UtcDateTime, utcnow
 
 
 class AuditEntry(Base):

@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.enums import CampaignState, Channel, DeliveryStatus
-from store.models.base import BigId, Base, JsonDocument, UtcDateTime, enum_type, utcnow
+from store.models.base import Base, BigId, JsonDocument, UtcDateTime, enum_type, utcnow
 
 
 class Campaign(Base):
@@ -19,9 +19,7 @@ class Campaign(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     wedding_id: Mapped[int] = mapped_column(
         ForeignKey("weddings.id", ondelete="CASCADE"), index=True
     )

@@ -39,9 +39,7 @@ class Suppression(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     channel: Mapped[Channel] = mapped_column(enum_type(Channel))
     address: Mapped[str] = mapped_column(String(320))  # E.164 or normalised email
     reason: Mapped[SuppressionReason] = mapped_column(enum_type(SuppressionReason))

@@ -37,9 +37,7 @@ class Member(Base):
     __table_args__ = (UniqueConstraint("organisation_id", "slack_user_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     slack_user_id: Mapped[str] = mapped_column(String(32))
     display_name: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(320))

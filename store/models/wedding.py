@@ -15,9 +15,7 @@ class Wedding(Base):
     __table_args__ = (UniqueConstraint("organisation_id", "slug"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(
-        ForeignKey("organisations.id", ondelete="CASCADE")
-    )
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     slug: Mapped[str] = mapped_column(String(64))
     couple_names: Mapped[str] = mapped_column(String(200))
     wedding_date: Mapped[date] = mapped_column(Date)

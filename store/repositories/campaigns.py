@@ -116,9 +116,9 @@ class CampaignRepository:
 
     async def _refreshed(self, campaign_id: int) -> Campaign:
         campaign = await self.session.scalar(
-            select(Campaign).where(Campaign.id == campaign_id).execution_options(
-                populate_existing=True
-            )
+            select(Campaign)
+            .where(Campaign.id == campaign_id)
+            .execution_options(populate_existing=True)
         )
         assert campaign is not None  # we just updated it inside this transaction
         return campaign

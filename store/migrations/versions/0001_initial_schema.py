@@ -8,6 +8,7 @@ Create Date: 2026-11-28
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
 from alembic import op
@@ -34,14 +35,16 @@ def _id() -> sa.Column[int]:
 def _fk(
     column: str, target: str, *, nullable: bool = False, ondelete: str = "CASCADE"
 ) -> sa.Column[int]:
-    return sa.Column(column, ID, sa.ForeignKey(f"{target}.id", ondelete=ondelete), nullable=nullable)
+    return sa.Column(
+        column, ID, sa.ForeignKey(f"{target}.id", ondelete=ondelete), nullable=nullable
+    )
 
 
-def _created() -> sa.Column[sa.DateTime]:
+def _created() -> sa.Column[datetime]:
     return sa.Column("created_at", TIME, nullable=False)
 
 
-def _updated() -> sa.Column[sa.DateTime]:
+def _updated() -> sa.Column[datetime]:
     return sa.Column("updated_at", TIME, nullable=False)
 
 
@@ -261,9 +264,7 @@ def upgrade() -> None:
         sa.Column("request_id", sa.String(64)),
         _created(),
     )
-    op.create_index(
-        "ix_audit_log_entity_type_entity_id", "audit_log", ["entity_type", "entity_id"]
-    )
+    op.create_index("ix_audit_log_entity_type_entity_id", "audit_log", ["entity_type", "entity_id"])
     op.create_index(
         "ix_audit_log_organisation_id_created_at", "audit_log", ["organisation_id", "created_at"]
     )
