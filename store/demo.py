@@ -179,7 +179,7 @@ async def _record_sms_consent(
             text_shown=_CONSENT_TEXT,
             recorded_by=str(actor),
         )
-        for guest_id, name in guests.tuples()
+        for guest_id, name in guests
         if name not in _NO_SMS_CONSENT
     ]
     session.add_all(consents)

@@ -57,7 +57,7 @@ async def load_guests(session: AsyncSession, wedding_id: int) -> list[ExportedGu
         .where(Guest.wedding_id == wedding_id)
         .order_by(GuestGroup.name)
     )
-    for guest_id, name in memberships.tuples():
+    for guest_id, name in memberships:
         groups.setdefault(guest_id, []).append(name)
     return [
         ExportedGuest(

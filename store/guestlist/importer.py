@@ -148,7 +148,7 @@ class _StoredGuests:
             .where(Guest.wedding_id == wedding_id)
             .order_by(GuestGroup.name)
         )
-        for guest_id, name in memberships.tuples():
+        for guest_id, name in memberships:
             guests[guest_id]["groups"].append(name)
         return cls(guests)
 

@@ -151,9 +151,11 @@ def _decode(data: bytes) -> str:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
         raise ImportRefused(
-            f"The file is not UTF-8 text (byte 0x{data[error.start]:02X} at byte "
-            f"{error.start + 1}). Save it as “CSV UTF-8” from your spreadsheet and import that."
+            f"The file is not UTF-8 text: line {line} has the byte 0x{data[error.start]:02X}, "
+            "often an accented letter saved in another encoding. "
+            "Save the file as “CSV UTF-8” from your spreadsheet and import that."
         ) from None
     if not text.strip():
         raise ImportRefused("The file is empty: there is no header row and no guests.")

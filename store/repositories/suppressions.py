@@ -146,4 +146,4 @@ class SuppressionLedger:
             .where(Suppression.organisation_id == organisation_id, _ACTIVE)
             .group_by(Suppression.reason)
         )
-        return {SuppressionReason(reason).value: count for reason, count in rows.tuples()}
+        return {SuppressionReason(reason).value: count for reason, count in rows}
