@@ -21,3 +21,4 @@ class Services:
 SERVICES = web.AppKey("services", Services)
 WEB_SETTINGS = web.AppKey("web_settings", WebSettings)
 REQUEST_STATS = web.AppKey("request_stats", RequestStats)
+REQUEST_ID = web.RequestKey("request_id", str)

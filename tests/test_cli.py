@@ -1,0 +1,139 @@
+"""The guestcomms command line, run as an operator runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import URL
+
+from bot.cli import main
+
+GUESTS = (
+    "email,name,phone,dietary_requirements,plus_one\n"
+    "ann@example.com,Ann Lee,+12015550150,vegetarian,yes\n"
+    "bad-address,Bad Row,,,\n"
+)
+
+
+@pytest.fixture
+def database_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_migrate_says_where_the_database_is(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["migrate"]) == 0
+    assert capsys.readouterr().out == (
+        f"Database is up to date (sqlite+aiosqlite:///{database_env / 'cli.db'}).\n"
+    )
+
+
+def test_demo_data_loads_once(database_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo-data"]) == 0
+    assert main(["demo-data"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Loaded the demo organisation “demo” with one wedding (Alex & Sam) and 40 guests.",
+        "Demo data is already loaded (organisation “demo”).",
+    ]
+
+
+def test_import_reports_counts_and_each_bad_row(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    (database_env / "guests.csv").write_text(GUESTS)
+    capsys.readouterr()
+
+    assert main(["import", "guests.csv", "--wedding", "alex-and-sam"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "Imported guests.csv into Alex & Sam: 1 added, 0 updated, 0 unchanged, "
+        "1 row with problems.",
+        "  line 3, email: “bad-address” is not a valid email address: "
+        "An email address must have an @-sign.",
+    ]
+    assert main(["import", "guests.csv"]) == 0
+    assert "0 added, 0 updated, 1 unchanged" in capsys.readouterr().out
+
+
+def test_import_reads_standard_input(
+    database_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main(["demo-data"])
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(GUESTS.encode())))
+    capsys.readouterr()
+    assert main(["import", "-"]) == 0
+    assert capsys.readouterr().out.startswith("Imported - into Alex & Sam: 1 added")
+
+
+def test_a_refused_file_exits_2_and_says_why(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    (database_env / "empty.csv").write_text("")
+    capsys.readouterr()
+
+    assert main(["import", "empty.csv"]) == 2
+    assert capsys.readouterr().err == (
+        "Refused empty.csv: The file is empty: there is no header row and no guests.\n"
+    )
+    assert main(["import", "missing.csv"]) == 2
+    assert capsys.readouterr().err == "Cannot read missing.csv: No such file or directory\n"
+    (database_env / "guests.csv").write_text(GUESTS)
+    assert main(["import", "guests.csv", "--wedding", "nope"]) == 2
+    assert capsys.readouterr().err == "Refused guests.csv: Wedding 'nope' was not found.\n"
+
+
+def test_import_with_no_wedding_to_choose_is_refused(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (database_env / "guests.csv").write_text(GUESTS)
+    assert main(["import", "guests.csv"]) == 2
+    assert capsys.readouterr().err == "Refused guests.csv: Wedding '(any)' was not found.\n"
+
+
+def test_export_writes_csv_and_json_to_standard_output(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    capsys.readouterr()
+
+    assert main(["export"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == (
+        "name,email,phone,rsvp_status,party_size,dietary_requirements,plus_one,groups,"
+        "timezone,preferred_channel"
+    )
+    assert len(lines) == 41
+
+    assert main(["export", "--wedding", "demo/alex-and-sam", "--format", "json"]) == 0
+    guests = json.loads(capsys.readouterr().out)
+    assert len(guests) == 40
+    assert {
+        "name",
+        "email",
+        "phone",
+        "rsvp_status",
+        "party_size",
+        "dietary_requirements",
+        "plus_one",
+        "groups",
+    } <= set(guests[0])
+
+
+@pytest.mark.integration
+def test_the_cli_works_on_postgresql(
+    postgres_url: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
+    assert main(["migrate"]) == 0
+    assert main(["demo-data"]) in (0,)
+    capsys.readouterr()
+    assert main(["export", "--wedding", "demo/alex-and-sam", "--format", "json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 40
