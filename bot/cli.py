@@ -19,12 +19,13 @@ from handlers.app import create_app
 from store.audit import CLI
 from store.database import Database
 from store.demo import DEMO_ORGANISATION, load_demo_data
-from store.errors import AmbiguousWedding, NotFound
+from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.migrate import migrate
 from store.repositories.organisations import WeddingRepository
+from store.segments import parse_segment
 
 EXIT_OK = 0
 EXIT_REFUSED = 2
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     exporter = add("export", _export, "Write a wedding's guests to standard output.")
     exporter.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
     exporter.add_argument("--format", choices=("csv", "json"), default="csv")
+    exporter.add_argument(
+        "--segment",
+        default="",
+        help='only guests matching a segment, e.g. "rsvp=pending channel=sms"',
+    )
     serve = add("serve", _serve, "Run the web server (webhooks, health, API).")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     return parser
@@ -130,10 +136,11 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
 async def _export(args: argparse.Namespace, settings: Settings) -> int:
     async def run(database: Database) -> int:
         try:
+            segment = parse_segment(args.segment)
             async with database.transaction() as session:
                 wedding = await WeddingRepository(session).resolve(args.wedding)
-                guests = await load_guests(session, wedding.id)
-        except (NotFound, AmbiguousWedding) as error:
+                guests = await load_guests(session, wedding.id, segment)
+        except (NotFound, AmbiguousWedding, SegmentError) as error:
             print(f"Cannot export: {_sentence(error)}", file=sys.stderr)
             return EXIT_REFUSED
         sys.stdout.write(to_json(guests) if args.format == "json" else to_csv(guests))

@@ -127,6 +127,22 @@ def test_export_writes_csv_and_json_to_standard_output(
     } <= set(guests[0])
 
 
+def test_export_can_select_a_segment(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    capsys.readouterr()
+    assert main(["export", "--format", "json", "--segment", "rsvp=declined channel=sms"]) == 0
+    declined = json.loads(capsys.readouterr().out)
+    assert declined
+    assert all(g["rsvp_status"] == "declined" and g["phone"] for g in declined)
+
+    assert main(["export", "--segment", "rsvp=maybe"]) == 2
+    assert capsys.readouterr().err == (
+        "Cannot export: “maybe” is not a value of rsvp: use confirmed, pending or declined.\n"
+    )
+
+
 @pytest.mark.integration
 def test_the_cli_works_on_postgresql(
     postgres_url: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

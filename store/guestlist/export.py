@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.guestlist.cells import FORMULA_TRIGGERS
 from store.models import Guest, GuestGroup
+from store.segments import Segment, parse_segment, segment_query
+
+EVERYONE = parse_segment("")
 
 CSV_COLUMNS = (
     "name",
@@ -44,11 +47,12 @@ class ExportedGuest:
     custom_fields: dict[str, Any]
 
 
-async def load_guests(session: AsyncSession, wedding_id: int) -> list[ExportedGuest]:
+async def load_guests(
+    session: AsyncSession, wedding_id: int, segment: Segment = EVERYONE
+) -> list[ExportedGuest]:
+    """The wedding's guests in the segment (default: all), by name."""
     guests = (
-        await session.scalars(
-            select(Guest).where(Guest.wedding_id == wedding_id).order_by(Guest.name, Guest.id)
-        )
+        await session.scalars(segment_query(wedding_id, segment).order_by(Guest.name, Guest.id))
     ).all()
     groups: dict[int, list[str]] = {}
     memberships = await session.execute(
