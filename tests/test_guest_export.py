@@ -73,6 +73,14 @@ async def test_a_csv_export_imports_back_unchanged(database: Database) -> None:
     async with database.transaction() as session:
         await load_demo_data(session, TEST_ACTOR)
         wedding = await WeddingRepository(session).resolve(None)
+        # Every optional field set somewhere, so the round trip covers them all.
+        await import_guest_csv(
+            session,
+            TEST_ACTOR,
+            wedding,
+            b"name,phone,timezone,preferred_channel,table\n"
+            b"Henry Kim,+12015550105,America/Chicago,sms,=7\n",
+        )
         exported = to_csv(await load_guests(session, wedding.id))
     _, empty_wedding = await make_wedding(database, wedding_slug="copy")
 

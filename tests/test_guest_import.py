@@ -153,8 +153,8 @@ async def test_a_row_without_any_address_is_reported(database: Database) -> None
 
 async def test_every_bad_cell_of_a_row_is_reported_at_once(database: Database) -> None:
     _, wedding = await make_wedding(database)
-    data = "name,email,phone,plus_one,rsvp_status,party_size,timezone\n" + (
-        "Ann,ann@example.com,,maybe,perhaps,0,Mars/Olympus\n"
+    data = "name,email,phone,plus_one,rsvp_status,party_size,timezone,channel\n" + (
+        "Ann,ann@example.com,,maybe,perhaps,0,Mars/Olympus,fax\n"
     )
     report = await _import(database, wedding, data)
     assert [str(p) for p in report.problems] == [
@@ -162,6 +162,7 @@ async def test_every_bad_cell_of_a_row_is_reported_at_once(database: Database) -
         "line 2, rsvp_status: “perhaps” is not one of confirmed, pending, declined",
         "line 2, party_size: “0” is not a whole number from 1 to 20",
         "line 2, timezone: “Mars/Olympus” is not a time zone name such as Europe/London",
+        "line 2, preferred_channel: “fax” is not email or sms",
     ]
 
 
@@ -227,7 +228,7 @@ async def test_a_header_without_names_is_refused(database: Database) -> None:
     assert await _refused(database, b"email,phone\nann@example.com,\n") == (
         "The header row has no “name” column (found: email, phone). Expected: "
         "email, name, phone, dietary_requirements, plus_one; "
-        "optionally rsvp_status, groups, party_size, timezone."
+        "optionally rsvp_status, groups, party_size, timezone, preferred_channel."
     )
 
 

@@ -6,7 +6,7 @@ import re
 from functools import cache
 from zoneinfo import available_timezones
 
-from store.enums import RsvpStatus
+from store.enums import Channel, RsvpStatus
 
 MAX_PARTY_SIZE = 20
 
@@ -44,6 +44,13 @@ def read_rsvp(value: str) -> RsvpStatus:
     except ValueError:
         allowed = ", ".join(s.value for s in RsvpStatus)
         raise CellError(f"“{value}” is not one of {allowed}") from None
+
+
+def read_channel(value: str) -> Channel:
+    try:
+        return Channel(value.strip().lower())
+    except ValueError:
+        raise CellError(f"“{value}” is not email or sms") from None
 
 
 def read_party_size(value: str) -> int:

@@ -31,6 +31,7 @@ _FIELDS = (
     "rsvp_status",
     "party_size",
     "timezone",
+    "preferred_channel",
 )
 _CHUNK = 1000
 
@@ -201,6 +202,7 @@ def _new_guest_values(wedding_id: int, row: GuestRow) -> dict[str, Any]:
         "phone": None,
         "dietary_requirements": None,
         "timezone": None,
+        "preferred_channel": None,
         "created_at": now,
         "updated_at": now,
         **values,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from store.addresses import AddressError, normalise_email, normalise_phone
-from store.enums import RsvpStatus
+from store.enums import Channel, RsvpStatus
 from store.errors import StoreError
 from store.guestlist import cells
 from store.guestlist.cells import CellError
@@ -25,7 +25,7 @@ MAX_ROWS = 50_000
 MAX_NAME_LENGTH = 200
 
 CORE_COLUMNS = ("email", "name", "phone", "dietary_requirements", "plus_one")
-OPTIONAL_COLUMNS = ("rsvp_status", "groups", "party_size", "timezone")
+OPTIONAL_COLUMNS = ("rsvp_status", "groups", "party_size", "timezone", "preferred_channel")
 KNOWN_COLUMNS = frozenset(CORE_COLUMNS + OPTIONAL_COLUMNS)
 # What spreadsheets and other tools commonly call our columns.
 ALIASES = {
@@ -43,6 +43,7 @@ ALIASES = {
     "rsvp": "rsvp_status",
     "group": "groups",
     "time_zone": "timezone",
+    "channel": "preferred_channel",
 }
 _CUSTOM_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -78,6 +79,7 @@ class GuestRow:
     party_size: int | None = None
     groups: list[str] | None = None
     timezone: str | None = None
+    preferred_channel: Channel | None = None
     custom_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -280,6 +282,7 @@ def _read_row(
         party_size=row_cells.parse("party_size", cells.read_party_size),
         groups=row_cells.parse("groups", cells.read_groups),
         timezone=row_cells.parse("timezone", cells.read_timezone),
+        preferred_channel=row_cells.parse("preferred_channel", cells.read_channel),
         custom_fields={
             key: value
             for key, value in row_cells.values.items()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit
@@ -135,6 +135,3 @@ class WeddingRepository:
                 "write it as organisation/wedding"
             )
         return matches[0]
-
-    async def count(self) -> int:
-        return (await self.session.scalar(select(func.count()).select_from(Wedding))) or 0
