@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -90,3 +90,28 @@ async def record_one(
     request_id: str | None = None,
 ) -> None:
     await record(session, actor, [audit_record], request_id=request_id)
+
+
+class _Row(Protocol):
+    id: Any
+
+
+RowT = TypeVar("RowT", bound=_Row)
+
+
+async def add_audited(
+    session: AsyncSession, actor: Actor, row: RowT, action: str, after: Mapping[str, Any]
+) -> RowT:
+    """Insert one ORM row and its audit row; ``action`` is ``entity.verb``.
+
+    The organisation is the row's own ``organisation_id``, or the row itself
+    when it is an organisation.
+    """
+    session.add(row)
+    await session.flush()
+    organisation_id = getattr(row, "organisation_id", row.id)
+    entity_type = action.split(".", 1)[0]
+    await record_one(
+        session, actor, AuditRecord(organisation_id, action, entity_type, row.id, after=after)
+    )
+    return row

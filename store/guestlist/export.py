@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.guestlist.cells import FORMULA_TRIGGERS
-from store.models import Guest, GuestGroup
+from store.models import Guest
+from store.repositories.guests import groups_by_guest
 from store.segments import Segment, parse_segment, segment_query
 
 EVERYONE = parse_segment("")
@@ -54,15 +54,7 @@ async def load_guests(
     guests = (
         await session.scalars(segment_query(wedding_id, segment).order_by(Guest.name, Guest.id))
     ).all()
-    groups: dict[int, list[str]] = {}
-    memberships = await session.execute(
-        select(GuestGroup.guest_id, GuestGroup.name)
-        .join(Guest, Guest.id == GuestGroup.guest_id)
-        .where(Guest.wedding_id == wedding_id)
-        .order_by(GuestGroup.name)
-    )
-    for guest_id, name in memberships:
-        groups.setdefault(guest_id, []).append(name)
+    groups = await groups_by_guest(session, wedding_id)
     return [
         ExportedGuest(
             name=guest.name,

@@ -19,6 +19,7 @@ from store.enums import Channel, RsvpStatus
 from store.guestlist.reader import GuestRow, ParsedGuestList, RowProblem, parse_guest_csv
 from store.models import Guest, GuestGroup, Organisation, Wedding
 from store.models.base import utcnow
+from store.repositories.guests import groups_by_guest
 from store.repositories.suppressions import SuppressionLedger
 
 # Scalar fields a row may set; ``None`` in a row means "leave as stored".
@@ -142,15 +143,8 @@ class _StoredGuests:
     async def load(cls, session: AsyncSession, wedding_id: int) -> _StoredGuests:
         columns = [Guest.id, Guest.custom_fields, *(getattr(Guest, f) for f in _FIELDS)]
         rows = await session.execute(select(*columns).where(Guest.wedding_id == wedding_id))
-        guests = {row.id: {**row._asdict(), "groups": []} for row in rows}
-        memberships = await session.execute(
-            select(GuestGroup.guest_id, GuestGroup.name)
-            .join(Guest, Guest.id == GuestGroup.guest_id)
-            .where(Guest.wedding_id == wedding_id)
-            .order_by(GuestGroup.name)
-        )
-        for guest_id, name in memberships:
-            guests[guest_id]["groups"].append(name)
+        groups = await groups_by_guest(session, wedding_id)
+        guests = {row.id: {**row._asdict(), "groups": groups.get(row.id, [])} for row in rows}
         return cls(guests)
 
     def match(self, row: GuestRow) -> tuple[int | None, RowProblem | None]:

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit
-from store.audit import Actor, AuditRecord
+from store.audit import Actor, AuditRecord, add_audited
 from store.campaign_states import can_transition
 from store.enums import CampaignState, Channel
 from store.errors import ConcurrentChange, IllegalTransition, NotFound
@@ -43,20 +43,13 @@ class CampaignRepository:
             state=CampaignState.DRAFT,
             **content,
         )
-        self.session.add(campaign)
-        await self.session.flush()
-        await audit.record_one(
+        return await add_audited(
             self.session,
             actor,
-            AuditRecord(
-                organisation_id,
-                "campaign.created",
-                "campaign",
-                campaign.id,
-                after={"name": name, "state": CampaignState.DRAFT.value, **_jsonable(content)},
-            ),
+            campaign,
+            "campaign.created",
+            {"name": name, "state": CampaignState.DRAFT.value, **_jsonable(content)},
         )
-        return campaign
 
     async def get(self, campaign_id: int, *, organisation_id: int | None = None) -> Campaign:
         query = select(Campaign).where(Campaign.id == campaign_id)

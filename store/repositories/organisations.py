@@ -7,9 +7,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import audit
-from store.audit import Actor, AuditRecord
-from store.enums import Role
+from store.audit import Actor, add_audited
+from store.enums import Role, Tier
 from store.errors import AmbiguousWedding, NotFound
 from store.models import Member, Organisation, Wedding
 
@@ -20,20 +19,13 @@ class OrganisationRepository:
 
     async def create(self, actor: Actor, *, slug: str, name: str, **details: Any) -> Organisation:
         organisation = Organisation(slug=slug, name=name, **details)
-        self.session.add(organisation)
-        await self.session.flush()
-        await audit.record_one(
+        return await add_audited(
             self.session,
             actor,
-            AuditRecord(
-                organisation.id,
-                "organisation.created",
-                "organisation",
-                organisation.id,
-                after={"slug": slug, "name": name, "tier": organisation.tier.value},
-            ),
+            organisation,
+            "organisation.created",
+            {"slug": slug, "name": name, "tier": details.get("tier", Tier.FREE).value},
         )
-        return organisation
 
     async def by_slug(self, slug: str) -> Organisation | None:
         return await self.session.scalar(select(Organisation).where(Organisation.slug == slug))
@@ -63,20 +55,13 @@ class OrganisationRepository:
             email=email,
             phone=phone,
         )
-        self.session.add(member)
-        await self.session.flush()
-        await audit.record_one(
+        return await add_audited(
             self.session,
             actor,
-            AuditRecord(
-                organisation_id,
-                "member.role_granted",
-                "member",
-                member.id,
-                after={"slack_user_id": slack_user_id, "role": role.value},
-            ),
+            member,
+            "member.role_granted",
+            {"slack_user_id": slack_user_id, "role": role.value},
         )
-        return member
 
 
 class WeddingRepository:
@@ -87,20 +72,13 @@ class WeddingRepository:
         self, actor: Actor, organisation_id: int, *, slug: str, **details: Any
     ) -> Wedding:
         wedding = Wedding(organisation_id=organisation_id, slug=slug, **details)
-        self.session.add(wedding)
-        await self.session.flush()
-        await audit.record_one(
+        return await add_audited(
             self.session,
             actor,
-            AuditRecord(
-                organisation_id,
-                "wedding.created",
-                "wedding",
-                wedding.id,
-                after={"slug": slug, "couple_names": wedding.couple_names},
-            ),
+            wedding,
+            "wedding.created",
+            {"slug": slug, "couple_names": wedding.couple_names},
         )
-        return wedding
 
     async def resolve(self, reference: str | None) -> Wedding:
         """Find a wedding by id, slug or ``organisation/wedding`` slug.
