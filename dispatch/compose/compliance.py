@@ -1,0 +1,350 @@
+"""The compliance check: every finding about a campaign draft, and a score from 0 to 100.
+
+One function, ``assess``, reads the compiled templates, the audience and its
+recipient plan, and returns findings a planner can act on. Blocking findings
+make approval impossible (the approval step asks ``report.blocking``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from dispatch.compose import content_checks
+from dispatch.compose.composer import PARTS, Composer
+from dispatch.compose.cost import SmsCost, estimate_sms_cost
+from dispatch.compose.findings import Finding, Severity
+from dispatch.compose.html_safety import check_html, sanitise_html
+from dispatch.compose.quiet_hours import guest_zone, in_quiet_hours
+from dispatch.compose.sms_segments import sms_segments
+from dispatch.compose.tokens import STANDARD_TOKENS, WEDDING_TOKENS, GuestFacts
+from dispatch.recipients import NO_ADDRESS, NO_SMS_CONSENT, RecipientPlan
+from store.enums import Channel
+
+PENALTY = {Severity.BLOCKING: 30, Severity.WARNING: 10, Severity.INFO: 0}
+LONG_SMS_SEGMENTS = 4
+_PART_LABELS = {name: label for name, label, _ in PARTS}
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    send_at: datetime  # the scheduled time, or now for "send now"
+    day_of_logistics: bool
+    recipients_limit: int  # the organisation's tier limit per campaign
+    sms_prices: Mapping[str, Decimal]
+
+
+@dataclass(frozen=True, slots=True)
+class ComplianceReport:
+    findings: tuple[Finding, ...]
+    score: int
+    sms_cost: SmsCost | None
+
+    @property
+    def blocking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity == Severity.BLOCKING)
+
+    def codes(self) -> list[str]:
+        return [finding.code for finding in self.findings]
+
+
+def score(findings: Sequence[Finding]) -> int:
+    """100 for a clean draft; 30 off per blocking finding and 10 per warning."""
+    return max(0, 100 - sum(PENALTY[finding.severity] for finding in findings))
+
+
+def assess(composer: Composer, plan: RecipientPlan, context: SendContext) -> ComplianceReport:
+    findings: list[Finding] = list(composer.problems)
+    findings += _audience_findings(composer, plan, context)
+    cost: SmsCost | None = None
+    if not composer.problems:
+        findings += _token_findings(composer, plan)
+        if Channel.EMAIL in composer.content.channels and plan.on(Channel.EMAIL):
+            findings += _email_findings(composer, plan.on(Channel.EMAIL)[0].guest)
+        if Channel.SMS in composer.content.channels and plan.on(Channel.SMS):
+            sms_findings, cost = _sms_findings(composer, plan, context)
+            findings += sms_findings
+    order = {Severity.BLOCKING: 0, Severity.WARNING: 1, Severity.INFO: 2}
+    findings.sort(key=lambda finding: order[finding.severity])
+    return ComplianceReport(tuple(findings), score(findings), cost)
+
+
+def _audience_findings(
+    composer: Composer, plan: RecipientPlan, context: SendContext
+) -> list[Finding]:
+    content = composer.content
+    findings: list[Finding] = []
+    if not content.channels:
+        findings.append(
+            Finding(
+                "no_channel", Severity.BLOCKING, "No channel is chosen.", "Pick email, SMS or both."
+            )
+        )
+    if Channel.EMAIL in content.channels:
+        if not (content.email_subject.strip() and content.email_text.strip()):
+            findings.append(
+                Finding(
+                    "email_content_missing",
+                    Severity.BLOCKING,
+                    "The email needs a subject and a text body.",
+                    "Choose a template or write both.",
+                )
+            )
+        if not composer.organisation.postal_address.strip():
+            findings.append(
+                Finding(
+                    "postal_address_missing",
+                    Severity.BLOCKING,
+                    f"{composer.organisation.name} has no postal address; CAN-SPAM requires a "
+                    "valid physical postal address in every email.",
+                    "Add the business address to the organisation's settings.",
+                )
+            )
+        if "@" not in composer.organisation.sender_email:
+            findings.append(
+                Finding(
+                    "sender_missing",
+                    Severity.BLOCKING,
+                    f"{composer.organisation.name} has no sender email address for the From line.",
+                    "Set the organisation's sender email.",
+                )
+            )
+    if Channel.SMS in content.channels and not content.sms_text.strip():
+        findings.append(
+            Finding(
+                "sms_content_missing",
+                Severity.BLOCKING,
+                "The SMS has no text.",
+                "Choose a template or write the text.",
+            )
+        )
+    recipients = plan.recipient_count
+    if recipients == 0:
+        findings.append(
+            Finding(
+                "no_recipients",
+                Severity.BLOCKING,
+                "Nobody in this audience can receive the campaign.",
+                "Check the segment, the channels and the guests' addresses.",
+            )
+        )
+    if recipients > context.recipients_limit:
+        findings.append(
+            Finding(
+                "tier_recipient_limit",
+                Severity.BLOCKING,
+                f"{recipients:,} guests would receive this campaign; the "
+                f"{composer.organisation.tier.value.title()} plan allows "
+                f"{context.recipients_limit:,} per campaign.",
+                "Narrow the audience with a segment, split the campaign, or upgrade the plan.",
+            )
+        )
+    no_consent = plan.skipped_count(Channel.SMS, NO_SMS_CONSENT)
+    if no_consent:
+        findings.append(
+            Finding(
+                "sms_no_consent",
+                Severity.WARNING,
+                f"{_guests(no_consent)} {_have(no_consent)} no SMS consent on record and will "
+                "not be texted.",
+                "Record their consent (for example from the RSVP card) or reach them by email.",
+            )
+        )
+    for channel in sorted(content.channels):
+        reasons = {
+            reason: count
+            for (on, reason), count in plan.suppression_reasons().items()
+            if on == channel
+        }
+        if reasons:
+            total = sum(reasons.values())
+            why = ", ".join(f"{count} {reason}" for reason, count in sorted(reasons.items()))
+            findings.append(
+                Finding(
+                    "suppressed_recipients",
+                    Severity.INFO,
+                    f"{_guests(total)} will not get the {_channel(channel)}: on the opt-out "
+                    f"list ({why}).",
+                )
+            )
+        unreachable = plan.skipped_count(channel, NO_ADDRESS)
+        if unreachable:
+            findings.append(
+                Finding(
+                    "unreachable_recipients",
+                    Severity.INFO,
+                    f"{_guests(unreachable)} {_have(unreachable)} no "
+                    f"{'email address' if channel == Channel.EMAIL else 'phone number'} "
+                    f"and will not get the {_channel(channel)}.",
+                )
+            )
+    return findings
+
+
+def _token_findings(composer: Composer, plan: RecipientPlan) -> list[Finding]:
+    guests = {delivery.guest.id: delivery.guest for delivery in plan.deliveries}
+    custom = {key for guest in guests.values() for key in guest.custom_fields}
+    known = STANDARD_TOKENS | custom
+    findings: list[Finding] = []
+    unknown_in: dict[str, list[str]] = {}
+    for part, template in composer.templates.items():
+        for token in sorted(template.tokens - known):
+            unknown_in.setdefault(token, []).append(_PART_LABELS[part])
+    for token, parts in unknown_in.items():
+        close = difflib.get_close_matches(token, sorted(known), n=1)
+        findings.append(
+            Finding(
+                "token_unknown",
+                Severity.BLOCKING,
+                "{{" + token + "}} in the " + " and ".join(parts) + " is not a token; all "
+                f"{len(guests)} guests would see it as written.",
+                ("Did you mean {{" + close[0] + "}}? " if close else "")
+                + "Tokens: "
+                + ", ".join("{{" + t + "}}" for t in WEDDING_TOKENS)
+                + ", or any guest-list column.",
+            )
+        )
+    empty: dict[str, set[int]] = {}
+    for part, template in composer.templates.items():
+        channel = Channel.SMS if part == "sms_text" else Channel.EMAIL
+        audience = [d.guest for d in plan.on(channel)]
+        for token in template.bare_tokens & known:
+            for guest in audience:
+                if not composer.values(guest).get(token, "").strip():
+                    empty.setdefault(token, set()).add(guest.id)
+    for token, guest_ids in sorted(empty.items()):
+        wedding_wide = token in composer.wedding_values
+        findings.append(
+            Finding(
+                "token_empty",
+                Severity.BLOCKING if wedding_wide else Severity.WARNING,
+                "{{"
+                + token
+                + "}} is empty "
+                + (
+                    f"for this wedding, so all {len(guest_ids)} guests"
+                    if wedding_wide
+                    else f"for {len(guest_ids)} of {len(guests)} guests, who"
+                )
+                + " would see a blank.",
+                (
+                    "Fill it in the wedding's details, "
+                    if wedding_wide
+                    else "Fill it in the guest list, "
+                )
+                + "or write {{ "
+                + token
+                + ' | default("…") }}, or put it inside {% if '
+                + token
+                + " %}…{% endif %}.",
+            )
+        )
+    return findings
+
+
+def _email_findings(composer: Composer, sample: GuestFacts) -> list[Finding]:
+    content = composer.email_content(sample)
+    findings = content_checks.check_subject(content.subject)
+    findings += content_checks.check_wording(content.text, "email text")
+    raw_html = composer.raw_email_html(sample)
+    if raw_html.strip() and sanitise_html(raw_html) != raw_html:
+        findings.append(
+            Finding(
+                "html_sanitised",
+                Severity.INFO,
+                "Parts of the email HTML that email cannot carry safely were removed "
+                "(scripts, event handlers, javascript: links, forms or unsupported styles).",
+                "Preview the email to check it still reads as intended.",
+            )
+        )
+    html = check_html(content.html_fragment)
+    findings += html.findings
+    links = [*html.links, *((url, None) for url in content_checks.urls_in(content.text))]
+    findings += content_checks.check_links(links, "email")
+    return findings
+
+
+def _sms_findings(
+    composer: Composer, plan: RecipientPlan, context: SendContext
+) -> tuple[list[Finding], SmsCost]:
+    deliveries = plan.on(Channel.SMS)
+    messages = [(d.address, composer.sms_text(d.guest)) for d in deliveries]
+    findings = content_checks.check_wording(messages[0][1], "SMS")
+    findings += content_checks.check_links(
+        [(url, None) for url in content_checks.urls_in(messages[0][1])], "SMS"
+    )
+    cost = estimate_sms_cost(messages, context.sms_prices)
+    counted = [sms_segments(text) for _, text in messages]
+    most = max(c.segments for c in counted)
+    if any(c.encoding == "UCS-2" for c in counted):
+        hints = "; ".join(str(hint) for hint in cost.savings)
+        findings.append(
+            Finding(
+                "sms_ucs2",
+                Severity.WARNING,
+                "The SMS uses characters outside GSM-7, so each segment holds 70 characters "
+                "instead of 160." + (f" {hints}." if hints else ""),
+                "Replace those characters (straight quotes and hyphens are free).",
+            )
+        )
+    if most >= LONG_SMS_SEGMENTS:
+        findings.append(
+            Finding(
+                "sms_long",
+                Severity.WARNING,
+                f"The SMS is up to {most} segments long; long texts cost more and arrive "
+                "split on some phones.",
+                "Shorten it and put the details behind the link.",
+            )
+        )
+    findings.append(
+        Finding(
+            "sms_segments",
+            Severity.INFO,
+            f"{len(messages)} texts, {cost.segments} segments, about {cost.total} {cost.currency}.",
+        )
+    )
+    quiet = sum(
+        1
+        for d in deliveries
+        if in_quiet_hours(
+            context.send_at, guest_zone(d.guest.timezone, d.address, composer.wedding.timezone)
+        )
+    )
+    if quiet:
+        if context.day_of_logistics:
+            findings.append(
+                Finding(
+                    "quiet_hours",
+                    Severity.INFO,
+                    f"{_guests(quiet)} will get the text between 21:00 and 08:00 their time; "
+                    "allowed because the campaign is marked as day-of logistics.",
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "quiet_hours",
+                    Severity.WARNING,
+                    f"{_guests(quiet)} would get the text between 21:00 and 08:00 their "
+                    "time; their texts will wait until 08:00.",
+                    "Schedule the campaign for the daytime, or mark it as day-of logistics "
+                    "if it cannot wait.",
+                )
+            )
+    return findings, cost
+
+
+def _guests(count: int) -> str:
+    return f"{count} guest{'s' if count != 1 else ''}"
+
+
+def _have(count: int) -> str:
+    return "has" if count == 1 else "have"
+
+
+def _channel(channel: Channel) -> str:
+    return "email" if channel == Channel.EMAIL else "SMS"

@@ -1,0 +1,201 @@
+"""From a campaign's templates to the exact email and SMS one guest receives."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
+from dispatch.compose.email_message import (
+    EmailContent,
+    Envelope,
+    Footer,
+    build_email,
+    unsubscribe_mailto,
+)
+from dispatch.compose.findings import Finding, Severity
+from dispatch.compose.html_safety import sanitise_html
+from dispatch.compose.sms_message import compose_sms
+from dispatch.compose.templates import CompiledTemplate, compile_template
+from dispatch.compose.tokens import GuestFacts, WeddingFacts, token_values, wedding_values
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
+from dispatch.errors import TemplateRefused
+from store.enums import Channel, Tier
+from store.models import Campaign, Organisation
+
+# Template parts: (attribute, what a planner calls it, HTML?)
+PARTS = (
+    ("email_subject", "email subject", False),
+    ("email_text", "email text", False),
+    ("email_html", "email HTML", True),
+    ("sms_text", "SMS text", False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationFacts:
+    id: int
+    name: str
+    sender_name: str
+    sender_email: str
+    postal_address: str
+    tier: Tier
+
+    @classmethod
+    def of(cls, organisation: Organisation) -> OrganisationFacts:
+        return cls(
+            id=organisation.id,
+            name=organisation.name,
+            sender_name=organisation.sender_name or organisation.name,
+            sender_email=organisation.sender_email,
+            postal_address=organisation.postal_address,
+            tier=organisation.tier,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignContent:
+    """A campaign's channels and template text: its own, or a built-in template's."""
+
+    channels: frozenset[Channel]
+    email_subject: str
+    email_text: str
+    email_html: str
+    sms_text: str
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignContent:
+        base = BUILTIN_TEMPLATES.get(campaign.template_key or "")
+
+        def part(name: str) -> str:
+            own: str | None = getattr(campaign, name)
+            if own is not None:
+                return own
+            return getattr(base, name) if base is not None else ""
+
+        return cls(
+            channels=frozenset(Channel(c) for c in campaign.channels),
+            email_subject=part("email_subject"),
+            email_text=part("email_text"),
+            email_html=part("email_html"),
+            sms_text=part("sms_text"),
+        )
+
+
+class Composer:
+    """Compiles a campaign's templates once and renders them for each guest.
+
+    Templates that cannot be used are kept as findings (``problems``) so a
+    preview can show all of them; rendering then refuses.
+    """
+
+    def __init__(
+        self, content: CampaignContent, wedding: WeddingFacts, organisation: OrganisationFacts
+    ) -> None:
+        self.content = content
+        self.wedding = wedding
+        self.organisation = organisation
+        self.wedding_values = wedding_values(wedding)
+        self.templates: dict[str, CompiledTemplate] = {}
+        problems: list[Finding] = []
+        for name, label, html in PARTS:
+            if not self._uses(name):
+                continue
+            try:
+                self.templates[name] = compile_template(
+                    getattr(content, name), html=html, part=label
+                )
+            except TemplateRefused as refused:
+                problems.append(
+                    Finding(
+                        "template_refused",
+                        Severity.BLOCKING,
+                        str(refused),
+                        "Change the template as described; the guide lists every token.",
+                    )
+                )
+        self.problems = tuple(problems)
+
+    def _uses(self, part: str) -> bool:
+        channel = Channel.SMS if part == "sms_text" else Channel.EMAIL
+        return channel in self.content.channels
+
+    @property
+    def lang(self) -> str:
+        return self.wedding.babel_locale().language + (
+            f"-{self.wedding.babel_locale().territory}"
+            if self.wedding.babel_locale().territory
+            else ""
+        )
+
+    def values(self, guest: GuestFacts) -> dict[str, str]:
+        return token_values(self.wedding_values, guest)
+
+    def _render(self, part: str, values: Mapping[str, str]) -> str:
+        if self.problems:
+            raise TemplateRefused(self.problems[0].message)
+        template = self.templates.get(part)
+        return template.render(values) if template is not None else ""
+
+    def email_content(self, guest: GuestFacts) -> EmailContent:
+        values = self.values(guest)
+        subject = " ".join(self._render("email_subject", values).split())
+        return EmailContent(
+            subject=subject,
+            text=self._render("email_text", values),
+            html_fragment=sanitise_html(self._render("email_html", values)),
+        )
+
+    def raw_email_html(self, guest: GuestFacts) -> str:
+        """The HTML as the template produced it, before sanitising (to report removals)."""
+        return self._render("email_html", self.values(guest))
+
+    def sms_text(self, guest: GuestFacts) -> str:
+        return compose_sms(
+            self.organisation.sender_name, self._render("sms_text", self.values(guest))
+        )
+
+    def footer(self, unsubscribe_url: str) -> Footer:
+        return Footer(
+            organisation_name=self.organisation.name,
+            postal_address=self.organisation.postal_address,
+            couple_names=self.wedding.couple_names,
+            wedding_date=self.wedding_values["wedding_date"],
+            unsubscribe_url=unsubscribe_url,
+        )
+
+    def email_message(
+        self,
+        guest: GuestFacts,
+        *,
+        campaign_id: int,
+        tokens: UnsubscribeTokens,
+        public_base_url: str,
+        sent_at: datetime,
+    ) -> EmailMessage:
+        """The complete message for one guest; the same guest and campaign always get the
+        same Message-ID, so a re-send is recognisable as the same message."""
+        if guest.email is None:
+            raise ValueError(f"guest {guest.id} has no email address")
+        token = tokens.issue(
+            organisation_id=self.organisation.id,
+            guest_id=guest.id,
+            channel=Channel.EMAIL,
+            campaign_id=campaign_id,
+        )
+        unsubscribe_url = f"{public_base_url}/u/{token}"
+        domain = self.organisation.sender_email.rpartition("@")[2] or "guestcomms.invalid"
+        envelope = Envelope(
+            from_name=self.organisation.sender_name,
+            from_address=self.organisation.sender_email,
+            to_name=guest.name,
+            to_address=guest.email,
+            message_id=f"<gc.{campaign_id}.{guest.id}@{domain}>",
+            date=sent_at,
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=unsubscribe_mailto(self.organisation.sender_email, token),
+            lang=self.lang,
+        )
+        return build_email(self.email_content(guest), envelope, self.footer(unsubscribe_url))

@@ -1,0 +1,80 @@
+"""What an SMS campaign will cost, and which characters make it dearer."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import phonenumbers
+
+from dispatch.compose.sms_segments import sms_segments
+
+# GSM-7 stand-ins for the characters word processors put in by themselves.
+GSM_REPLACEMENTS = {
+    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "–": "-", "—": "-",
+    "…": "...", "\u00a0": " ", "•": "-", "´": "'", "`": "'",
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class SavingHint:
+    characters: tuple[str, ...]
+    guests: int
+    segments_now: int
+    segments_without: int
+
+    def __str__(self) -> str:
+        names = ", ".join(f"“{c}”" for c in self.characters)
+        verb = "forces" if len(self.characters) == 1 else "force"
+        return (
+            f"{names} {verb} UCS-2: {self.segments_now} segment"
+            f"{'s' if self.segments_now != 1 else ''} instead of {self.segments_without} "
+            f"for {self.guests} guest{'s' if self.guests != 1 else ''}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SmsCost:
+    messages: int
+    segments: int
+    total: Decimal
+    currency: str
+    savings: tuple[SavingHint, ...]
+
+
+def price_for(phone: str, prices: Mapping[str, Decimal]) -> Decimal:
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        region = None
+    return prices.get(region or "", prices.get("default", Decimal(0)))
+
+
+def without_ucs2(text: str, characters: Sequence[str]) -> str:
+    for character in characters:
+        text = text.replace(character, GSM_REPLACEMENTS.get(character, ""))
+    return text
+
+
+def estimate_sms_cost(
+    messages: Sequence[tuple[str, str]], prices: Mapping[str, Decimal], currency: str = "USD"
+) -> SmsCost:
+    """``messages`` are (phone in E.164, final text) pairs, one per recipient."""
+    total = Decimal(0)
+    segments = 0
+    hints: Counter[tuple[tuple[str, ...], int, int]] = Counter()
+    for phone, text in messages:
+        counted = sms_segments(text)
+        segments += counted.segments
+        total += counted.segments * price_for(phone, prices)
+        if counted.ucs2_characters:
+            cheaper = sms_segments(without_ucs2(text, counted.ucs2_characters))
+            if cheaper.segments < counted.segments:
+                hints[counted.ucs2_characters, counted.segments, cheaper.segments] += 1
+    savings = tuple(
+        SavingHint(characters, guests, now, without)
+        for (characters, now, without), guests in hints.most_common(3)
+    )
+    return SmsCost(len(messages), segments, total.quantize(Decimal("0.01")), currency, savings)

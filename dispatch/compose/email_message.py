@@ -1,0 +1,116 @@
+"""The email a guest receives: multipart text + HTML, honest headers, RFC 8058 unsubscribe.
+
+The planner's words go inside a page we control: ``lang``, a title, a main
+region, readable colours, and a footer that says who sent it, why the guest
+gets it, the organisation's postal address (CAN-SPAM) and how to unsubscribe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr
+from html import escape
+from urllib.parse import quote
+
+ONE_CLICK = "List-Unsubscribe=One-Click"
+
+
+@dataclass(frozen=True, slots=True)
+class EmailContent:
+    """What the templates produced for one guest (the HTML already sanitised)."""
+
+    subject: str
+    text: str
+    html_fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class Footer:
+    organisation_name: str
+    postal_address: str
+    couple_names: str
+    wedding_date: str
+    unsubscribe_url: str
+
+    def text(self) -> str:
+        return (
+            "--\n"
+            f"You are receiving this because you are on the guest list for "
+            f"{self.couple_names}'s wedding on {self.wedding_date}.\n"
+            f"Sent by {self.organisation_name} on behalf of the couple, "
+            f"{_one_line(self.postal_address)}.\n"
+            f"Unsubscribe from these messages: {self.unsubscribe_url}\n"
+        )
+
+    def html(self) -> str:
+        return (
+            '<footer style="margin-top:32px;padding-top:16px;border-top:1px solid #767676;'
+            'font-size:14px;color:#4a4a4a">'
+            f"<p>You are receiving this because you are on the guest list for "
+            f"{escape(self.couple_names)}'s wedding on {escape(self.wedding_date)}.</p>"
+            f"<p>Sent by {escape(self.organisation_name)} on behalf of the couple, "
+            f"{escape(_one_line(self.postal_address))}.</p>"
+            f'<p><a href="{escape(self.unsubscribe_url)}" style="color:#1a56a8">'
+            f"Unsubscribe from {escape(self.couple_names)}'s wedding messages</a></p>"
+            "</footer>"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    from_name: str
+    from_address: str
+    to_name: str
+    to_address: str
+    message_id: str
+    date: datetime
+    unsubscribe_url: str
+    unsubscribe_mailto: str
+    lang: str  # BCP 47, e.g. "en-US"
+
+
+def html_document(subject: str, fragment: str, footer: Footer, lang: str) -> str:
+    """The accessible page around the planner's HTML."""
+    title = escape(subject)
+    return (
+        "<!DOCTYPE html>\n"
+        f'<html lang="{escape(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n</head>\n"
+        '<body style="margin:0;padding:0;background-color:#ffffff;color:#1f1f1f;'
+        "font-family:Georgia,'Times New Roman',serif;font-size:17px;line-height:1.5\">\n"
+        f'<div role="article" aria-roledescription="email" aria-label="{title}" '
+        f'lang="{escape(lang)}" style="max-width:600px;margin:0 auto;padding:24px">\n'
+        f"<main>\n{fragment}\n</main>\n{footer.html()}\n</div>\n</body>\n</html>\n"
+    )
+
+
+def build_email(content: EmailContent, envelope: Envelope, footer: Footer) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((envelope.from_name, envelope.from_address))
+    message["To"] = formataddr((envelope.to_name, envelope.to_address))
+    message["Subject"] = content.subject
+    message["Date"] = format_datetime(envelope.date)
+    message["Message-ID"] = envelope.message_id
+    # RFC 2369 + RFC 8058: mail providers show an unsubscribe button and POST
+    # "List-Unsubscribe=One-Click" to the https link, which must act at once.
+    message["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>, <{envelope.unsubscribe_mailto}>"
+    message["List-Unsubscribe-Post"] = ONE_CLICK
+    message["Content-Language"] = envelope.lang
+    message.set_content(content.text.rstrip("\n") + "\n\n" + footer.text())
+    message.add_alternative(
+        html_document(content.subject, content.html_fragment, footer, envelope.lang),
+        subtype="html",
+    )
+    return message
+
+
+def unsubscribe_mailto(mailbox: str, token: str) -> str:
+    """A mailto the inbound handler reads: the token in the subject names the guest."""
+    return f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
+
+
+def _one_line(address: str) -> str:
+    return ", ".join(part.strip() for part in address.splitlines() if part.strip())

@@ -1,0 +1,148 @@
+"""The preview a planner approves from: samples, audience, findings, score and cost.
+
+The only part of composition that reads the store: the campaign, its wedding
+and organisation, the guests its segment selects, the opt-out ledger and
+consent records. Nothing is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch.compose.compliance import ComplianceReport, SendContext, assess
+from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
+from dispatch.compose.email_message import EmailContent
+from dispatch.compose.findings import Finding, Severity
+from dispatch.compose.sms_segments import SmsSegments, sms_segments
+from dispatch.compose.tokens import GuestFacts, WeddingFacts
+from dispatch.recipients import RecipientPlan, plan_recipients
+from dispatch.settings import DispatchSettings
+from store.enums import Channel
+from store.errors import SegmentError
+from store.models import Organisation, Wedding
+from store.repositories.campaigns import CampaignRepository
+from store.repositories.consents import consenting_guest_ids
+from store.repositories.guests import groups_by_guest
+from store.repositories.suppressions import SuppressionLedger
+from store.segments import Segment, parse_segment, segment_query
+from store.tiers import limits_for
+
+SAMPLES = 3
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMessage:
+    guest_name: str
+    email: EmailContent | None
+    sms: str | None
+    sms_segments: SmsSegments | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignPreview:
+    campaign_id: int
+    audience: str  # the segment in words
+    audience_size: int  # guests the segment selects
+    plan: RecipientPlan
+    samples: tuple[SampleMessage, ...]
+    report: ComplianceReport
+
+
+async def preview_campaign(
+    session: AsyncSession, campaign_id: int, settings: DispatchSettings, now: datetime
+) -> CampaignPreview:
+    campaign = await CampaignRepository(session).get(campaign_id)
+    wedding = await session.get(Wedding, campaign.wedding_id)
+    organisation = await session.get(Organisation, campaign.organisation_id)
+    # Foreign keys guarantee both.
+    assert wedding is not None
+    assert organisation is not None
+    composer = Composer(
+        CampaignContent.of(campaign),
+        WeddingFacts.of(wedding, organisation),
+        OrganisationFacts.of(organisation),
+    )
+    audience_problem: Finding | None = None
+    try:
+        segment = parse_segment(campaign.audience)
+    except SegmentError as error:
+        audience_problem = Finding(
+            "audience_invalid", Severity.BLOCKING, f"The audience cannot be read: {error}"
+        )
+        segment = None
+    guests = await _guests(session, wedding.id, segment) if segment is not None else []
+    plan = plan_recipients(
+        guests,
+        composer.content.channels,
+        suppressed=await SuppressionLedger(session).active_addresses(organisation.id),
+        sms_consent=await consenting_guest_ids(session, wedding.id, Channel.SMS),
+    )
+    context = SendContext(
+        send_at=campaign.scheduled_at or now,
+        day_of_logistics=campaign.day_of_logistics,
+        recipients_limit=limits_for(organisation.tier).recipients_per_campaign,
+        sms_prices=settings.sms_price_per_segment,
+    )
+    report = assess(composer, plan, context)
+    if audience_problem is not None:
+        findings = (audience_problem, *report.findings)
+        report = ComplianceReport(findings, max(0, report.score - 30), report.sms_cost)
+    return CampaignPreview(
+        campaign_id=campaign.id,
+        audience=segment.describe() if segment is not None else campaign.audience,
+        audience_size=len(guests),
+        plan=plan,
+        samples=_samples(composer, plan) if not composer.problems else (),
+        report=report,
+    )
+
+
+async def _guests(session: AsyncSession, wedding_id: int, segment: Segment) -> list[GuestFacts]:
+    rows = (await session.scalars(segment_query(wedding_id, segment))).all()
+    groups = await groups_by_guest(session, wedding_id)
+    return [GuestFacts.of(guest, groups.get(guest.id, ())) for guest in rows]
+
+
+def _samples(composer: Composer, plan: RecipientPlan) -> tuple[SampleMessage, ...]:
+    """Three guests who show the most: the first, the one with most blanks, the longest SMS."""
+    recipients = list({d.guest.id: d.guest for d in plan.deliveries}.values())
+    if not recipients:
+        return ()
+    channels_of: dict[int, set[Channel]] = {}
+    for delivery in plan.deliveries:
+        channels_of.setdefault(delivery.guest.id, set()).add(delivery.channel)
+    bare = frozenset().union(*(t.bare_tokens for t in composer.templates.values()))
+
+    def blanks(guest: GuestFacts) -> int:
+        values = composer.values(guest)
+        return sum(1 for token in bare if not values.get(token, "").strip())
+
+    def sms_length(guest: GuestFacts) -> int:
+        return len(composer.sms_text(guest)) if Channel.SMS in channels_of[guest.id] else 0
+
+    chosen: list[GuestFacts] = []
+    for candidate in (recipients[0], max(recipients, key=blanks), max(recipients, key=sms_length)):
+        if candidate not in chosen:
+            chosen.append(candidate)
+    for guest in recipients:
+        if len(chosen) >= SAMPLES:
+            break
+        if guest not in chosen:
+            chosen.append(guest)
+    samples = []
+    for guest in chosen[:SAMPLES]:
+        sms = composer.sms_text(guest) if Channel.SMS in channels_of[guest.id] else None
+        samples.append(
+            SampleMessage(
+                guest_name=guest.name,
+                email=composer.email_content(guest)
+                if Channel.EMAIL in channels_of[guest.id]
+                else None,
+                sms=sms,
+                sms_segments=sms_segments(sms) if sms is not None else None,
+            )
+        )
+    return tuple(samples)

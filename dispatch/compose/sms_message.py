@@ -1,0 +1,18 @@
+"""The SMS a guest receives: who it is from first, how to stop last (CTIA)."""
+
+from __future__ import annotations
+
+import re
+
+STOP_NOTICE = "Reply STOP to opt out."
+_HAS_STOP_NOTICE = re.compile(r"\breply\s+stop\b", re.IGNORECASE)
+
+
+def compose_sms(sender: str, body: str) -> str:
+    """``Evergreen Weddings: <body>`` + the opt-out notice, each added only if missing."""
+    text = " ".join(line.strip() for line in body.strip().splitlines() if line.strip())
+    if not text.lower().startswith(sender.lower()):
+        text = f"{sender}: {text}"
+    if not _HAS_STOP_NOTICE.search(text):
+        text = f"{text} {STOP_NOTICE}"
+    return text

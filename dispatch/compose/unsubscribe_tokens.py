@@ -1,0 +1,70 @@
+"""Unsubscribe tokens: which guest, which organisation, which channel and campaign — signed.
+
+The token carries ids only (no address in clear), is URL-safe, and is
+verified with the secret alone, so the unsubscribe page and the one-click
+POST work without a database read and cannot be forged or altered.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+
+from dispatch.errors import ExpiredUnsubscribeToken, InvalidUnsubscribeToken
+from store.enums import Channel
+
+_SALT = "guestcomms.unsubscribe.v1"
+_CHANNEL_CODES = {Channel.EMAIL: "e", Channel.SMS: "s"}
+_CHANNELS = {code: channel for channel, code in _CHANNEL_CODES.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class UnsubscribeClaim:
+    organisation_id: int
+    guest_id: int
+    channel: Channel
+    campaign_id: int | None
+    issued_at: datetime
+
+
+class UnsubscribeTokens:
+    def __init__(self, secrets: Sequence[str], max_age_days: int) -> None:
+        if not secrets:
+            raise ValueError("at least one unsubscribe secret is needed")
+        # itsdangerous signs with the last key and accepts all of them.
+        self._serializer = URLSafeTimedSerializer(
+            list(reversed(secrets)),
+            salt=_SALT,
+            signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._max_age_seconds = max_age_days * 86_400
+
+    def issue(
+        self, *, organisation_id: int, guest_id: int, channel: Channel, campaign_id: int | None
+    ) -> str:
+        payload = [organisation_id, guest_id, _CHANNEL_CODES[channel], campaign_id or 0]
+        return str(self._serializer.dumps(payload))
+
+    def verify(self, token: str) -> UnsubscribeClaim:
+        try:
+            payload, signed_at = self._serializer.loads(
+                token, max_age=self._max_age_seconds, return_timestamp=True
+            )
+        except SignatureExpired:
+            raise ExpiredUnsubscribeToken("this unsubscribe link has expired") from None
+        except BadData:
+            raise InvalidUnsubscribeToken("this unsubscribe link is not valid") from None
+        match payload:
+            case [int(organisation), int(guest), str(code), int(campaign)] if code in _CHANNELS:
+                return UnsubscribeClaim(
+                    organisation_id=organisation,
+                    guest_id=guest,
+                    channel=_CHANNELS[code],
+                    campaign_id=campaign or None,
+                    issued_at=signed_at.astimezone(UTC),
+                )
+        raise InvalidUnsubscribeToken("this unsubscribe link is not valid")
