@@ -98,12 +98,13 @@ def build_email(content: EmailContent, envelope: Envelope, footer: Footer) -> Em
     # "List-Unsubscribe=One-Click" to the https link, which must act at once.
     message["List-Unsubscribe"] = f"<{envelope.unsubscribe_url}>, <{envelope.unsubscribe_mailto}>"
     message["List-Unsubscribe-Post"] = ONE_CLICK
-    message["Content-Language"] = envelope.lang
     message.set_content(content.text.rstrip("\n") + "\n\n" + footer.text())
     message.add_alternative(
         html_document(content.subject, content.html_fragment, footer, envelope.lang),
         subtype="html",
     )
+    # After the parts exist: add_alternative moves Content-* headers into them.
+    message["Content-Language"] = envelope.lang
     return message
 
 

@@ -9,6 +9,7 @@ template can reach Python objects, run for long or build huge output.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -69,12 +70,21 @@ class VisibleUndefined(Undefined):
         return "{{" + str(self._undefined_name) + "}}"
 
 
-_TEXT = ImmutableSandboxedEnvironment(
-    autoescape=False, undefined=VisibleUndefined, keep_trailing_newline=True
-)
-_HTML = ImmutableSandboxedEnvironment(
-    autoescape=True, undefined=VisibleUndefined, keep_trailing_newline=True
-)
+def _environment(*, html: bool) -> ImmutableSandboxedEnvironment:
+    environment = ImmutableSandboxedEnvironment(
+        autoescape=html, undefined=VisibleUndefined, keep_trailing_newline=True
+    )
+    # Jinja's globals (range, lipsum, cycler, namespace…) are Python objects;
+    # a message template has no use for them.
+    environment.globals.clear()
+    return environment
+
+
+_TEXT = _environment(html=False)
+_HTML = _environment(html=True)
+# Names Jinja gives a meaning of its own (``self`` is the template object).
+_RESERVED_NAMES = frozenset({"self", "loop", "caller", "varargs", "kwargs", "super"})
+_TOKEN_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +122,13 @@ def compile_template(source: str, *, html: bool, part: str) -> CompiledTemplate:
 
 
 def _check(node: nodes.Node, part: str) -> None:
+    if isinstance(node, nodes.Name) and (
+        node.name in _RESERVED_NAMES or not _TOKEN_NAME.fullmatch(node.name)
+    ):
+        raise TemplateRefused(
+            f"The {part} uses “{{{{{node.name}}}}}” (line {node.lineno}); tokens are lower-case "
+            "names such as {{guest_name}}."
+        )
     if isinstance(node, _ALLOWED_NODES) and not isinstance(node, nodes.Test):
         if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
             allowed = ", ".join(sorted(ALLOWED_FILTERS - {"d"}))

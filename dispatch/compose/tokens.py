@@ -114,10 +114,16 @@ class GuestFacts:
         )
 
 
+def _plain_spaces(text: str) -> str:
+    # CLDR puts narrow and no-break spaces in dates and times ("4:00\u202fPM");
+    # one such character would switch an SMS to UCS-2 and double its cost.
+    return text.replace("\u202f", " ").replace("\u00a0", " ")
+
+
 def wedding_values(wedding: WeddingFacts) -> dict[str, str]:
     """The wedding's tokens, formatted once per campaign rather than per guest."""
     locale = wedding.babel_locale()
-    return {
+    values = {
         "couple_names": wedding.couple_names,
         "wedding_date": format_date(wedding.wedding_date, "full", locale=locale),
         "ceremony_time": (
@@ -136,6 +142,7 @@ def wedding_values(wedding: WeddingFacts) -> dict[str, str]:
         "parking_instructions": wedding.parking_instructions or "",
         "wedding_hashtag": wedding.hashtag or "",
     }
+    return {key: _plain_spaces(value) for key, value in values.items()}
 
 
 def guest_values(guest: GuestFacts) -> dict[str, str]:

@@ -8,11 +8,12 @@ POST work without a database read and cannot be forged or altered.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from itsdangerous import BadData, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 
 from dispatch.errors import ExpiredUnsubscribeToken, InvalidUnsubscribeToken
 from store.enums import Channel
@@ -31,14 +32,28 @@ class UnsubscribeClaim:
     issued_at: datetime
 
 
+def _signer_with_clock(clock: Callable[[], float]) -> type[TimestampSigner]:
+    class ClockedSigner(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(clock())
+
+    return ClockedSigner
+
+
 class UnsubscribeTokens:
-    def __init__(self, secrets: Sequence[str], max_age_days: int) -> None:
+    def __init__(
+        self,
+        secrets: Sequence[str],
+        max_age_days: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         if not secrets:
             raise ValueError("at least one unsubscribe secret is needed")
         # itsdangerous signs with the last key and accepts all of them.
         self._serializer = URLSafeTimedSerializer(
             list(reversed(secrets)),
             salt=_SALT,
+            signer=_signer_with_clock(clock),
             signer_kwargs={"digest_method": hashlib.sha256},
         )
         self._max_age_seconds = max_age_days * 86_400
