@@ -10,7 +10,7 @@ PRICES = {"US": Decimal("0.0083"), "GB": Decimal("0.04"), "default": Decimal("0.
 
 
 def test_cost_is_segments_times_recipients_times_the_countrys_price() -> None:
-    messages = [("+12015550100", "a" * 161)] * 10 + [("+447911123456", "hello")] * 2
+    messages = [("+12015550100", "a" * 161)] * 10 + [("+442079460000", "hello")] * 2
     cost = estimate_sms_cost(messages, PRICES)
     assert (cost.messages, cost.segments) == (12, 22)
     assert cost.total == Decimal("0.25")  # 20 × 0.0083 + 2 × 0.04 = 0.246
