@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.log_setup import configure_logging
 from bot.settings import Settings, load_settings
@@ -28,6 +30,7 @@ from store.repositories.organisations import WeddingRepository
 from store.segments import parse_segment
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_REFUSED = 2
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -38,7 +41,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     command: Command = args.command
-    return asyncio.run(command(args, load_settings()))
+    try:
+        settings = load_settings()
+    except ValidationError as error:
+        print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return asyncio.run(command(args, settings))
+    except SQLAlchemyError as error:
+        print(
+            f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",
+            file=sys.stderr,
+        )
+    except OSError as error:
+        hint = (
+            f"; is the database at {_describe_url(settings)} running?"
+            if isinstance(error, ConnectionError)
+            else ""
+        )
+        print(f"guestcomms {args.command_name} failed: {error}{hint}", file=sys.stderr)
+    return EXIT_FAILED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def add(name: str, command: Command, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.set_defaults(command=command)
+        sub.set_defaults(command=command, command_name=name)
         return sub
 
     add("migrate", _migrate, "Bring the database schema up to date.")
@@ -137,7 +159,7 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
     async def run(database: Database) -> int:
         try:
             segment = parse_segment(args.segment)
-            async with database.transaction() as session:
+            async with database.reading() as session:
                 wedding = await WeddingRepository(session).resolve(args.wedding)
                 guests = await load_guests(session, wedding.id, segment)
         except (NotFound, AmbiguousWedding, SegmentError) as error:
@@ -184,11 +206,30 @@ def _read_input(name: str) -> bytes:
 
 def _sentence(error: Exception) -> str:
     text = str(error)
-    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    sentence = text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+    if isinstance(error, NotFound) and error.key is None:
+        sentence += " Load the demo wedding with: guestcomms demo-data"
+    return sentence
 
 
 def _describe_url(settings: Settings) -> str:
-    return make_url(settings.store.database_url).render_as_string(hide_password=True)
+    try:
+        return make_url(settings.store.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL (not a database URL)"
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+def _settings_problems(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'_'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+        for problem in error.errors()
+    )
 
 
 if __name__ == "__main__":

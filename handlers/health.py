@@ -59,7 +59,7 @@ def _overall(checks: dict[str, dict[str, Any]]) -> str:
 async def _check_database(database: Database) -> tuple[dict[str, Any], int | None]:
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), database.sessions() as session:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), database.reading() as session:
             queue_size = await DeliveryRepository(session).count_waiting()
     except (SQLAlchemyError, OSError, TimeoutError) as error:
         return {"status": "error", "error": _describe(error)}, None
@@ -80,6 +80,8 @@ async def _check_redis(redis: Redis | None) -> dict[str, Any]:
 
 def _describe(error: BaseException) -> str:
     # The class name and first line only: enough for on-call, no connection strings.
+    if isinstance(error, TimeoutError):
+        return f"TimeoutError: no answer within {CHECK_TIMEOUT_SECONDS:g} s"
     first_line = str(error).splitlines()[0] if str(error) else ""
     return f"{type(error).__name__}: {first_line}"[:200]
 

@@ -33,11 +33,22 @@ class Database:
         if self.is_sqlite:
             _configure_sqlite(self.engine)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads need no write lock: on SQLite they begin DEFERRED and see a
+        # WAL snapshot while a long import writes.
+        self._read_sessions = async_sessionmaker(
+            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only unit of work, which on SQLite never waits for a writer."""
+        async with self._read_sessions() as session, session.begin():
             yield session
 
     async def ping(self) -> None:
@@ -54,12 +65,16 @@ def _ensure_parent_directory(database: str | None) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    """WAL, foreign keys, a busy timeout, and write transactions that lock up front.
+    """WAL, foreign keys, a busy timeout, write transactions that lock up front,
+    and a Unicode-aware ``lower()``.
 
     pysqlite opens transactions lazily and only before DML, so a transaction
     that reads and then writes can fail with SQLITE_BUSY when another writer
     got in between. Taking the write lock at BEGIN (IMMEDIATE) makes writers
-    queue on the busy timeout instead, which is what guarded updates need.
+    queue on the busy timeout instead, which is what guarded updates need;
+    ``Database.reading()`` asks for DEFERRED. SQLite's own ``lower()`` folds
+    ASCII only, so "VÉGÉTARIEN" would not match a segment on SQLite while it
+    does on PostgreSQL; Python's ``str.lower`` replaces it.
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -71,7 +86,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
+
+
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value

@@ -11,7 +11,9 @@ class NotFound(StoreError):
     """The row asked for does not exist (or belongs to another organisation)."""
 
     def __init__(self, entity: str, key: object) -> None:
-        super().__init__(f"{entity} {key!r} was not found")
+        super().__init__(
+            f"there is no {entity} yet" if key is None else f"{entity} {key!r} was not found"
+        )
         self.entity = entity
         self.key = key
 

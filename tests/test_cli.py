@@ -95,7 +95,10 @@ def test_import_with_no_wedding_to_choose_is_refused(
 ) -> None:
     (database_env / "guests.csv").write_text(GUESTS)
     assert main(["import", "guests.csv"]) == 2
-    assert capsys.readouterr().err == "Refused guests.csv: Wedding '(any)' was not found.\n"
+    assert capsys.readouterr().err == (
+        "Refused guests.csv: There is no wedding yet. "
+        "Load the demo wedding with: guestcomms demo-data\n"
+    )
 
 
 def test_export_writes_csv_and_json_to_standard_output(
@@ -141,6 +144,37 @@ def test_export_can_select_a_segment(
     assert capsys.readouterr().err == (
         "Cannot export: “maybe” is not a value of rsvp: use confirmed, pending or declined.\n"
     )
+
+
+def test_operational_failures_are_one_sentence_and_exit_1(
+    database_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "nonsense")
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "The database at DATABASE_URL (not a database URL) cannot be used: "
+        "Could not parse SQLAlchemy URL from given URL string\n"
+    )
+    monkeypatch.setenv("DATABASE_URL", "postgresql://guest:secret@127.0.0.1:1/none")
+    assert main(["migrate"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("guestcomms migrate failed: ")
+    assert "postgresql+asyncpg://guest:***@127.0.0.1:1/none running?" in err
+    assert "secret" not in err
+    monkeypatch.setenv("PORT", "eighty")
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "The configuration is not valid: PORT: Input should be a valid integer, "
+        "unable to parse string as an integer\n"
+    )
+
+
+def test_an_absurd_wedding_id_is_not_found(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    assert main(["export", "--wedding", "9" * 30]) == 2
+    assert capsys.readouterr().err.endswith(f"Wedding '{'9' * 30}' was not found.\n")
 
 
 @pytest.mark.integration

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import func, select
 
@@ -342,6 +344,92 @@ async def test_extra_columns_become_custom_fields(database: Database) -> None:
 
 async def test_apostrophe_escaped_cells_from_an_export_read_back(database: Database) -> None:
     _, wedding = await make_wedding(database)
-    await _import(database, wedding, "name,phone,dietary_requirements\nAnn,'+12015550100,'-\n")
+    await _import(
+        database, wedding, "name,phone,dietary_requirements\nAnn,'+12015550100,'@home food\n"
+    )
     ann = (await _guests(database, wedding))["Ann"]
-    assert (ann.phone, ann.dietary_requirements) == ("+12015550100", "-")
+    assert (ann.phone, ann.dietary_requirements) == ("+12015550100", "@home food")
+
+
+async def test_an_unclosed_quote_refuses_the_file_instead_of_swallowing_it(
+    database: Database,
+) -> None:
+    rows = "".join(f"g{n}@example.com,Guest {n},,,\n" for n in range(300))
+    data = HEADER + 'ann@example.com,"Ann O\'Neil ""the planner,,,\n' + rows
+    assert await _refused(database, data.encode()) == (
+        'A quote (") opened on line 2 is never closed, so the rest of the file cannot be '
+        "read. Nothing was imported; fix the quote and import again."
+    )
+
+
+async def test_old_mac_line_endings_are_read(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    data = "name;email;groups\rAnn;ann@example.com;family, college, work\rBen;ben@example.com;\r"
+    report = await _import(database, wedding, data)
+    assert (report.added, report.problems) == (2, [])
+
+
+async def test_odd_cells_are_reported_not_crashed_on(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    data = "name,email,groups,party_size\n" + (
+        f"Gail,gail@example.com,{'g' * 150},\n" + "Pete,pete@example.com,,²\n"
+    )
+    report = await _import(database, wedding, data)
+    assert [str(p) for p in report.problems] == [
+        "line 2, groups: a group name is longer than 100 characters",
+        "line 3, party_size: “²” is not a whole number from 1 to 20",
+    ]
+
+
+async def test_invisible_and_control_characters_do_not_get_in(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    data = "name,email\n" + (
+        "\u200b,zw@example.com\n"
+        "Ann\x1b[31mRed,ann@example.com\n"
+        "\u202eevil\u202c Eve,eve@example.com\n"
+        "Karan\u200cjit,karan@example.com\n"
+    )
+    report = await _import(database, wedding, data)
+    assert [str(p) for p in report.problems] == ["line 2, name: the name is empty"]
+    names = sorted(await _guests(database, wedding))
+    # Controls and bidi overrides go; a zero-width non-joiner inside a name stays.
+    assert names == ["Ann[31mRed", "Karan\u200cjit", "evil Eve"]
+
+
+async def test_values_under_a_column_without_a_name_are_noted(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    report = await _import(
+        database, wedding, "email,name,,\nann@example.com,Ann,,\nben@example.com,Ben,,extra\n"
+    )
+    assert report.added == 2
+    assert report.notes == [
+        "Column 4 has no name in the header row, so its values (from line 3) were ignored."
+    ]
+
+
+async def test_a_doubled_byte_order_mark_is_still_a_header(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    data = "\ufeff\ufeffname,email\nAnn,ann@example.com\n".encode()
+    assert (await _import(database, wedding, data)).added == 1
+
+
+async def test_none_is_no_dietary_need(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    await _import(database, wedding, "name,email,dietary_requirements\nAnn,ann@example.com,vegan\n")
+    await _import(database, wedding, "name,email,dietary_requirements\nAnn,ann@example.com,N/A\n")
+    assert (await _guests(database, wedding))["Ann"].dietary_requirements == ""
+
+
+async def test_two_imports_at_once_both_finish(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    rows = "".join(f"g{n}@example.com,Guest {n},,,\n" for n in range(1500))
+    data = (HEADER + rows).encode()
+
+    async def run() -> ImportReport:
+        async with database.transaction() as session:
+            return await import_guest_csv(session, TEST_ACTOR, wedding, data)
+
+    first, second = await asyncio.gather(run(), run())
+    assert sorted([first.added, second.added]) == [0, 1500]
+    assert sorted([first.unchanged, second.unchanged]) == [0, 1500]
+    assert len(await _guests(database, wedding)) == 1500

@@ -16,10 +16,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlalchemy import text
 
 from handlers.app import create_app
 from handlers.settings import WebSettings
 from store.settings import StoreSettings
+from tests.conftest import open_database
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
@@ -150,3 +152,17 @@ def _wait_for_health(url: str, server: subprocess.Popen[str]) -> str:
         except OSError:
             time.sleep(0.2)
     pytest.fail("guestcomms serve did not answer /api/health within 30 s")
+
+
+async def test_health_answers_while_an_import_holds_the_sqlite_write_lock(
+    aiohttp_client: ClientFactory, sqlite_database_url: str
+) -> None:
+    client = await aiohttp_client(_app(sqlite_database_url))
+    writer = open_database(sqlite_database_url)
+    try:
+        async with writer.transaction() as session:
+            await session.execute(text("UPDATE organisations SET name = name"))
+            status, body = await _health(client)
+    finally:
+        await writer.dispose()
+    assert (status, body["checks"]["database"]["status"]) == (200, "ok")

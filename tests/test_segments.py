@@ -13,6 +13,7 @@ from store.database import Database
 from store.demo import load_demo_data
 from store.errors import SegmentError
 from store.guestlist.export import ExportedGuest, load_guests
+from store.guestlist.importer import import_guest_csv
 from store.models import Guest, Wedding
 from store.repositories.organisations import WeddingRepository
 from store.segments import count_segment, parse_segment, segment_query
@@ -187,3 +188,15 @@ async def test_segment_values_never_reach_the_sql_text(database: Database) -> No
     assert not any("OR 1=1" in statement for statement in statements)
     async with database.transaction() as session:
         assert len((await session.scalars(select(Guest))).all()) == 40
+
+
+async def test_dietary_matching_ignores_case_beyond_ascii(database: Database) -> None:
+    _, wedding = await make_wedding(database)
+    async with database.transaction() as session:
+        await import_guest_csv(
+            session,
+            TEST_ACTOR,
+            wedding,
+            "name,email,dietary_requirements\nÉlodie,e@example.com,VÉGÉTARIEN\n".encode(),
+        )
+    assert await _names(database, wedding, "dietary=végétarien") == {"Élodie"}

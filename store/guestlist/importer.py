@@ -84,6 +84,10 @@ async def apply_guest_rows(
     report = ImportReport(
         wedding_name=wedding.couple_names, problems=list(parsed.problems), notes=parsed.notes
     )
+    # Two imports into one wedding at once would both read the guests, then
+    # both insert: the second waits here instead (SQLite's BEGIN IMMEDIATE
+    # already serialises; FOR UPDATE does it on PostgreSQL).
+    await session.execute(select(Wedding.id).where(Wedding.id == wedding.id).with_for_update())
     stored = await _StoredGuests.load(session, wedding.id)
     new_rows: list[GuestRow] = []
     updates: list[tuple[dict[str, Any], dict[str, Any], list[str] | None]] = []

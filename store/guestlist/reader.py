@@ -109,14 +109,24 @@ def parse_guest_csv(data: bytes, default_country: str) -> ParsedGuestList:
     columns, notes = _read_header(header)
     parsed = ParsedGuestList(rows=[], problems=[], notes=notes)
     seen: dict[tuple[str, str], int] = {}
+    unnamed = {position for position, cell in enumerate(header) if not cell.strip("\ufeff ")}
     for line, raw_row in rows:
+        for position in sorted(unnamed):
+            if position < len(raw_row) and raw_row[position].strip():
+                parsed.notes.append(
+                    f"Column {position + 1} has no name in the header row, so its values "
+                    f"(from line {line}) were ignored."
+                )
+                unnamed.discard(position)
         _read_row(line, raw_row, columns, default_country, seen, parsed)
     return parsed
 
 
 def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """Non-blank rows with the line each starts on (quoted cells may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # strict: a quote that is never closed is an error, not a cell that
+    # silently swallows every row after it.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     line = 0
     try:
         for row in reader:
@@ -124,8 +134,14 @@ def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
             if any(cell.strip() for cell in row):
                 yield start, row
     except csv.Error as error:
+        where = line + 1
+        if "unexpected end of data" in str(error):
+            raise ImportRefused(
+                f'A quote (") opened on line {where} is never closed, so the rest of the file '
+                "cannot be read. Nothing was imported; fix the quote and import again."
+            ) from None
         raise ImportRefused(
-            f"Line {reader.line_num} cannot be read as CSV ({error}). Nothing was imported."
+            f"Line {where} cannot be read as CSV ({error}). Nothing was imported."
         ) from None
 
 
@@ -166,14 +182,15 @@ def _decode(data: bytes) -> str:
 
 def _sniff_delimiter(text: str) -> str:
     """The separator used in the header row: ``,`` ``;`` or tab, whichever it has most of."""
-    header = text.lstrip().split("\n", 1)[0]
+    lines = text.lstrip().splitlines()  # \r alone ends lines too (old Mac exports)
+    header = lines[0] if lines else ""
     counts = {delimiter: header.count(delimiter) for delimiter in (",", ";", "\t")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
 
 def normalise_header(name: str) -> str:
-    key = re.sub(r"[\s\-.]+", "_", name.strip().lower()).strip("_")
+    key = re.sub(r"[\s\-.]+", "_", name.replace("\ufeff", "").strip().lower()).strip("_")
     return ALIASES.get(key, key)
 
 
@@ -248,7 +265,7 @@ def _read_row(
     row_cells = _RowCells(
         line,
         {
-            key: cells.unescape_formula(cell.strip())
+            key: cells.unescape_formula(cells.clean_cell(cell).strip())
             for key, cell in zip(columns, raw_row, strict=False)
             if key is not None
         },
@@ -261,7 +278,7 @@ def _read_row(
             )
         )
     name = " ".join(row_cells.text("name").split())
-    if not name:
+    if not cells.has_letters(name):
         problems.append(RowProblem(line, "name", "the name is empty"))
     elif len(name) > MAX_NAME_LENGTH:
         problems.append(
@@ -276,7 +293,7 @@ def _read_row(
         name=name,
         email=row_cells.parse("email", normalise_email),
         phone=row_cells.parse("phone", lambda text: normalise_phone(text, default_country)),
-        dietary_requirements=row_cells.text("dietary_requirements") or None,
+        dietary_requirements=row_cells.parse("dietary_requirements", cells.read_dietary),
         plus_one=row_cells.parse("plus_one", cells.read_bool),
         rsvp_status=row_cells.parse("rsvp_status", cells.read_rsvp),
         party_size=row_cells.parse("party_size", cells.read_party_size),
@@ -289,6 +306,11 @@ def _read_row(
             if key not in KNOWN_COLUMNS and value
         },
     )
+    for key, value in row.custom_fields.items():
+        if len(value) > cells.MAX_TEXT_CELL:
+            problems.append(
+                RowProblem(line, key, f"the text is longer than {cells.MAX_TEXT_CELL} characters")
+            )
     addresses = [(kind, getattr(row, kind)) for kind in ("email", "phone")]
     for kind, address in addresses:
         if address is not None and (kind, address) in seen:

@@ -91,11 +91,11 @@ class WeddingRepository:
             if len(weddings) == 1:
                 return weddings[0]
             if not weddings:
-                raise NotFound("wedding", "(any)")
+                raise NotFound("wedding", None)
             names = ", ".join(f"{w.slug} ({w.couple_names})" for w in weddings[:10])
             raise AmbiguousWedding(f"there are several weddings; name one of: {names}")
         query = select(Wedding)
-        if reference.isdigit():
+        if reference.isascii() and reference.isdigit() and len(reference) <= 9:
             query = query.where(Wedding.id == int(reference))
         elif "/" in reference:
             organisation_slug, wedding_slug = reference.split("/", 1)
