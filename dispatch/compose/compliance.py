@@ -56,8 +56,14 @@ def score(findings: Sequence[Finding]) -> int:
     return max(0, 100 - sum(PENALTY[finding.severity] for finding in findings))
 
 
-def assess(composer: Composer, plan: RecipientPlan, context: SendContext) -> ComplianceReport:
-    findings: list[Finding] = list(composer.problems)
+def assess(
+    composer: Composer,
+    plan: RecipientPlan,
+    context: SendContext,
+    other_problems: Sequence[Finding] = (),
+) -> ComplianceReport:
+    """``other_problems``: findings made before composing, e.g. an unreadable segment."""
+    findings: list[Finding] = [*other_problems, *composer.problems]
     findings += _audience_findings(composer, plan, context)
     cost: SmsCost | None = None
     if not composer.problems:
@@ -276,7 +282,7 @@ def _sms_findings(
     findings += content_checks.check_links(
         [(url, None) for url in content_checks.urls_in(messages[0][1])], "SMS"
     )
-    cost = estimate_sms_cost(messages, context.sms_prices)
+    cost = estimate_sms_cost(messages, context.sms_prices, composer.planner_characters())
     counted = [sms_segments(text) for _, text in messages]
     most = max(c.segments for c in counted)
     if any(c.encoding == "UCS-2" for c in counted):

@@ -157,6 +157,14 @@ class Composer:
             self.organisation.sender_name, self._render("sms_text", self.values(guest))
         )
 
+    def planner_characters(self) -> frozenset[str]:
+        """Characters the planner controls: the SMS template, wedding details, sender name."""
+        return frozenset(
+            self.content.sms_text
+            + "".join(self.wedding_values.values())
+            + self.organisation.sender_name
+        )
+
     def footer(self, unsubscribe_url: str) -> Footer:
         return Footer(
             organisation_name=self.organisation.name,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -59,9 +59,17 @@ def without_ucs2(text: str, characters: Sequence[str]) -> str:
 
 
 def estimate_sms_cost(
-    messages: Sequence[tuple[str, str]], prices: Mapping[str, Decimal], currency: str = "USD"
+    messages: Sequence[tuple[str, str]],
+    prices: Mapping[str, Decimal],
+    changeable: Container[str] | None = None,
+    currency: str = "USD",
 ) -> SmsCost:
-    """``messages`` are (phone in E.164, final text) pairs, one per recipient."""
+    """``messages`` are (phone in E.164, final text) pairs, one per recipient.
+
+    ``changeable`` holds the characters the planner wrote (template, wedding
+    details); a saving is only suggested by changing those, never a guest's
+    name. None means every character is the planner's.
+    """
     total = Decimal(0)
     segments = 0
     hints: Counter[tuple[tuple[str, ...], int, int]] = Counter()
@@ -69,10 +77,11 @@ def estimate_sms_cost(
         counted = sms_segments(text)
         segments += counted.segments
         total += counted.segments * price_for(phone, prices)
-        if counted.ucs2_characters:
-            cheaper = sms_segments(without_ucs2(text, counted.ucs2_characters))
+        ours = tuple(c for c in counted.ucs2_characters if changeable is None or c in changeable)
+        if ours:
+            cheaper = sms_segments(without_ucs2(text, ours))
             if cheaper.segments < counted.segments:
-                hints[counted.ucs2_characters, counted.segments, cheaper.segments] += 1
+                hints[ours, counted.segments, cheaper.segments] += 1
     savings = tuple(
         SavingHint(characters, guests, now, without)
         for (characters, now, without), guests in hints.most_common(3)

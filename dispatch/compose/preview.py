@@ -22,8 +22,7 @@ from dispatch.recipients import RecipientPlan, plan_recipients
 from dispatch.settings import DispatchSettings
 from store.enums import Channel
 from store.errors import SegmentError
-from store.models import Organisation, Wedding
-from store.repositories.campaigns import CampaignRepository
+from store.models import Campaign, Organisation, Wedding
 from store.repositories.consents import consenting_guest_ids
 from store.repositories.guests import groups_by_guest
 from store.repositories.suppressions import SuppressionLedger
@@ -43,7 +42,7 @@ class SampleMessage:
 
 @dataclass(frozen=True, slots=True)
 class CampaignPreview:
-    campaign_id: int
+    campaign_id: int | None  # None for a draft that was never saved
     audience: str  # the segment in words
     audience_size: int  # guests the segment selects
     plan: RecipientPlan
@@ -52,9 +51,9 @@ class CampaignPreview:
 
 
 async def preview_campaign(
-    session: AsyncSession, campaign_id: int, settings: DispatchSettings, now: datetime
+    session: AsyncSession, campaign: Campaign, settings: DispatchSettings, now: datetime
 ) -> CampaignPreview:
-    campaign = await CampaignRepository(session).get(campaign_id)
+    """Preview a campaign, saved or not (a draft ``Campaign`` built in memory works too)."""
     wedding = await session.get(Wedding, campaign.wedding_id)
     organisation = await session.get(Organisation, campaign.organisation_id)
     # Foreign keys guarantee both.
@@ -65,14 +64,19 @@ async def preview_campaign(
         WeddingFacts.of(wedding, organisation),
         OrganisationFacts.of(organisation),
     )
-    audience_problem: Finding | None = None
+    audience_problems: list[Finding] = []
+    segment: Segment | None = None
     try:
         segment = parse_segment(campaign.audience)
     except SegmentError as error:
-        audience_problem = Finding(
-            "audience_invalid", Severity.BLOCKING, f"The audience cannot be read: {error}"
+        audience_problems.append(
+            Finding(
+                "audience_invalid",
+                Severity.BLOCKING,
+                f"The audience cannot be read: {error}",
+                "Write a segment such as rsvp=pending, or leave it empty for everyone.",
+            )
         )
-        segment = None
     guests = await _guests(session, wedding.id, segment) if segment is not None else []
     plan = plan_recipients(
         guests,
@@ -86,10 +90,7 @@ async def preview_campaign(
         recipients_limit=limits_for(organisation.tier).recipients_per_campaign,
         sms_prices=settings.sms_price_per_segment,
     )
-    report = assess(composer, plan, context)
-    if audience_problem is not None:
-        findings = (audience_problem, *report.findings)
-        report = ComplianceReport(findings, max(0, report.score - 30), report.sms_cost)
+    report = assess(composer, plan, context, audience_problems)
     return CampaignPreview(
         campaign_id=campaign.id,
         audience=segment.describe() if segment is not None else campaign.audience,
