@@ -7,8 +7,10 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -16,16 +18,22 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot.log_setup import configure_logging
+from bot.preview_text import preview_lines
 from bot.settings import Settings, load_settings
+from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
+from dispatch.compose.preview import preview_campaign
 from handlers.app import create_app
 from store.audit import CLI
 from store.database import Database
 from store.demo import DEMO_ORGANISATION, load_demo_data
+from store.enums import Channel
 from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.migrate import migrate
+from store.models import Campaign
+from store.models.base import utcnow
 from store.repositories.organisations import WeddingRepository
 from store.segments import parse_segment
 
@@ -87,6 +95,24 @@ def _parser() -> argparse.ArgumentParser:
         "--segment",
         default="",
         help='only guests matching a segment, e.g. "rsvp=pending channel=sms"',
+    )
+    preview = add(
+        "preview",
+        _preview,
+        "Show what guests would receive from a template, and its compliance report.",
+    )
+    preview.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
+    preview.add_argument("--template", choices=sorted(BUILTIN_TEMPLATES), default="invitation")
+    preview.add_argument("--segment", default="", help='audience, e.g. "rsvp=pending"')
+    preview.add_argument(
+        "--channels", default="email,sms", help="email, sms or email,sms (default both)"
+    )
+    preview.add_argument(
+        "--at",
+        help="when it would be sent, in the wedding's time zone (YYYY-MM-DD HH:MM; default now)",
+    )
+    preview.add_argument(
+        "--day-of", action="store_true", help="day-of logistics: may text in quiet hours"
     )
     serve = add("serve", _serve, "Run the web server (webhooks, health, API).")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
@@ -169,6 +195,47 @@ async def _export(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
 
     return await _with_database(settings, run)
+
+
+async def _preview(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        channels = [Channel(part.strip().lower()) for part in args.channels.split(",") if part]
+    except ValueError:
+        print(f"Cannot preview: “{args.channels}” is not email, sms or email,sms.", file=sys.stderr)
+        return EXIT_REFUSED
+
+    async def run(database: Database) -> int:
+        try:
+            async with database.reading() as session:
+                wedding = await WeddingRepository(session).resolve(args.wedding)
+                send_at = _local_time(args.at, wedding.timezone) if args.at else utcnow()
+                draft = Campaign(
+                    organisation_id=wedding.organisation_id,
+                    wedding_id=wedding.id,
+                    name="Preview",
+                    channels=[channel.value for channel in channels],
+                    audience=args.segment,
+                    template_key=args.template,
+                    scheduled_at=send_at,
+                    day_of_logistics=args.day_of,
+                )
+                preview = await preview_campaign(session, draft, settings.dispatch, utcnow())
+        except (NotFound, AmbiguousWedding, ValueError) as error:
+            print(f"Cannot preview: {_sentence(error)}", file=sys.stderr)
+            return EXIT_REFUSED
+        title = BUILTIN_TEMPLATES[args.template].title
+        print("\n".join(preview_lines(preview, title)))
+        return EXIT_REFUSED if preview.report.blocking else EXIT_OK
+
+    return await _with_database(settings, run)
+
+
+def _local_time(text: str, zone: str) -> datetime:
+    """``2027-05-01 10:00`` in the wedding's time zone, as an aware UTC time."""
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(zone))
+    return moment.astimezone(UTC)
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dispatch.settings import DispatchSettings
 from handlers.settings import WebSettings
 from store.settings import StoreSettings
 
@@ -11,9 +12,10 @@ from store.settings import StoreSettings
 @dataclass(frozen=True, slots=True)
 class Settings:
     store: StoreSettings
+    dispatch: DispatchSettings
     web: WebSettings
 
 
 def load_settings() -> Settings:
     """Read the environment; the only place that does."""
-    return Settings(store=StoreSettings(), web=WebSettings())
+    return Settings(store=StoreSettings(), dispatch=DispatchSettings(), web=WebSettings())

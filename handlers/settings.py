@@ -9,7 +9,5 @@ class WebSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     port: int = 8080
-    # The server's public URL: links in messages and the URL Twilio signs.
-    public_base_url: str = "http://localhost:8080"
     # Webhooks and API calls are small; a large body is a mistake or an attack.
     max_request_bytes: int = 1_048_576

@@ -146,6 +146,38 @@ def test_export_can_select_a_segment(
     )
 
 
+def test_preview_shows_the_report_and_three_guests_messages(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    capsys.readouterr()
+    assert main(["preview", "--template", "rsvp_reminder", "--segment", "rsvp=pending",
+                 "--at", "2027-04-20 11:00"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == (
+        "RSVP reminder — audience: rsvp is pending (17 guests), 16 will receive it."
+    )
+    assert "Compliance score 90/100 — ready for approval." in lines
+    assert out.count("── ") == 3
+    assert "Subject: Reminder: will you join Alex & Sam on Saturday, June 12, 2027?" in lines
+    assert "SMS (GSM-7, 2 segments): Evergreen Weddings: Hi " in out
+    assert "quiet_hours" not in out
+
+
+def test_preview_exits_2_when_something_blocks(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    capsys.readouterr()
+    assert main(["preview", "--segment", "rsvpp=pending"]) == 2
+    assert "blocking The audience cannot be read: There is no field “rsvpp”." in (
+        capsys.readouterr().out
+    )
+    assert main(["preview", "--channels", "fax"]) == 2
+    assert capsys.readouterr().err == "Cannot preview: “fax” is not email, sms or email,sms.\n"
+
+
 def test_operational_failures_are_one_sentence_and_exit_1(
     database_env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
