@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Twilio's published US price per segment; set SMS_PRICE_PER_SEGMENT to your own.
 DEFAULT_SMS_PRICES = {"US": Decimal("0.0083"), "CA": Decimal("0.0083"), "default": Decimal("0.05")}
+# Carriers' throughput per sending number, messages per second.
+SENDER_MPS = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
 
 
 class DispatchSettings(BaseSettings):
@@ -31,6 +34,60 @@ class DispatchSettings(BaseSettings):
     dkim_private_key: SecretStr | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
+
+    # --- sending -----------------------------------------------------------
+    # Deliveries per broker message: 10,000 recipients are at most 200 messages.
+    batch_size: int = Field(default=100, ge=50, le=200)
+    # How long a claimed delivery stays ours; after that the reconciler asks
+    # the provider what happened and settles it.
+    lease_seconds: int = Field(default=120, ge=10)
+    max_attempts: int = Field(default=5, ge=1)
+    # Provider calls in flight at once within one batch.
+    send_concurrency: int = Field(default=10, ge=1, le=100)
+
+    # --- SMS (Twilio; console when unset) --------------------------------------
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_from_number: str | None = None
+    twilio_api_url: str | None = None
+    sms_sender_type: Literal["long_code", "toll_free", "short_code"] = "long_code"
+    # Overrides the sender type's rate when set (messages per second).
+    sms_messages_per_second: float | None = Field(default=None, gt=0)
+
+    # --- email ---------------------------------------------------------------
+    email_provider: Literal["console", "smtp", "resend"] = "console"
+    # The platform's verified sending address; the organisation's name stays
+    # the display name. Unset: the organisation's own sender address.
+    email_from: str | None = None
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    resend_api_key: SecretStr | None = None
+    resend_api_url: str = "https://api.resend.com"
+
+    # Console providers write what guests would get here.
+    outbox_dir: Path = Path("var/outbox")
+
+    # --- circuit breaker per provider -----------------------------------------
+    breaker_failure_rate: float = Field(default=0.5, gt=0, le=1)
+    breaker_min_calls: int = Field(default=10, ge=1)
+    breaker_window_seconds: int = Field(default=60, ge=1)
+    breaker_open_seconds: int = Field(default=30, ge=1)
+
+    @property
+    def sms_rate(self) -> float:
+        return self.sms_messages_per_second or SENDER_MPS[self.sms_sender_type]
+
+    @property
+    def twilio_configured(self) -> bool:
+        return bool(
+            self.twilio_account_sid
+            and self.twilio_auth_token
+            and (self.twilio_messaging_service_sid or self.twilio_from_number)
+        )
 
     @field_validator("unsubscribe_secret", mode="before")
     @classmethod

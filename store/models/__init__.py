@@ -3,6 +3,7 @@
 from store.models.audit import AuditEntry
 from store.models.base import Base
 from store.models.campaign import Campaign, Delivery
+from store.models.event import Event
 from store.models.guest import ConsentRecord, Guest, GuestGroup
 from store.models.inbound import InboundMessage
 from store.models.ledger import Suppression
@@ -15,6 +16,7 @@ __all__ = [
     "Campaign",
     "ConsentRecord",
     "Delivery",
+    "Event",
     "Guest",
     "GuestGroup",
     "InboundMessage",

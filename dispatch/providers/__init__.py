@@ -1,0 +1,1 @@
+"""Providers: one interface per channel, chosen by settings (Twilio, SMTP, Resend, console)."""

@@ -1,0 +1,90 @@
+"""What every provider offers, and how its failures are told apart.
+
+A provider either returns the id it gave the message, or raises
+``ProviderError`` saying whether trying again could help (``transient``) and,
+for permanent failures, whether the address itself is bad (``suppress``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+from dispatch.errors import DispatchError
+from store.enums import SuppressionReason
+
+
+class ProviderError(DispatchError):
+    """A provider refused or failed a message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        transient: bool,
+        suppress: SuppressionReason | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.transient = transient
+        self.suppress = suppress
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    provider_message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SentRecord:
+    """A message the provider says it accepted, for the reconciler."""
+
+    provider_message_id: str
+    to: str
+    body: str
+    created_at: datetime | None
+
+
+class SmsProvider(Protocol):
+    name: str
+    sender: str  # the number or messaging service texts go out from (pacing key)
+
+    async def send_sms(self, to: str, body: str) -> Accepted: ...
+
+    async def sent_to(self, to: str, since: datetime) -> Sequence[SentRecord]:
+        """Messages accepted for ``to`` since ``since`` (used before any re-send)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+Outcome = Accepted | ProviderError
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    message: EmailMessage
+    # Stable per delivery: a re-send after a crash carries the same key (and
+    # the same Message-ID), so an idempotent provider accepts it only once.
+    idempotency_key: str
+
+
+class EmailSession(Protocol):
+    def send_all(self, emails: Sequence[OutgoingEmail]) -> AsyncIterator[tuple[int, Outcome]]:
+        """Send in order, yielding (index, outcome) as each is known."""
+        ...
+
+
+class EmailProvider(Protocol):
+    name: str
+
+    def session(self) -> AbstractAsyncContextManager[EmailSession]:
+        """A connection for one batch: SMTP keeps one open across the batch's messages."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,100 @@
+"""SMS through Twilio's official client, asynchronously; its base URL can point at a fake."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiohttp
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from dispatch.providers.base import Accepted, ProviderError, SentRecord
+from dispatch.settings import DispatchSettings
+from store.enums import SuppressionReason
+
+# Error codes that say the number itself must not be texted again.
+SUPPRESS_AS_STOP = frozenset({"21610"})  # the recipient replied STOP to this sender
+SUPPRESS_AS_INVALID = frozenset({"21614", "21635", "30005", "30006"})
+UNREACHABLE = "30003"  # suppressed only after three in a row (see dispatch.feedback)
+RATE_LIMITED = "20429"
+REQUEST_TIMEOUT_SECONDS = 15
+
+
+def classify_twilio_error(status: int, code: str | None, message: str) -> ProviderError:
+    if status == 429 or code == RATE_LIMITED or status >= 500:
+        return ProviderError(f"Twilio {status}: {message}", code=code, transient=True)
+    if code in SUPPRESS_AS_STOP:
+        suppress: SuppressionReason | None = SuppressionReason.STOP
+    elif code in SUPPRESS_AS_INVALID:
+        suppress = SuppressionReason.INVALID
+    else:
+        suppress = None
+    return ProviderError(
+        f"Twilio refused the message ({code or status}): {message}",
+        code=code,
+        transient=False,
+        suppress=suppress,
+    )
+
+
+class TwilioSms:
+    name = "twilio"
+
+    def __init__(self, settings: DispatchSettings) -> None:
+        assert settings.twilio_account_sid is not None
+        assert settings.twilio_auth_token is not None
+        self._http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+        self._client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=self._http,
+        )
+        if settings.twilio_api_url:
+            # Tests, the console and staging point the real client at a fake.
+            self._client.api.base_url = settings.twilio_api_url.rstrip("/")
+        self._messaging_service = settings.twilio_messaging_service_sid
+        self._from = settings.twilio_from_number
+        self.sender = self._messaging_service or self._from or ""
+        self._status_callback = f"{settings.public_base_url}/twilio/status"
+
+    async def send_sms(self, to: str, body: str) -> Accepted:
+        sender: dict[str, str] = (
+            {"messaging_service_sid": self._messaging_service}
+            if self._messaging_service
+            else {"from_": self._from or ""}
+        )
+        try:
+            message = await self._client.messages.create_async(
+                to=to, body=body, status_callback=self._status_callback, **sender
+            )
+        except TwilioRestException as error:
+            raise classify_twilio_error(
+                error.status, str(error.code) if error.code else None, error.msg
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ProviderError(
+                f"Twilio did not answer: {type(error).__name__}", transient=True
+            ) from None
+        return Accepted(str(message.sid))
+
+    async def sent_to(self, to: str, since: datetime) -> Sequence[SentRecord]:
+        try:
+            messages = await self._client.messages.list_async(
+                to=to, date_sent_after=since, limit=100
+            )
+        except TwilioRestException as error:
+            raise classify_twilio_error(
+                error.status, str(error.code) if error.code else None, error.msg
+            ) from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ProviderError(
+                f"Twilio did not answer: {type(error).__name__}", transient=True
+            ) from None
+        return [
+            SentRecord(str(m.sid), str(m.to), str(m.body or ""), m.date_created) for m in messages
+        ]
+
+    async def close(self) -> None:
+        await self._http.close()
