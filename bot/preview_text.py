@@ -40,7 +40,15 @@ def preview_lines(preview: CampaignPreview, title: str) -> list[str]:
     for sample in preview.samples:
         lines += ["", f"── {sample.guest_name} ──"]
         if sample.email is not None:
-            lines += [f"Subject: {sample.email.subject}", "", sample.email.text.rstrip()]
+            lines += [
+                f"From: {sample.email_from}",
+                f"To: {sample.email_to}",
+                f"Subject: {sample.email.subject}",
+                "",
+                sample.email.text.rstrip(),
+                "",
+                (sample.email_footer or "").rstrip(),
+            ]
         if sample.sms is not None and sample.sms_segments is not None:
             counted = sample.sms_segments
             plural = "s" if counted.segments != 1 else ""

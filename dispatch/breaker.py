@@ -126,9 +126,7 @@ return ''
 
 
 class RedisBreaker:
-    def __init__(
-        self, redis: Redis, policy: BreakerPolicy, namespace: str = "guestcomms"
-    ) -> None:
+    def __init__(self, redis: Redis, policy: BreakerPolicy, namespace: str = "guestcomms") -> None:
         self.policy = policy
         self._redis = redis
         self._namespace = namespace

@@ -151,7 +151,8 @@ local now = tonumber(ARGV[1])
 local spacing = tonumber(ARGV[2])
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, next_free)
-redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', math.ceil((slot - now + spacing) * 1000) + 1000)
+local keep_ms = math.ceil((slot - now + spacing) * 1000) + 1000
+redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', keep_ms)
 return tostring(slot)
 """
 

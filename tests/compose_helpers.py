@@ -67,6 +67,7 @@ def composer(
     template_key: str = "invitation",
     wedding: WeddingFacts = FULL_WEDDING,
     organisation: OrganisationFacts = ORGANISATION,
+    custom_fields: frozenset[str] = frozenset(),
     **overrides: Any,
 ) -> Composer:
-    return Composer(content(template_key, **overrides), wedding, organisation)
+    return Composer(content(template_key, **overrides), wedding, organisation, custom_fields)

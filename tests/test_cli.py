@@ -158,7 +158,9 @@ def test_preview_shows_the_report_and_three_guests_messages(
     assert lines[0] == (
         "RSVP reminder — audience: rsvp is pending (17 guests), 16 will receive it."
     )
-    assert "Compliance score 90/100 — ready for approval." in lines
+    # The default PUBLIC_BASE_URL is this laptop: fine for trying, and said so.
+    assert "Compliance score 80/100 — ready for approval." in lines
+    assert any("Unsubscribe links point at http://localhost:8080" in line for line in lines)
     assert out.count("── ") == 3
     assert "Subject: Reminder: will you join Alex & Sam on Saturday, June 12, 2027?" in lines
     assert "SMS (GSM-7, 2 segments): Evergreen Weddings: Hi " in out

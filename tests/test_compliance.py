@@ -23,7 +23,9 @@ from tests.factories import TEST_ACTOR
 # 15:00 UTC is 11:00 in New Jersey (the demo numbers' area code): daytime.
 DAYTIME = datetime(2027, 4, 1, 15, 0, tzinfo=UTC)
 NIGHT = datetime(2027, 4, 2, 3, 0, tzinfo=UTC)  # 23:00 the evening before
-SETTINGS = DispatchSettings(sms_price_per_segment={"US": Decimal("0.0083")})
+SETTINGS = DispatchSettings(
+    sms_price_per_segment={"US": Decimal("0.0083")}, public_base_url="https://comms.example.com"
+)
 
 
 async def _preview(
@@ -272,3 +274,43 @@ async def test_a_guests_preferred_channel_is_honoured(
     preview = await _preview(database)
     maria = {d.channel for d in preview.plan.deliveries if d.guest.name == "Maria Alvarez"}
     assert maria == expected
+
+
+async def test_unsubscribe_links_must_be_https(database: Database) -> None:
+    async def with_base(url: str) -> CampaignPreview:
+        async with database.transaction() as session:
+            await load_demo_data(session, TEST_ACTOR)
+            wedding = await WeddingRepository(session).resolve(None)
+            draft = Campaign(
+                organisation_id=wedding.organisation_id,
+                wedding_id=wedding.id,
+                name="T",
+                channels=["email"],
+                audience="",
+                template_key="invitation",
+                day_of_logistics=False,
+            )
+            settings = DispatchSettings(public_base_url=url)
+            return await preview_campaign(session, draft, settings, DAYTIME)
+
+    public_http = await with_base("http://comms.example.com")
+    assert _codes(public_http, Severity.BLOCKING) == ["unsubscribe_link_insecure"]
+    laptop = await with_base("http://localhost:8080")
+    assert "unsubscribe_link_local" in _codes(laptop, Severity.WARNING)
+    assert laptop.report.blocking == ()
+
+
+async def test_a_text_longer_than_twilio_accepts_blocks(database: Database) -> None:
+    preview = await _preview(database, channels=["sms"], sms_text="Details: " + "x" * 1700)
+    assert _codes(preview, Severity.BLOCKING) == ["sms_too_long"]
+    assert "sms_long" not in _codes(preview)
+
+
+async def test_the_preview_shows_the_whole_email(database: Database) -> None:
+    preview = await _preview(database)
+    first = preview.samples[0]
+    assert first.email_from == "Evergreen Weddings <hello@evergreen-weddings.example.com>"
+    assert first.email_to == f"{first.guest_name} <maria.alvarez@example.com>"
+    assert first.email_footer is not None
+    assert "1200 Market Street, Suite 400, Philadelphia" in first.email_footer
+    assert "Unsubscribe from these messages: https://comms.example.com/u/…" in (first.email_footer)

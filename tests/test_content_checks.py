@@ -54,3 +54,20 @@ def test_links_that_hide_or_lie_about_where_they_go() -> None:
 def test_urls_are_found_in_plain_text() -> None:
     text = "RSVP at https://alexandsam.example.com/rsvp. Map: www.example.com/map!"
     assert urls_in(text) == ["https://alexandsam.example.com/rsvp", "www.example.com/map"]
+
+
+def test_links_without_a_scheme_or_hiding_behind_tricks_are_caught() -> None:
+    text = "RSVP at bit.ly/x2 or https://3232235777/ or https://example.com@evil.example.net/x"
+    urls = urls_in(text)
+    assert urls == [
+        "https://3232235777/",
+        "https://example.com@evil.example.net/x",
+        "bit.ly/x2",
+    ]
+    codes = {f.code for f in check_links([(u, None) for u in urls], "SMS")}
+    assert codes == {"link_shortener", "link_ip_address", "link_userinfo"}
+    assert urls_in("write to hello@example.com/") == []
+
+
+def test_subjects_are_checked_for_trigger_phrases() -> None:
+    assert [f.code for f in check_subject("Urgent: act now, free gift inside")] == ["spam_phrase"]

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
-from dispatch.compose.html_safety import check_html, contrast_ratio, sanitise_html
+from dispatch.compose.html_safety import (
+    check_html,
+    contrast_ratio,
+    removed_by_sanitising,
+    sanitise_html,
+)
 from tests.compose_helpers import ZOE, composer
 
 
@@ -74,6 +79,16 @@ def test_headings_should_not_skip_levels() -> None:
         ('<p style="color:#949494;font-size:24px">large by size</p>', True),
         ('<p style="color:#949494;font-size:16px">small</p>', False),
         ('<p style="color:rgb(200, 200, 200)">pale</p>', False),
+        ('<p style="color:whitesmoke">named</p>', False),
+        ('<p style="color:lightyellow">named</p>', False),
+        ('<p style="color:#ffffff !important">important</p>', False),
+        ('<p style="color:rgb(255 255 255)">space syntax</p>', False),
+        ('<p style="color:#ffff">short hex with alpha</p>', False),
+        ('<p style="color:hsl(0, 0%, 100%)">hsl</p>', False),
+        ('<p style="color:transparent">invisible</p>', False),
+        ('<p style="color:rgba(0, 0, 0, 0.5)">half black is grey: 3.9:1</p>', False),
+        ('<p style="color:hsl(210, 80%, 25%)">dark blue</p>', True),
+        ('<div style="background-color:transparent"><p>inherits white</p></div>', True),
     ],
 )
 def test_text_contrast(html: str, passes: bool) -> None:
@@ -85,3 +100,28 @@ def test_contrast_ratio_matches_wcag_examples() -> None:
     assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
     assert contrast_ratio((118, 118, 118), (255, 255, 255)) == pytest.approx(4.54, abs=0.01)
     assert contrast_ratio((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)
+
+
+def test_a_colour_that_cannot_be_read_blocks() -> None:
+    findings = check_html('<p style="color:blurple">x</p>').findings
+    assert [(f.code, f.severity.value) for f in findings] == [("html_colour_unknown", "blocking")]
+
+
+@pytest.mark.parametrize("size", ["0", "0px", "6px", "5pt", "0.4em"])
+def test_tiny_or_hidden_text_blocks(size: str) -> None:
+    findings = check_html(f'<p style="font-size:{size}">hidden</p>').findings
+    assert [f.code for f in findings] == ["html_small_text"]
+
+
+def test_harmless_rewrites_are_not_reported_as_removals() -> None:
+    assert removed_by_sanitising("<p>a<br/>b</p><P>&eacute;</P>") == []
+    assert removed_by_sanitising(
+        '<p onclick="x()" style="position:fixed;color:red">a</p><script>1</script>'
+        '<a href="javascript:alert(1)">x</a>'
+    ) == [
+        "<script>",
+        "javascript: links",
+        "onclick",
+        "the href attribute",
+        "the position style",
+    ]

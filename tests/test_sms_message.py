@@ -18,3 +18,8 @@ def test_neither_is_repeated_when_the_planner_wrote_it() -> None:
 
 def test_line_breaks_and_stray_spaces_are_folded() -> None:
     assert compose_sms("EW", "  Hi\n\n  there  \n") == "EW: Hi there Reply STOP to opt out."
+
+
+def test_the_notice_cannot_be_hidden_in_other_words() -> None:
+    text = compose_sms("EW", "Do not reply stop, please.")
+    assert text == "EW: Do not reply stop, please. Reply STOP to opt out."

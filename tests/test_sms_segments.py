@@ -80,3 +80,9 @@ def test_gsm_accents_stay_gsm_but_others_do_not() -> None:
     assert sms_segments("Zoë Müller, café à Nîmes").ucs2_characters == ("ë", "î")
     assert sms_segments("Åsa Ñúñez").ucs2_characters == ("ú",)
     assert sms_segments("Ça va, Ödön?").encoding == "GSM-7"
+
+
+def test_a_grapheme_longer_than_a_segment_is_split_by_units() -> None:
+    # 201 UTF-16 units in one user-perceived character: three 67-unit parts.
+    assert sms_segments("a" + "\u0301" * 200).segments == 3
+    assert sms_segments("a" + "\u0301" * 201).segments == 4

@@ -12,20 +12,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from dispatch.compose import content_checks
 from dispatch.compose.composer import PARTS, Composer
-from dispatch.compose.cost import SmsCost, estimate_sms_cost
+from dispatch.compose.content_checks import check_wording
+from dispatch.compose.cost import PricedSms, SmsCost, estimate_sms_cost
 from dispatch.compose.findings import Finding, Severity
-from dispatch.compose.html_safety import check_html, sanitise_html
-from dispatch.compose.quiet_hours import guest_zone, in_quiet_hours
+from dispatch.compose.html_safety import check_html, removed_by_sanitising
+from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours
 from dispatch.compose.sms_segments import sms_segments
-from dispatch.compose.tokens import STANDARD_TOKENS, WEDDING_TOKENS, GuestFacts
+from dispatch.compose.tokens import STANDARD_TOKENS, WEDDING_TOKENS, GuestFacts, guest_values
 from dispatch.recipients import NO_ADDRESS, NO_SMS_CONSENT, RecipientPlan
 from store.enums import Channel
 
 PENALTY = {Severity.BLOCKING: 30, Severity.WARNING: 10, Severity.INFO: 0}
 LONG_SMS_SEGMENTS = 4
+# Twilio refuses longer bodies (error 21617); carriers reassemble at most 10 parts.
+MAX_SMS_CHARACTERS = 1600
+MAX_SMS_SEGMENTS = 10
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 _PART_LABELS = {name: label for name, label, _ in PARTS}
 
 
@@ -35,6 +41,7 @@ class SendContext:
     day_of_logistics: bool
     recipients_limit: int  # the organisation's tier limit per campaign
     sms_prices: Mapping[str, Decimal]
+    public_base_url: str  # where unsubscribe links point
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +116,7 @@ def _audience_findings(
                     "Add the business address to the organisation's settings.",
                 )
             )
+        findings += _unsubscribe_link_findings(context.public_base_url)
         if "@" not in composer.organisation.sender_email:
             findings.append(
                 Finding(
@@ -190,10 +198,35 @@ def _audience_findings(
     return findings
 
 
+def _unsubscribe_link_findings(public_base_url: str) -> list[Finding]:
+    """RFC 8058 one-click unsubscribe needs an https link mail providers can POST to."""
+    parts = urlsplit(public_base_url)
+    if parts.scheme == "https":
+        return []
+    if (parts.hostname or "") in LOCAL_HOSTS:
+        return [
+            Finding(
+                "unsubscribe_link_local",
+                Severity.WARNING,
+                f"Unsubscribe links point at {public_base_url}, which only works on this "
+                "computer; fine for trying things out, not for real guests.",
+                "Set PUBLIC_BASE_URL to the server's https address.",
+            )
+        ]
+    return [
+        Finding(
+            "unsubscribe_link_insecure",
+            Severity.BLOCKING,
+            f"Unsubscribe links would use {public_base_url}; one-click unsubscribe "
+            "(RFC 8058) needs https.",
+            "Set PUBLIC_BASE_URL to the server's https address.",
+        )
+    ]
+
+
 def _token_findings(composer: Composer, plan: RecipientPlan) -> list[Finding]:
     guests = {delivery.guest.id: delivery.guest for delivery in plan.deliveries}
-    custom = {key for guest in guests.values() for key in guest.custom_fields}
-    known = STANDARD_TOKENS | custom
+    known = STANDARD_TOKENS | composer.custom_fields
     findings: list[Finding] = []
     unknown_in: dict[str, list[str]] = {}
     for part, template in composer.templates.items():
@@ -254,20 +287,22 @@ def _token_findings(composer: Composer, plan: RecipientPlan) -> list[Finding]:
 def _email_findings(composer: Composer, sample: GuestFacts) -> list[Finding]:
     content = composer.email_content(sample)
     findings = content_checks.check_subject(content.subject)
-    findings += content_checks.check_wording(content.text, "email text")
-    raw_html = composer.raw_email_html(sample)
-    if raw_html.strip() and sanitise_html(raw_html) != raw_html:
+    findings += check_wording(content.text, "email text")
+    removed = removed_by_sanitising(composer.raw_email_html(sample))
+    if removed:
         findings.append(
             Finding(
                 "html_sanitised",
                 Severity.INFO,
-                "Parts of the email HTML that email cannot carry safely were removed "
-                "(scripts, event handlers, javascript: links, forms or unsupported styles).",
+                "What email cannot carry safely was removed from the HTML: "
+                + ", ".join(removed)
+                + ".",
                 "Preview the email to check it still reads as intended.",
             )
         )
     html = check_html(content.html_fragment)
     findings += html.findings
+    findings += check_wording(html.text, "email HTML")
     links = [*html.links, *((url, None) for url in content_checks.urls_in(content.text))]
     findings += content_checks.check_links(links, "email")
     return findings
@@ -277,14 +312,34 @@ def _sms_findings(
     composer: Composer, plan: RecipientPlan, context: SendContext
 ) -> tuple[list[Finding], SmsCost]:
     deliveries = plan.on(Channel.SMS)
-    messages = [(d.address, composer.sms_text(d.guest)) for d in deliveries]
-    findings = content_checks.check_wording(messages[0][1], "SMS")
+    messages = [
+        PricedSms(
+            d.address,
+            composer.sms_text(d.guest),
+            frozenset("".join(guest_values(d.guest).values())),
+        )
+        for d in deliveries
+    ]
+    findings = check_wording(messages[0].text, "SMS")
     findings += content_checks.check_links(
-        [(url, None) for url in content_checks.urls_in(messages[0][1])], "SMS"
+        [(url, None) for url in content_checks.urls_in(messages[0].text)], "SMS"
     )
     cost = estimate_sms_cost(messages, context.sms_prices, composer.planner_characters())
-    counted = [sms_segments(text) for _, text in messages]
+    counted = [sms_segments(message.text) for message in messages]
     most = max(c.segments for c in counted)
+    longest = max(len(message.text) for message in messages)
+    too_long = longest > MAX_SMS_CHARACTERS or most > MAX_SMS_SEGMENTS
+    if too_long:
+        findings.append(
+            Finding(
+                "sms_too_long",
+                Severity.BLOCKING,
+                f"The SMS is up to {longest:,} characters ({most} segments); Twilio accepts "
+                f"at most {MAX_SMS_CHARACTERS:,} and phones reassemble at most "
+                f"{MAX_SMS_SEGMENTS} parts.",
+                "Shorten it and put the details behind the link.",
+            )
+        )
     if any(c.encoding == "UCS-2" for c in counted):
         hints = "; ".join(str(hint) for hint in cost.savings)
         findings.append(
@@ -296,7 +351,7 @@ def _sms_findings(
                 "Replace those characters (straight quotes and hyphens are free).",
             )
         )
-    if most >= LONG_SMS_SEGMENTS:
+    if most >= LONG_SMS_SEGMENTS and not too_long:
         findings.append(
             Finding(
                 "sms_long",
@@ -317,7 +372,7 @@ def _sms_findings(
         1
         for d in deliveries
         if in_quiet_hours(
-            context.send_at, guest_zone(d.guest.timezone, d.address, composer.wedding.timezone)
+            context.send_at, guest_zones(d.guest.timezone, d.address, composer.wedding.timezone)
         )
     )
     if quiet:

@@ -44,12 +44,13 @@ class OrganisationFacts:
     tier: Tier
 
     @classmethod
-    def of(cls, organisation: Organisation) -> OrganisationFacts:
+    def of(cls, organisation: Organisation, email_from: str | None = None) -> OrganisationFacts:
+        """``email_from``: the platform's sending address (EMAIL_FROM), when set."""
         return cls(
             id=organisation.id,
             name=organisation.name,
             sender_name=organisation.sender_name or organisation.name,
-            sender_email=organisation.sender_email,
+            sender_email=email_from or organisation.sender_email,
             postal_address=organisation.postal_address,
             tier=organisation.tier,
         )
@@ -92,11 +93,18 @@ class Composer:
     """
 
     def __init__(
-        self, content: CampaignContent, wedding: WeddingFacts, organisation: OrganisationFacts
+        self,
+        content: CampaignContent,
+        wedding: WeddingFacts,
+        organisation: OrganisationFacts,
+        custom_fields: frozenset[str] = frozenset(),
     ) -> None:
+        """``custom_fields``: every extra guest-list column in the audience; a guest
+        without a value for one gets an empty text, never the token as written."""
         self.content = content
         self.wedding = wedding
         self.organisation = organisation
+        self.custom_fields = custom_fields
         self.wedding_values = wedding_values(wedding)
         self.templates: dict[str, CompiledTemplate] = {}
         problems: list[Finding] = []
@@ -131,7 +139,10 @@ class Composer:
         )
 
     def values(self, guest: GuestFacts) -> dict[str, str]:
-        return token_values(self.wedding_values, guest)
+        values = token_values(self.wedding_values, guest)
+        for name in self.custom_fields - values.keys():
+            values[name] = ""
+        return values
 
     def _render(self, part: str, values: Mapping[str, str]) -> str:
         if self.problems:
@@ -164,6 +175,10 @@ class Composer:
             + "".join(self.wedding_values.values())
             + self.organisation.sender_name
         )
+
+    def from_line(self) -> str:
+        """The From line as a reader sees it (unencoded)."""
+        return f"{self.organisation.sender_name} <{self.organisation.sender_email}>"
 
     def footer(self, unsubscribe_url: str) -> Footer:
         return Footer(

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from dispatch.compose.findings import Finding, Severity
 
 URL = re.compile(r"(?i)\b(?:https?://|www\.)[^\s<>\"']+")
+# A bare "bit.ly/x2": carriers read it as a link even without a scheme.
+_BARE_LINK = re.compile(r"(?i)(?<![@\w.-])((?:[a-z0-9-]+\.)+[a-z]{2,}/[^\s<>\"']*)")
 _DOMAIN = re.compile(r"(?i)\b((?:[a-z0-9-]+\.)+[a-z]{2,})\b")
 _MISLEADING_PREFIX = re.compile(r"^\s*(re|fw|fwd|aw|tr|sv)\s*:", re.IGNORECASE)
 LINK_SHORTENERS = frozenset(
@@ -27,6 +29,7 @@ TRIGGER_PHRASES = (
 
 
 def check_subject(subject: str) -> list[Finding]:
+    """Honesty and spam signs in a subject line; trigger phrases count here too."""
     findings: list[Finding] = []
     if not subject.strip():
         return [
@@ -47,7 +50,7 @@ def check_subject(subject: str) -> list[Finding]:
                 "Remove the “Re:” or “Fwd:”.",
             )
         )
-    findings.extend(_shouting(subject, "subject"))
+    findings.extend(check_wording(subject, "subject"))
     return findings
 
 
@@ -94,7 +97,10 @@ def _shouting(text: str, where: str) -> list[Finding]:
 
 
 def urls_in(text: str) -> list[str]:
-    return [match.rstrip(".,;:!?)") for match in URL.findall(text)]
+    found = [match.rstrip(".,;:!?)") for match in URL.findall(text)]
+    remainder = URL.sub(" ", text)
+    found += [match.rstrip(".,;:!?)") for match in _BARE_LINK.findall(remainder)]
+    return found
 
 
 def check_links(links: Iterable[tuple[str, str | None]], channel_name: str) -> list[Finding]:
@@ -106,6 +112,16 @@ def check_links(links: Iterable[tuple[str, str | None]], channel_name: str) -> l
         host = _host(url)
         if host is None:
             continue
+        if "@" in _authority(url):
+            findings.setdefault(
+                "link_userinfo" + url,
+                Finding(
+                    "link_userinfo",
+                    Severity.BLOCKING,
+                    f"A link hides its destination behind an @ ({url}); it really goes to {host}.",
+                    "Link to the site directly.",
+                ),
+            )
         if host in LINK_SHORTENERS:
             findings.setdefault(
                 "link_shortener" + host,
@@ -160,7 +176,15 @@ def _host(url: str) -> str | None:
     return host.lower().removeprefix("www.") if host else None
 
 
+def _authority(url: str) -> str:
+    target = url if "://" in url else "https://" + url
+    return urlsplit(target).netloc
+
+
 def _is_ip(host: str) -> bool:
+    """Dotted, bracketed IPv6, or a bare number (browsers read 3232235777 as an address)."""
+    if host.isdigit() or re.fullmatch(r"0x[0-9a-f]+", host):
+        return True
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:

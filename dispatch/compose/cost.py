@@ -36,6 +36,15 @@ class SavingHint:
 
 
 @dataclass(frozen=True, slots=True)
+class PricedSms:
+    phone: str  # E.164: its country sets the price
+    text: str
+    # Characters that come from the guest (their name…): a saving never
+    # depends on changing those.
+    guest_characters: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class SmsCost:
     messages: int
     segments: int
@@ -59,27 +68,28 @@ def without_ucs2(text: str, characters: Sequence[str]) -> str:
 
 
 def estimate_sms_cost(
-    messages: Sequence[tuple[str, str]],
+    messages: Sequence[PricedSms],
     prices: Mapping[str, Decimal],
     changeable: Container[str] | None = None,
     currency: str = "USD",
 ) -> SmsCost:
-    """``messages`` are (phone in E.164, final text) pairs, one per recipient.
-
-    ``changeable`` holds the characters the planner wrote (template, wedding
-    details); a saving is only suggested by changing those, never a guest's
-    name. None means every character is the planner's.
-    """
+    """One message per recipient. ``changeable`` holds the characters the planner wrote
+    (template, wedding details); a saving is only suggested by changing those.
+    None means every character is the planner's."""
     total = Decimal(0)
     segments = 0
     hints: Counter[tuple[tuple[str, ...], int, int]] = Counter()
-    for phone, text in messages:
-        counted = sms_segments(text)
+    for message in messages:
+        counted = sms_segments(message.text)
         segments += counted.segments
-        total += counted.segments * price_for(phone, prices)
-        ours = tuple(c for c in counted.ucs2_characters if changeable is None or c in changeable)
+        total += counted.segments * price_for(message.phone, prices)
+        ours = tuple(
+            c
+            for c in counted.ucs2_characters
+            if (changeable is None or c in changeable) and c not in message.guest_characters
+        )
         if ours:
-            cheaper = sms_segments(without_ucs2(text, ours))
+            cheaper = sms_segments(without_ucs2(message.text, ours))
             if cheaper.segments < counted.segments:
                 hints[ours, counted.segments, cheaper.segments] += 1
     savings = tuple(

@@ -89,9 +89,9 @@ def html_document(subject: str, fragment: str, footer: Footer, lang: str) -> str
 
 def build_email(content: EmailContent, envelope: Envelope, footer: Footer) -> EmailMessage:
     message = EmailMessage()
-    message["From"] = formataddr((envelope.from_name, envelope.from_address))
-    message["To"] = formataddr((envelope.to_name, envelope.to_address))
-    message["Subject"] = content.subject
+    message["From"] = formataddr((_one_line(envelope.from_name), envelope.from_address))
+    message["To"] = formataddr((_one_line(envelope.to_name), envelope.to_address))
+    message["Subject"] = _one_line(content.subject)
     message["Date"] = format_datetime(envelope.date)
     message["Message-ID"] = envelope.message_id
     # RFC 2369 + RFC 8058: mail providers show an unsubscribe button and POST
@@ -113,5 +113,6 @@ def unsubscribe_mailto(mailbox: str, token: str) -> str:
     return f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
 
 
-def _one_line(address: str) -> str:
-    return ", ".join(part.strip() for part in address.splitlines() if part.strip())
+def _one_line(text: str) -> str:
+    """Line breaks become ", " (postal addresses) — and can never start a new header."""
+    return ", ".join(part.strip() for part in text.splitlines() if part.strip())

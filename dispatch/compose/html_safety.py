@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 import nh3
 
+from dispatch.compose.css_colours import UnknownColour, parse_colour
 from dispatch.compose.findings import Finding, Severity
 
 ALLOWED_TAGS = frozenset(
@@ -59,6 +60,35 @@ def sanitise_html(html: str) -> str:
     )
 
 
+class _Inventory(HTMLParser):
+    """Which tags, attributes, style properties and link schemes a piece of HTML uses."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.items: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.items.add(f"<{tag}>")
+        for name, value in attrs:
+            self.items.add(f"the {name} attribute" if not name.startswith("on") else name)
+            if name == "style":
+                self.items.update(f"the {prop} style" for prop in _style(value or ""))
+            if name in {"href", "src"} and value and ":" in value.split("/")[0]:
+                self.items.add(value.split(":", 1)[0].strip().lower() + ": links")
+
+    def handle_comment(self, data: str) -> None:
+        self.items.add("comments")
+
+
+def removed_by_sanitising(html: str) -> list[str]:
+    """What sanitising took out (scripts, handlers, schemes…), ignoring harmless rewrites
+    such as ``<br/>`` for ``<br>`` or changed quotes."""
+    before, after = _Inventory(), _Inventory()
+    before.feed(html)
+    after.feed(sanitise_html(html))
+    return sorted(before.items - after.items)
+
+
 @dataclass
 class _Element:
     tag: str
@@ -83,9 +113,16 @@ class _Reader(HTMLParser):
         attributes = dict(attrs)
         parent = self.stack[-1]
         style = _style(attributes.get("style") or "")
-        color = _colour(style.get("color")) or parent.color
-        background = _colour(style.get("background-color")) or parent.background
+        background = self._colour(style, "background-color", parent.background, parent.background)
+        color = self._colour(style, "color", parent.color, background)
         large = _is_large(style, tag) or parent.large
+        if _is_tiny(style):
+            self._add(
+                "html_small_text",
+                Severity.BLOCKING,
+                f"Some text is set to {style['font-size']}, too small to read or hidden.",
+                "Use the normal text size, or remove the text.",
+            )
         if tag == "img":
             alt = attributes.get("alt")
             if alt is None:
@@ -155,6 +192,27 @@ class _Reader(HTMLParser):
                 "Use words that make sense on their own, such as “See the venue map”.",
             )
 
+    def _colour(
+        self,
+        style: dict[str, str],
+        name: str,
+        inherited: tuple[int, int, int],
+        behind: tuple[int, int, int],
+    ) -> tuple[int, int, int]:
+        value = style.get(name)
+        if value is None:
+            return inherited
+        try:
+            return parse_colour(value, behind) or inherited
+        except UnknownColour:
+            self._add(
+                "html_colour_unknown",
+                Severity.BLOCKING,
+                f"The colour “{value}” cannot be checked for contrast.",
+                "Write colours as #rrggbb or a standard colour name.",
+            )
+            return inherited
+
     def finish(self) -> None:
         """Close what the HTML left open, so unclosed links are still checked."""
         self.close()
@@ -169,6 +227,7 @@ class _Reader(HTMLParser):
 class HtmlReport:
     findings: tuple[Finding, ...]
     links: tuple[tuple[str, str], ...]  # (href, link text)
+    text: str  # the words a reader sees, for the wording checks
 
 
 def check_html(html: str) -> HtmlReport:
@@ -187,7 +246,7 @@ def check_html(html: str) -> HtmlReport:
                 "Use a darker text colour or a lighter background.",
             )
         )
-    return HtmlReport(tuple(findings), tuple(reader.links))
+    return HtmlReport(tuple(findings), tuple(reader.links), " ".join(reader.stack[0].text))
 
 
 def _style(style: str) -> dict[str, str]:
@@ -195,8 +254,19 @@ def _style(style: str) -> dict[str, str]:
     for declaration in style.split(";"):
         name, _, value = declaration.partition(":")
         if value.strip():
-            properties[name.strip().lower()] = value.strip().lower()
+            properties[name.strip().lower()] = (
+                value.strip().lower().replace("!important", "").strip()
+            )
     return properties
+
+
+def _is_tiny(style: dict[str, str]) -> bool:
+    match = re.fullmatch(r"([\d.]+)(px|pt|em|rem|%)?", style.get("font-size", "").replace(" ", ""))
+    if not match:
+        return False
+    size, unit = float(match.group(1)), match.group(2) or "px"
+    pixels = {"px": size, "pt": size * 4 / 3, "em": size * 16, "rem": size * 16, "%": size * 0.16}
+    return pixels[unit] < 10
 
 
 def _is_large(style: dict[str, str], tag: str) -> bool:
@@ -208,34 +278,6 @@ def _is_large(style: dict[str, str], tag: str) -> bool:
     size = float(match.group(1))
     bold = style.get("font-weight") in {"bold", "bolder", "600", "700", "800", "900"}
     return size >= 24 or (bold and size >= 18.66)
-
-
-_NAMED = {
-    "black": (0, 0, 0), "white": (255, 255, 255), "red": (255, 0, 0),
-    "green": (0, 128, 0), "blue": (0, 0, 255), "yellow": (255, 255, 0),
-    "gray": (128, 128, 128), "grey": (128, 128, 128), "silver": (192, 192, 192),
-    "orange": (255, 165, 0), "pink": (255, 192, 203), "navy": (0, 0, 128),
-    "maroon": (128, 0, 0), "purple": (128, 0, 128), "lightgray": (211, 211, 211),
-    "lightgrey": (211, 211, 211), "gold": (255, 215, 0), "ivory": (255, 255, 240),
-}  # fmt: skip
-
-
-def _colour(value: str | None) -> tuple[int, int, int] | None:
-    """A CSS colour as RGB; None for what cannot be known (then the parent's applies)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value in _NAMED:
-        return _NAMED[value]
-    if re.fullmatch(r"#[0-9a-f]{3}", value):
-        return (int(value[1] * 2, 16), int(value[2] * 2, 16), int(value[3] * 2, 16))
-    if re.fullmatch(r"#[0-9a-f]{6}", value):
-        return (int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16))
-    match = re.fullmatch(r"rgba?\((\d+),\s*(\d+),\s*(\d+)(?:,\s*[\d.]+)?\)", value)
-    if match:
-        red, green, blue = (min(255, int(group)) for group in match.groups())
-        return (red, green, blue)
-    return None
 
 
 def contrast_ratio(first: tuple[int, int, int], second: tuple[int, int, int]) -> float:

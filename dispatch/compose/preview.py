@@ -36,6 +36,10 @@ SAMPLES = 3
 class SampleMessage:
     guest_name: str
     email: EmailContent | None
+    # The envelope and footer the sender adds, so the preview is the whole email.
+    email_from: str | None
+    email_to: str | None
+    email_footer: str | None
     sms: str | None
     sms_segments: SmsSegments | None
 
@@ -59,11 +63,6 @@ async def preview_campaign(
     # Foreign keys guarantee both.
     assert wedding is not None
     assert organisation is not None
-    composer = Composer(
-        CampaignContent.of(campaign),
-        WeddingFacts.of(wedding, organisation),
-        OrganisationFacts.of(organisation),
-    )
     audience_problems: list[Finding] = []
     segment: Segment | None = None
     try:
@@ -78,6 +77,12 @@ async def preview_campaign(
             )
         )
     guests = await _guests(session, wedding.id, segment) if segment is not None else []
+    composer = Composer(
+        CampaignContent.of(campaign),
+        WeddingFacts.of(wedding, organisation),
+        OrganisationFacts.of(organisation, settings.email_from),
+        custom_fields=frozenset(key for guest in guests for key in guest.custom_fields),
+    )
     plan = plan_recipients(
         guests,
         composer.content.channels,
@@ -89,6 +94,7 @@ async def preview_campaign(
         day_of_logistics=campaign.day_of_logistics,
         recipients_limit=limits_for(organisation.tier).recipients_per_campaign,
         sms_prices=settings.sms_price_per_segment,
+        public_base_url=settings.public_base_url,
     )
     report = assess(composer, plan, context, audience_problems)
     return CampaignPreview(
@@ -96,7 +102,7 @@ async def preview_campaign(
         audience=segment.describe() if segment is not None else campaign.audience,
         audience_size=len(guests),
         plan=plan,
-        samples=_samples(composer, plan) if not composer.problems else (),
+        samples=_samples(composer, plan, settings.public_base_url) if not composer.problems else (),
         report=report,
     )
 
@@ -107,7 +113,9 @@ async def _guests(session: AsyncSession, wedding_id: int, segment: Segment) -> l
     return [GuestFacts.of(guest, groups.get(guest.id, ())) for guest in rows]
 
 
-def _samples(composer: Composer, plan: RecipientPlan) -> tuple[SampleMessage, ...]:
+def _samples(
+    composer: Composer, plan: RecipientPlan, public_base_url: str
+) -> tuple[SampleMessage, ...]:
     """Three guests who show the most: the first, the one with most blanks, the longest SMS."""
     recipients = list({d.guest.id: d.guest for d in plan.deliveries}.values())
     if not recipients:
@@ -134,14 +142,19 @@ def _samples(composer: Composer, plan: RecipientPlan) -> tuple[SampleMessage, ..
         if guest not in chosen:
             chosen.append(guest)
     samples = []
+    # Each guest's real link is signed when the email is built; the preview
+    # shows where it points.
+    footer = composer.footer(f"{public_base_url}/u/…").text()
     for guest in chosen[:SAMPLES]:
         sms = composer.sms_text(guest) if Channel.SMS in channels_of[guest.id] else None
+        emailed = Channel.EMAIL in channels_of[guest.id]
         samples.append(
             SampleMessage(
                 guest_name=guest.name,
-                email=composer.email_content(guest)
-                if Channel.EMAIL in channels_of[guest.id]
-                else None,
+                email=composer.email_content(guest) if emailed else None,
+                email_from=composer.from_line() if emailed else None,
+                email_to=f"{guest.name} <{guest.email}>" if emailed else None,
+                email_footer=footer if emailed else None,
                 sms=sms,
                 sms_segments=sms_segments(sms) if sms is not None else None,
             )

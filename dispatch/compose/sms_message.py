@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 
 STOP_NOTICE = "Reply STOP to opt out."
-_HAS_STOP_NOTICE = re.compile(r"\breply\s+stop\b", re.IGNORECASE)
+# The notice must close the message, in these words; anywhere else, or
+# phrased otherwise ("do not reply stop"), it does not count.
+_ENDS_WITH_NOTICE = re.compile(r"reply stop to opt out\.?\s*$", re.IGNORECASE)
 
 
 def compose_sms(sender: str, body: str) -> str:
@@ -13,6 +15,6 @@ def compose_sms(sender: str, body: str) -> str:
     text = " ".join(line.strip() for line in body.strip().splitlines() if line.strip())
     if not text.lower().startswith(sender.lower()):
         text = f"{sender}: {text}"
-    if not _HAS_STOP_NOTICE.search(text):
+    if not _ENDS_WITH_NOTICE.search(text):
         text = f"{text} {STOP_NOTICE}"
     return text

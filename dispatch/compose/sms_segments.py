@@ -74,14 +74,25 @@ def sms_segments(text: str) -> SmsSegments:
 
 
 def _count_segments(sizes: list[int]) -> int:
-    """Fill segments in order; once a second is needed, every segment carries a header."""
+    """Fill segments in order; once a second is needed, every segment carries a header.
+
+    A character never straddles two segments; a single grapheme bigger than a
+    whole segment (a letter with hundreds of combining marks) is split where
+    it must be, 16-bit unit by unit.
+    """
     if sum(sizes) <= SEGMENT_BITS:
         return 1
+    capacity = SEGMENT_BITS - HEADER_BITS
     segments = 1
-    free = SEGMENT_BITS - HEADER_BITS
+    free = capacity
     for size in sizes:
-        if size > free and free < SEGMENT_BITS - HEADER_BITS:
+        if size > capacity:
+            used = capacity - free + size
+            segments += (used - 1) // capacity
+            free = capacity - ((used - 1) % capacity + 1)
+            continue
+        if size > free:
             segments += 1
-            free = SEGMENT_BITS - HEADER_BITS
+            free = capacity
         free -= size
     return segments

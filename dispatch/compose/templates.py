@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import TemplateSyntaxError, Undefined, nodes
+from jinja2 import TemplateError, TemplateSyntaxError, Undefined, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from dispatch.errors import TemplateRefused
@@ -98,7 +98,12 @@ class CompiledTemplate:
     _template: Any
 
     def render(self, values: Mapping[str, str]) -> str:
-        return str(self._template.render(values))
+        try:
+            return str(self._template.render(values))
+        except (TemplateError, TypeError, ValueError, RecursionError) as error:
+            # The grammar check should leave nothing that fails here; if it
+            # ever does, the planner hears about it instead of a crash.
+            raise TemplateRefused(f"The template cannot be rendered: {error}") from None
 
 
 def compile_template(source: str, *, html: bool, part: str) -> CompiledTemplate:
@@ -110,15 +115,20 @@ def compile_template(source: str, *, html: bool, part: str) -> CompiledTemplate:
     environment = _HTML if html else _TEXT
     try:
         tree = environment.parse(source)
+        for node in tree.find_all(nodes.Node):
+            _check(node, part)
+        tokens = frozenset(name.name for name in tree.find_all(nodes.Name))
+        bare = frozenset(_bare_names(tree))
+        compiled = environment.from_string(tree)
     except TemplateSyntaxError as error:
         raise TemplateRefused(
             f"The {part} cannot be read (line {error.lineno}): {error.message}."
         ) from None
-    for node in tree.find_all(nodes.Node):
-        _check(node, part)
-    tokens = frozenset(name.name for name in tree.find_all(nodes.Name))
-    bare = frozenset(_bare_names(tree))
-    return CompiledTemplate(source, tokens, bare, environment.from_string(tree))
+    except RecursionError:
+        raise TemplateRefused(
+            f"The {part} nests conditions or brackets too deeply to be read."
+        ) from None
+    return CompiledTemplate(source, tokens, bare, compiled)
 
 
 def _check(node: nodes.Node, part: str) -> None:
@@ -130,12 +140,10 @@ def _check(node: nodes.Node, part: str) -> None:
             "names such as {{guest_name}}."
         )
     if isinstance(node, _ALLOWED_NODES) and not isinstance(node, nodes.Test):
-        if isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS:
-            allowed = ", ".join(sorted(ALLOWED_FILTERS - {"d"}))
-            raise TemplateRefused(
-                f"The {part} uses the filter “{node.name}” (line {node.lineno}); "
-                f"message templates can use {allowed}."
-            )
+        if isinstance(node, nodes.Filter):
+            _check_filter(node, part)
+        if isinstance(node, nodes.Compare):
+            _check_compare(node, part)
         if isinstance(node, nodes.Const) and not isinstance(node.value, str | int | bool):
             raise TemplateRefused(f"The {part} uses a value templates cannot hold.")
         return
@@ -148,6 +156,42 @@ def _check(node: nodes.Node, part: str) -> None:
         "cannot use. Write tokens such as {{guest_name}} and, for optional parts, "
         "{% if reception_venue %}…{% endif %}."
     )
+
+
+def _check_filter(node: nodes.Filter, part: str) -> None:
+    if node.name not in ALLOWED_FILTERS:
+        allowed = ", ".join(sorted(ALLOWED_FILTERS - {"d"}))
+        raise TemplateRefused(
+            f"The {part} uses the filter “{node.name}” (line {node.lineno}); "
+            f"message templates can use {allowed}."
+        )
+    takes = 2 if node.name in {"default", "d"} else 0
+    if (
+        node.dyn_args is not None
+        or node.dyn_kwargs is not None
+        or node.kwargs
+        or len(node.args) > takes
+        or not all(isinstance(arg, nodes.Const) for arg in node.args)
+    ):
+        usage = 'default("…")' if takes else node.name
+        raise TemplateRefused(
+            f"The {part} gives the filter “{node.name}” arguments it does not take "
+            f"(line {node.lineno}); write {{{{ token | {usage} }}}}."
+        )
+
+
+def _check_compare(node: nodes.Compare, part: str) -> None:
+    """Only equality with a text: ``{% if rsvp_status == "confirmed" %}``."""
+    operands = [node.expr, *(operand.expr for operand in node.ops)]
+    if any(op.op not in {"eq", "ne"} for op in node.ops) or not all(
+        isinstance(operand, nodes.Name)
+        or (isinstance(operand, nodes.Const) and isinstance(operand.value, str))
+        for operand in operands
+    ):
+        raise TemplateRefused(
+            f"The {part} compares values in a way templates cannot (line {node.lineno}); "
+            'only == and != with a text in quotes, such as rsvp_status == "confirmed".'
+        )
 
 
 def _bare_names(node: nodes.Node, safe: frozenset[str] = frozenset()) -> Iterator[str]:

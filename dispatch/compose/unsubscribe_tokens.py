@@ -8,12 +8,14 @@ POST work without a database read and cannot be forged or altered.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from itsdangerous import BadData, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_decode, base64_encode
 
 from dispatch.errors import ExpiredUnsubscribeToken, InvalidUnsubscribeToken
 from store.enums import Channel
@@ -21,6 +23,19 @@ from store.enums import Channel
 _SALT = "guestcomms.unsubscribe.v1"
 _CHANNEL_CODES = {Channel.EMAIL: "e", Channel.SMS: "s"}
 _CHANNELS = {code: channel for channel, code in _CHANNEL_CODES.items()}
+# payload . timestamp . HMAC-SHA256 (32 bytes = 43 base64 characters, unpadded)
+_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}")
+
+
+def _is_canonical(token: str) -> bool:
+    """One spelling per token: base64 ignores stray trailing bits and padding, so a
+    changed last character could otherwise still verify."""
+    if not _SHAPE.fullmatch(token):
+        return False
+    try:
+        return all(base64_encode(base64_decode(part)).decode() == part for part in token.split("."))
+    except BadData:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,8 @@ class UnsubscribeTokens:
         return str(self._serializer.dumps(payload))
 
     def verify(self, token: str) -> UnsubscribeClaim:
+        if not _is_canonical(token):
+            raise InvalidUnsubscribeToken("this unsubscribe link is not valid")
         try:
             payload, signed_at = self._serializer.loads(
                 token, max_age=self._max_age_seconds, return_timestamp=True
