@@ -98,9 +98,17 @@ class Composer:
         wedding: WeddingFacts,
         organisation: OrganisationFacts,
         custom_fields: frozenset[str] = frozenset(),
+        *,
+        for_sending: bool = False,
     ) -> None:
         """``custom_fields``: every extra guest-list column in the audience; a guest
-        without a value for one gets an empty text, never the token as written."""
+        without a value for one gets an empty text, never the token as written.
+
+        ``for_sending``: every name a template uses counts as such a column, so a
+        guest's message is the same whichever batch renders it (the reconciler
+        recognises a sent text by comparing it). Approval has already refused
+        unknown tokens.
+        """
         self.content = content
         self.wedding = wedding
         self.organisation = organisation
@@ -125,6 +133,9 @@ class Composer:
                     )
                 )
         self.problems = tuple(problems)
+        if for_sending:
+            used = frozenset().union(*(t.tokens for t in self.templates.values()))
+            self.custom_fields = self.custom_fields | used
 
     def _uses(self, part: str) -> bool:
         channel = Channel.SMS if part == "sms_text" else Channel.EMAIL

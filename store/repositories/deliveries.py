@@ -1,15 +1,58 @@
-"""Deliveries: one row per (campaign, guest, channel)."""
+"""Deliveries: one row per (campaign, guest, channel), the source of truth for sending.
+
+Claims are one atomic ``pending → sending`` UPDATE that sets a lease; on
+PostgreSQL the candidate rows are picked with ``FOR UPDATE SKIP LOCKED`` so
+many workers never wait on (or double-claim) each other's rows, and SQLite's
+``BEGIN IMMEDIATE`` serialises claimers.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.enums import DeliveryStatus
+from store.enums import Channel, DeliveryStatus
 from store.models import Delivery
 
 # Work accepted but not yet handed to a provider.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
+FINAL = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNDELIVERED,
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.CANCELLED,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    id: int
+    guest_id: int | None
+    channel: Channel
+    address: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed delivery."""
+
+    id: int
+    status: DeliveryStatus
+    provider: str | None = None
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    skip_reason: str | None = None
+    not_before: datetime | None = None
 
 
 class DeliveryRepository:
@@ -22,3 +65,220 @@ class DeliveryRepository:
             select(func.count()).select_from(Delivery).where(Delivery.status.in_(WAITING))
         )
         return count or 0
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk insert (one executemany, no ORM flush per row)."""
+        if rows:
+            await self.session.execute(insert(Delivery), list(rows))
+
+    async def pending_ids(self, campaign_id: int) -> list[int]:
+        return list(
+            await self.session.scalars(
+                select(Delivery.id)
+                .where(Delivery.campaign_id == campaign_id, Delivery.status == "pending")
+                .order_by(Delivery.id)
+            )
+        )
+
+    async def count_due(
+        self,
+        campaign_id: int,
+        first_id: int,
+        last_id: int,
+        channels: Iterable[Channel],
+        now: datetime,
+    ) -> int:
+        count = await self.session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(*_due(campaign_id, first_id, last_id, channels, now))
+        )
+        return count or 0
+
+    async def claim(
+        self,
+        campaign_id: int,
+        first_id: int,
+        last_id: int,
+        *,
+        channels: Iterable[Channel],
+        limit: int,
+        owner: str,
+        lease_until: datetime,
+        now: datetime,
+    ) -> list[Claimed]:
+        if limit <= 0:
+            return []
+        candidates = (
+            select(Delivery.id)
+            .where(*_due(campaign_id, first_id, last_id, channels, now))
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        if self.session.get_bind().dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        rows = await self.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(candidates.scalar_subquery()), Delivery.status == "pending")
+            .values(
+                status=DeliveryStatus.SENDING,
+                lease_owner=owner,
+                lease_expires_at=lease_until,
+                attempts=Delivery.attempts + 1,
+                updated_at=now,
+            )
+            .returning(
+                Delivery.id, Delivery.guest_id, Delivery.channel, Delivery.address, Delivery.attempts
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return sorted(
+            (Claimed(r.id, r.guest_id, Channel(r.channel), r.address, r.attempts) for r in rows),
+            key=lambda claimed: claimed.id,
+        )
+
+    async def settle(self, owner: str, outcomes: Sequence[Outcome], now: datetime) -> int:
+        """Record outcomes of deliveries this owner still holds; returns how many applied.
+
+        Guarded on the lease: a row the reconciler has already settled (its
+        lease expired) is left alone.
+        """
+        if not outcomes:
+            return 0
+        statement = (
+            update(Delivery)
+            .where(
+                Delivery.id == bindparam("o_id"),
+                Delivery.status == "sending",
+                Delivery.lease_owner == owner,
+            )
+            .values(
+                status=bindparam("o_status"),
+                provider=func.coalesce(bindparam("o_provider"), Delivery.provider),
+                provider_message_id=bindparam("o_message_id"),
+                error_code=bindparam("o_code"),
+                error_message=bindparam("o_error"),
+                skip_reason=bindparam("o_skip"),
+                not_before=bindparam("o_not_before"),
+                sent_at=bindparam("o_sent_at"),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        # Core executemany on the connection: one statement, many parameter sets.
+        connection = await self.session.connection()
+        applied = await connection.execute(
+            statement,
+            [
+                {
+                    "o_id": o.id,
+                    "o_status": o.status.value,
+                    "o_provider": o.provider,
+                    "o_message_id": o.provider_message_id,
+                    "o_code": o.error_code,
+                    "o_error": o.error_message,
+                    "o_skip": o.skip_reason,
+                    "o_not_before": o.not_before,
+                    "o_sent_at": now if o.status == DeliveryStatus.SENT else None,
+                }
+                for o in outcomes
+            ],
+        )
+        return int(applied.rowcount)
+
+    async def cancel_waiting(self, campaign_id: int, now: datetime) -> int:
+        """Every delivery not yet claimed becomes cancelled (in-flight ones finish)."""
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.DEFERRED]),
+            )
+            .values(status=DeliveryStatus.CANCELLED, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def retry_failed(self, campaign_id: int, now: datetime) -> int:
+        result = await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status.in_([DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED]),
+            )
+            .values(
+                status=DeliveryStatus.PENDING,
+                attempts=0,
+                error_code=None,
+                error_message=None,
+                not_before=None,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def expired_leases(self, now: datetime, limit: int = 1000) -> list[Delivery]:
+        rows = await self.session.scalars(
+            select(Delivery)
+            .where(Delivery.status == "sending", Delivery.lease_expires_at < now)
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def wake_deferred(self, now: datetime) -> list[tuple[int, int]]:
+        """Deferred deliveries whose time has come go back to pending: (campaign, id)."""
+        rows = await self.session.execute(
+            update(Delivery)
+            .where(Delivery.status == "deferred", Delivery.not_before <= now)
+            .values(status=DeliveryStatus.PENDING, updated_at=now)
+            .returning(Delivery.campaign_id, Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        return [(row.campaign_id, row.id) for row in rows]
+
+    async def stale_pending(self, before: datetime, limit: int = 20000) -> list[tuple[int, int]]:
+        """Pending rows untouched since ``before``: their broker message may be gone."""
+        rows = await self.session.execute(
+            select(Delivery.campaign_id, Delivery.id)
+            .where(
+                Delivery.status == "pending",
+                Delivery.updated_at < before,
+                or_(Delivery.not_before.is_(None), Delivery.not_before <= before),
+            )
+            .order_by(Delivery.campaign_id, Delivery.id)
+            .limit(limit)
+        )
+        return [(row.campaign_id, row.id) for row in rows]
+
+    async def status_counts(self, campaign_id: int) -> dict[DeliveryStatus, int]:
+        rows = await self.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.status)
+        )
+        return {DeliveryStatus(status): count for status, count in rows}
+
+    async def any_waiting(self, campaign_id: int) -> bool:
+        found = await self.session.scalar(
+            select(Delivery.id)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status.in_(WAITING))
+            .limit(1)
+        )
+        return found is not None
+
+
+def _due(
+    campaign_id: int, first_id: int, last_id: int, channels: Iterable[Channel], now: datetime
+) -> list[Any]:
+    return [
+        Delivery.campaign_id == campaign_id,
+        Delivery.id.between(first_id, last_id),
+        Delivery.status == "pending",
+        Delivery.channel.in_([c.value for c in channels]),
+        or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
+    ]
+

@@ -1,0 +1,115 @@
+"""Wiring the dispatch layer: runtime, broker, actors, and in-process workers for `dev`."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import dramatiq
+from dramatiq.asyncio import get_event_loop_thread
+
+from bot.secrets import kept_secret
+from bot.settings import Settings
+from dispatch.actors import Actors, declare_actors
+from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
+from dispatch.broker import build_broker
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
+from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
+from dispatch.providers.factory import email_provider, sms_provider
+from dispatch.runtime import Enqueue, Runtime
+from store.database import Database
+from store.models.base import utcnow
+from store.redis import connect_redis
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def unsubscribe_tokens(settings: Settings) -> UnsubscribeTokens:
+    keys = kept_secret(
+        [key.get_secret_value() for key in settings.dispatch.unsubscribe_secret],
+        "UNSUBSCRIBE_SECRET",
+    )
+    return UnsubscribeTokens(keys, settings.dispatch.unsubscribe_token_max_age_days)
+
+
+def build_runtime(
+    settings: Settings,
+    enqueue: Enqueue,
+    namespace: str = "guestcomms",
+    clock: Callable[[], datetime] = utcnow,
+) -> Runtime:
+    """Everything a batch needs; call on the event loop that will use it."""
+    dispatch = settings.dispatch
+    redis = connect_redis(settings.store)
+    policy = BreakerPolicy(
+        failure_rate=dispatch.breaker_failure_rate,
+        min_calls=dispatch.breaker_min_calls,
+        window_seconds=dispatch.breaker_window_seconds,
+        open_seconds=dispatch.breaker_open_seconds,
+    )
+    return Runtime(
+        database=Database(settings.store),
+        settings=dispatch,
+        sms=sms_provider(dispatch),
+        email=email_provider(dispatch),
+        tier_limiter=RedisTierLimiter(redis, namespace) if redis else MemoryTierLimiter(),
+        pacer=RedisPacer(redis, namespace) if redis else MemoryPacer(),
+        breaker=RedisBreaker(redis, policy, namespace) if redis else MemoryBreaker(policy),
+        tokens=unsubscribe_tokens(settings),
+        enqueue=enqueue,
+        worker_id=worker_id(),
+        clock=clock,
+    )
+
+
+@dataclass
+class Dispatching:
+    """The broker with its actors, and a lazily built runtime for the worker's loop."""
+
+    broker: dramatiq.Broker
+    actors: Actors
+    runtime: Callable[[], Awaitable[Runtime]]
+    built: list[Runtime]
+
+    async def close_runtime(self) -> None:
+        while self.built:
+            await self.built.pop().close()
+
+
+def wire(
+    settings: Settings,
+    namespace: str = "guestcomms",
+    clock: Callable[[], datetime] = utcnow,
+) -> Dispatching:
+    broker = build_broker(settings.store.redis_url, namespace)
+    built: list[Runtime] = []
+
+    async def runtime() -> Runtime:
+        # Built on first use, inside the AsyncIO middleware's event loop.
+        if not built:
+            built.append(build_runtime(settings, actors.enqueue_batch, namespace, clock))
+        return built[0]
+
+    actors = declare_actors(broker, runtime)
+    return Dispatching(broker, actors, runtime, built)
+
+
+def start_workers(dispatching: Dispatching, threads: int = 4) -> dramatiq.Worker:
+    """Worker threads in this process (``guestcomms dev``; tests)."""
+    worker = dramatiq.Worker(dispatching.broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    return worker
+
+
+def stop_workers(dispatching: Dispatching, worker: dramatiq.Worker) -> None:
+    """Close the runtime on the workers' own event loop, then stop them."""
+    loop_thread = get_event_loop_thread()
+    if loop_thread is not None:
+        loop_thread.run_coroutine(dispatching.close_runtime())
+    worker.stop()
+    worker.join()

@@ -1,0 +1,15 @@
+"""Entry point of worker processes: ``dramatiq bot.worker`` (see Procfile).
+
+Dramatiq's CLI imports this module and serves the broker it sets, so this
+module is the workers' composition root and reads the environment here.
+"""
+
+from __future__ import annotations
+
+from bot.dispatching import wire
+from bot.log_setup import configure_logging
+from bot.settings import load_settings
+
+configure_logging()
+dispatching = wire(load_settings())
+broker = dispatching.broker

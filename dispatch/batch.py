@@ -1,0 +1,367 @@
+"""One batch: claim due deliveries, check them again, send, record — never twice, never lost.
+
+The broker message names an id range; the database says what in it is
+still pending. At claim time an opt-out, a missing consent or the guest's
+quiet hours win over the plan made at approval. Results are recorded in
+small groups as they arrive, guarded by the lease, so a worker killed
+mid-batch leaves only a few rows for the reconciler to settle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from dispatch.completion import complete_if_done
+from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
+from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
+from dispatch.compose.tokens import GuestFacts, WeddingFacts
+from dispatch.errors import DispatchError
+from dispatch.feedback import learn_from_failure
+from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
+from dispatch.recipients import NO_SMS_CONSENT
+from dispatch.runtime import BatchRef, Runtime
+from store.audit import SYSTEM
+from store.enums import CampaignState, Channel, DeliveryStatus
+from store.models import Campaign, Event, Guest, Organisation, Wedding
+from store.repositories.consents import consenting_guest_ids
+from store.repositories.deliveries import Claimed, DeliveryRepository
+from store.repositories.deliveries import Outcome as Settled
+from store.repositories.guests import groups_by_guest
+from store.repositories.suppressions import SuppressionLedger
+from store.tiers import limits_for
+
+RECORD_EVERY = 25
+# No send starts this close to the lease's end: a provider call (15 s timeout)
+# must finish before the reconciler may look at the row.
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+class TransientBatchFailure(DispatchError):
+    """Some sends failed in a way worth retrying; the broker retries the batch later."""
+
+
+@dataclass
+class _Batch:
+    runtime: Runtime
+    ref: BatchRef
+    campaign: Campaign
+    organisation: Organisation
+    lease_until: datetime
+    pending: list[Settled] = field(default_factory=list)
+    transient: int = 0
+
+    async def record(
+        self,
+        outcome: Settled,
+        feedback: ProviderError | None = None,
+        claimed: Claimed | None = None,
+    ) -> None:
+        self.pending.append(outcome)
+        if feedback is not None and claimed is not None:
+            await self.flush(feedback=(claimed, feedback))
+        elif len(self.pending) >= RECORD_EVERY:
+            await self.flush()
+
+    async def flush(self, feedback: tuple[Claimed, ProviderError] | None = None) -> None:
+        if not self.pending and feedback is None:
+            return
+        outcomes, self.pending = self.pending, []
+        async with self.runtime.database.transaction() as session:
+            await DeliveryRepository(session).settle(
+                self.runtime.worker_id, outcomes, self.runtime.clock()
+            )
+            if feedback is not None:
+                claimed, error = feedback
+                await learn_from_failure(
+                    session,
+                    SYSTEM,
+                    organisation_id=self.organisation.id,
+                    channel=claimed.channel,
+                    address=claimed.address,
+                    code=error.code,
+                    suppress=error.suppress,
+                    source=f"{self.runtime.provider_name(claimed.channel)}:{error.code or 'error'}",
+                )
+
+    def lease_left(self) -> bool:
+        return self.runtime.clock() < self.lease_until - LEASE_MARGIN
+
+
+async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
+    """Work through one range of a campaign's deliveries (the actor's whole body)."""
+    now = runtime.clock()
+    async with runtime.database.reading() as session:
+        campaign = await session.get(Campaign, ref.campaign_id)
+        organisation = (
+            await session.get(Organisation, campaign.organisation_id) if campaign else None
+        )
+    if campaign is None or organisation is None or campaign.state != CampaignState.SENDING:
+        return  # paused, cancelled or finished: nothing in this range may be claimed
+    channels, reopen_at = await _channels_open(runtime, campaign)
+    if not channels:
+        runtime.enqueue(ref, max(1.0, (reopen_at or now).timestamp() - now.timestamp()))
+        return
+    async with runtime.database.reading() as session:
+        due = await DeliveryRepository(session).count_due(
+            ref.campaign_id, ref.first_id, ref.last_id, channels, now
+        )
+    if due == 0:
+        await complete_if_done(runtime, ref.campaign_id)
+        return
+    grant = await runtime.tier_limiter.reserve(
+        organisation.id, limits_for(organisation.tier), due, now
+    )
+    if grant.granted == 0:
+        await _throttle(runtime, ref, grant.retry_at or now + timedelta(hours=1))
+        return
+    lease_until = now + timedelta(seconds=_lease_seconds(runtime, grant.granted))
+    async with runtime.database.transaction() as session:
+        claimed = await DeliveryRepository(session).claim(
+            ref.campaign_id,
+            ref.first_id,
+            ref.last_id,
+            channels=channels,
+            limit=grant.granted,
+            owner=runtime.worker_id,
+            lease_until=lease_until,
+            now=now,
+        )
+    await runtime.tier_limiter.give_back(organisation.id, grant.granted - len(claimed), now)
+    batch = _Batch(runtime, ref, campaign, organisation, lease_until)
+    if claimed:
+        await _send_claimed(batch, claimed)
+        await batch.flush()
+    if grant.retry_at is not None:
+        await _throttle(runtime, ref, grant.retry_at)
+    elif len(claimed) < due or len(channels) < len(campaign.channels):
+        runtime.enqueue(ref, 0 if len(channels) == len(campaign.channels) else 5)
+    if batch.transient:
+        raise TransientBatchFailure(f"{batch.transient} sends will be retried")
+    await complete_if_done(runtime, ref.campaign_id)
+
+
+def _lease_seconds(runtime: Runtime, count: int) -> float:
+    """Long enough for the batch at the sender's pace, plus the safety margin."""
+    settings = runtime.settings
+    pacing = count / settings.sms_rate
+    return settings.lease_seconds + pacing + LEASE_MARGIN.total_seconds()
+
+
+async def _channels_open(
+    runtime: Runtime, campaign: Campaign
+) -> tuple[list[Channel], datetime | None]:
+    """Channels whose provider's breaker lets calls through, and when the others reopen."""
+    allowed: list[Channel] = []
+    reopen: list[float] = []
+    for value in campaign.channels:
+        channel = Channel(value)
+        decision = await runtime.breaker.check(runtime.provider_name(channel))
+        if decision.allowed:
+            allowed.append(channel)
+        elif decision.retry_at is not None:
+            reopen.append(decision.retry_at)
+    first_reopen = (
+        datetime.fromtimestamp(min(reopen), tz=runtime.clock().tzinfo) if reopen else None
+    )
+    return allowed, first_reopen
+
+
+async def _throttle(runtime: Runtime, ref: BatchRef, until: datetime) -> None:
+    """Over the tier's hourly or daily limit: wait for the next window, never fail."""
+    async with runtime.database.transaction() as session:
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == ref.campaign_id)
+            .values(throttled_until=until)
+            .execution_options(synchronize_session=False)
+        )
+    delay = max(1.0, (until - runtime.clock()).total_seconds())
+    runtime.enqueue(ref, delay)
+
+
+async def _send_claimed(batch: _Batch, claimed: Sequence[Claimed]) -> None:
+    runtime, campaign, organisation = batch.runtime, batch.campaign, batch.organisation
+    async with runtime.database.reading() as session:
+        wedding = await session.get(Wedding, campaign.wedding_id)
+        assert wedding is not None
+        guest_ids = [c.guest_id for c in claimed if c.guest_id is not None]
+        guests = {
+            g.id: g for g in await session.scalars(select(Guest).where(Guest.id.in_(guest_ids)))
+        }
+        groups = await groups_by_guest(session, wedding.id)
+        suppressed = await SuppressionLedger(session).active_addresses(organisation.id)
+        consent = await consenting_guest_ids(session, wedding.id, Channel.SMS)
+    facts = {gid: GuestFacts.of(guest, groups.get(gid, ())) for gid, guest in guests.items()}
+    composer = Composer(
+        CampaignContent.of(campaign),
+        WeddingFacts.of(wedding, organisation),
+        OrganisationFacts.of(organisation, runtime.settings.email_from),
+        for_sending=True,
+    )
+    now = runtime.clock()
+    to_sms: list[tuple[Claimed, GuestFacts]] = []
+    to_email: list[tuple[Claimed, GuestFacts]] = []
+    for item in claimed:
+        guest = facts.get(item.guest_id) if item.guest_id is not None else None
+        reason = _recheck(item, guest, suppressed, consent)
+        if reason is not None:
+            await batch.record(reason)
+            continue
+        assert guest is not None
+        if item.channel == Channel.SMS and not campaign.day_of_logistics:
+            zones = guest_zones(guest.timezone, item.address, wedding.timezone)
+            if in_quiet_hours(now, zones):
+                await batch.record(
+                    Settled(
+                        item.id,
+                        DeliveryStatus.DEFERRED,
+                        skip_reason="quiet_hours",
+                        not_before=next_allowed(now, zones),
+                    )
+                )
+                continue
+        (to_sms if item.channel == Channel.SMS else to_email).append((item, guest))
+    await asyncio.gather(_send_sms(batch, composer, to_sms), _send_email(batch, composer, to_email))
+
+
+def _recheck(
+    item: Claimed,
+    guest: GuestFacts | None,
+    suppressed: dict[tuple[Channel, str], str],
+    consent: frozenset[int],
+) -> Settled | None:
+    """At claim time the ledger and the consent records win over the approved plan."""
+    if guest is None:
+        return Settled(item.id, DeliveryStatus.SKIPPED, skip_reason="guest_removed")
+    if (item.channel, item.address) in suppressed:
+        return Settled(
+            item.id,
+            DeliveryStatus.SUPPRESSED,
+            skip_reason=f"suppressed:{suppressed[item.channel, item.address]}",
+        )
+    if item.channel == Channel.SMS and guest.id not in consent:
+        return Settled(item.id, DeliveryStatus.SKIPPED, skip_reason=NO_SMS_CONSENT)
+    return None
+
+
+async def _send_sms(
+    batch: _Batch, composer: Composer, items: Sequence[tuple[Claimed, GuestFacts]]
+) -> None:
+    runtime = batch.runtime
+    limit = asyncio.Semaphore(runtime.settings.send_concurrency)
+    provider = runtime.sms
+    name = runtime.provider_name(Channel.SMS)
+
+    async def send_one(item: Claimed, guest: GuestFacts) -> None:
+        async with limit:
+            if not batch.lease_left() or not (await runtime.breaker.check(name)).allowed:
+                await batch.record(_release(item))
+                return
+            await runtime.pacer.wait_turn(provider.sender, runtime.settings.sms_rate)
+            if not batch.lease_left():
+                await batch.record(_release(item))
+                return
+            try:
+                outcome: Outcome = await provider.send_sms(item.address, composer.sms_text(guest))
+            except ProviderError as error:
+                outcome = error
+            await _record_outcome(batch, item, outcome, provider.name, name)
+
+    await asyncio.gather(*(send_one(item, guest) for item, guest in items))
+
+
+async def _send_email(
+    batch: _Batch, composer: Composer, items: Sequence[tuple[Claimed, GuestFacts]]
+) -> None:
+    if not items:
+        return
+    runtime = batch.runtime
+    name = runtime.provider_name(Channel.EMAIL)
+    emails = [
+        OutgoingEmail(
+            composer.email_message(
+                guest,
+                campaign_id=batch.campaign.id,
+                tokens=runtime.tokens,
+                public_base_url=runtime.settings.public_base_url,
+                sent_at=runtime.clock(),
+            ),
+            idempotency_key=f"delivery-{item.id}",
+        )
+        for item, guest in items
+    ]
+    sent: set[int] = set()
+    async with runtime.email.session() as session:
+        async for index, outcome in session.send_all(emails):
+            sent.add(index)
+            await _record_outcome(batch, items[index][0], outcome, runtime.email.name, name)
+            if not batch.lease_left():
+                break
+    for index, (item, _) in enumerate(items):
+        if index not in sent:
+            await batch.record(_release(item))
+
+
+def _release(item: Claimed) -> Settled:
+    """Back to pending, untried: the lease ran short or the provider's breaker opened."""
+    return Settled(item.id, DeliveryStatus.PENDING)
+
+
+async def _record_outcome(
+    batch: _Batch, item: Claimed, outcome: Outcome, provider: str, breaker_key: str
+) -> None:
+    runtime = batch.runtime
+    if isinstance(outcome, Accepted):
+        await runtime.breaker.record(breaker_key, True)
+        await batch.record(
+            Settled(
+                item.id,
+                DeliveryStatus.SENT,
+                provider=provider,
+                provider_message_id=outcome.provider_message_id,
+            )
+        )
+        return
+    change = await runtime.breaker.record(breaker_key, not outcome.transient)
+    if change is not None:
+        await _announce_breaker(runtime, breaker_key, change)
+    if outcome.transient and item.attempts < runtime.settings.max_attempts:
+        batch.transient += 1
+        backoff = min(300, 2**item.attempts)
+        await batch.record(
+            Settled(
+                item.id,
+                DeliveryStatus.PENDING,
+                provider=provider,
+                error_code=outcome.code,
+                error_message=str(outcome),
+                not_before=runtime.clock() + timedelta(seconds=backoff),
+            )
+        )
+        return
+    await batch.record(
+        Settled(
+            item.id,
+            DeliveryStatus.FAILED,
+            provider=provider,
+            error_code=outcome.code,
+            error_message=str(outcome),
+        ),
+        feedback=outcome,
+        claimed=item,
+    )
+
+
+async def _announce_breaker(runtime: Runtime, provider: str, change: str) -> None:
+    async with runtime.database.transaction() as session:
+        session.add(
+            Event(
+                kind=f"breaker.{change}",
+                payload={"provider": provider, "at": runtime.clock().isoformat()},
+            )
+        )

@@ -1,0 +1,51 @@
+"""The Dramatiq broker: Redis when REDIS_URL is set, otherwise one in this process.
+
+Middleware: retries with exponential backoff and jitter, time and age
+limits, and the AsyncIO event-loop thread that runs async actors. Nothing
+is lost if the in-process broker goes away with its process: the delivery
+rows are the truth, and the scheduler's tick enqueues pending work again.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+from dramatiq.middleware.asyncio import AsyncIO
+
+# A batch paced at one SMS a second takes minutes; the lease, not this
+# limit, decides when its deliveries are given up.
+BATCH_TIME_LIMIT_MS = 30 * 60 * 1000
+# A message older than a day is stale; the tick re-enqueues from the rows.
+MAX_AGE_MS = 24 * 60 * 60 * 1000
+MIN_BACKOFF_MS = 1_000
+MAX_BACKOFF_MS = 5 * 60 * 1000
+
+
+def build_broker(redis_url: str | None, namespace: str = "guestcomms") -> dramatiq.Broker:
+    middleware = [
+        AgeLimit(max_age=MAX_AGE_MS),
+        TimeLimit(time_limit=BATCH_TIME_LIMIT_MS),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=8, min_backoff=MIN_BACKOFF_MS, max_backoff=MAX_BACKOFF_MS),
+        AsyncIO(),
+    ]
+    broker: dramatiq.Broker
+    if redis_url:
+        broker = RedisBroker(  # type: ignore[no-untyped-call]
+            url=redis_url, namespace=namespace, middleware=middleware
+        )
+    else:
+        broker = StubBroker(middleware=middleware)
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,71 @@
+"""Starting, pausing, resuming, cancelling and retrying a campaign that was approved."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from dispatch.batches import enqueue_pending
+from dispatch.runtime import Runtime
+from store.audit import Actor
+from store.enums import CampaignState
+from store.models import Campaign
+from store.repositories.campaigns import CampaignRepository
+from store.repositories.deliveries import DeliveryRepository
+
+
+async def start_sending(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
+    """Approved or scheduled → sending, then the batches; returns how many were enqueued."""
+    async with runtime.database.transaction() as session:
+        await CampaignRepository(session).transition(
+            campaign_id, CampaignState.SENDING, actor, changes={"started_at": runtime.clock()}
+        )
+    return await enqueue_pending(runtime, campaign_id)
+
+
+async def pause(runtime: Runtime, campaign_id: int, actor: Actor) -> None:
+    """Batches not yet claimed stop at their next look at the campaign's state."""
+    async with runtime.database.transaction() as session:
+        await CampaignRepository(session).transition(campaign_id, CampaignState.PAUSED, actor)
+
+
+async def resume(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
+    async with runtime.database.transaction() as session:
+        await CampaignRepository(session).transition(campaign_id, CampaignState.SENDING, actor)
+    return await enqueue_pending(runtime, campaign_id)
+
+
+async def cancel(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
+    """Cancel and mark every unclaimed delivery cancelled, in one transaction."""
+    async with runtime.database.transaction() as session:
+        await CampaignRepository(session).transition(campaign_id, CampaignState.CANCELLED, actor)
+        return await DeliveryRepository(session).cancel_waiting(campaign_id, runtime.clock())
+
+
+async def retry_failed(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
+    """Send the failed deliveries of a finished campaign again; returns how many."""
+    async with runtime.database.transaction() as session:
+        count = await DeliveryRepository(session).retry_failed(campaign_id, runtime.clock())
+        await CampaignRepository(session).transition(
+            campaign_id, CampaignState.SENDING, actor, changes={"completed_at": None}
+        )
+    await enqueue_pending(runtime, campaign_id)
+    return count
+
+
+async def due_scheduled(runtime: Runtime) -> list[int]:
+    async with runtime.database.reading() as session:
+        rows = await session.scalars(
+            select(Campaign.id).where(
+                Campaign.state == CampaignState.SCHEDULED,
+                Campaign.scheduled_at <= runtime.clock(),
+            )
+        )
+        return list(rows)
+
+
+async def sending_campaigns(runtime: Runtime) -> list[int]:
+    async with runtime.database.reading() as session:
+        rows = await session.scalars(
+            select(Campaign.id).where(Campaign.state == CampaignState.SENDING)
+        )
+        return list(rows)

@@ -1,0 +1,53 @@
+"""Everything the dispatch services need, built once per process by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from dispatch.breaker import CircuitBreaker
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
+from dispatch.limits import Pacer, TierLimiter
+from dispatch.providers.base import EmailProvider, SmsProvider
+from dispatch.settings import DispatchSettings
+from store.database import Database
+from store.enums import Channel
+from store.models.base import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRef:
+    """A broker message's whole content: ids only."""
+
+    campaign_id: int
+    first_id: int
+    last_id: int
+
+
+Enqueue = Callable[[BatchRef, float], None]  # (batch, delay in seconds)
+
+
+@dataclass
+class Runtime:
+    database: Database
+    settings: DispatchSettings
+    sms: SmsProvider
+    email: EmailProvider
+    tier_limiter: TierLimiter
+    pacer: Pacer
+    breaker: CircuitBreaker
+    tokens: UnsubscribeTokens
+    enqueue: Enqueue
+    worker_id: str
+    clock: Callable[[], datetime] = field(default=utcnow)
+
+    def provider_name(self, channel: Channel) -> str:
+        """The circuit breaker key: the channel and the provider behind it."""
+        name = self.sms.name if channel == Channel.SMS else self.email.name
+        return f"{channel.value}:{name}"
+
+    async def close(self) -> None:
+        await self.sms.close()
+        await self.email.close()
+        await self.database.dispose()
