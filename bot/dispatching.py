@@ -64,6 +64,7 @@ def build_runtime(
         enqueue=enqueue,
         worker_id=worker_id(),
         clock=clock,
+        redis=redis,
     )
 
 
@@ -111,5 +112,5 @@ def stop_workers(dispatching: Dispatching, worker: dramatiq.Worker) -> None:
     loop_thread = get_event_loop_thread()
     if loop_thread is not None:
         loop_thread.run_coroutine(dispatching.close_runtime())
+    # stop() waits for the threads; join() would wait for the queues to drain.
     worker.stop()
-    worker.join()

@@ -88,6 +88,16 @@ class _Batch:
                     source=f"{self.runtime.provider_name(claimed.channel)}:{error.code or 'error'}",
                 )
 
+    async def opted_out(self, item: Claimed) -> Settled | None:
+        """The ledger's answer right before sending, not the one from the claim."""
+        async with self.runtime.database.reading() as session:
+            entry = await SuppressionLedger(session).active(
+                self.organisation.id, item.channel, item.address
+            )
+        if entry is None:
+            return None
+        return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{entry.reason}")
+
     def lease_left(self) -> bool:
         return self.runtime.clock() < self.lease_until - LEASE_MARGIN
 
@@ -266,6 +276,11 @@ async def _send_sms(
             if not batch.lease_left():
                 await batch.record(_release(item))
                 return
+            # Pacing can hold a text for seconds: a STOP answered meanwhile wins.
+            stopped = await batch.opted_out(item)
+            if stopped is not None:
+                await batch.record(stopped)
+                return
             try:
                 outcome: Outcome = await provider.send_sms(item.address, composer.sms_text(guest))
             except ProviderError as error:
@@ -282,6 +297,18 @@ async def _send_email(
         return
     runtime = batch.runtime
     name = runtime.provider_name(Channel.EMAIL)
+    async with runtime.database.reading() as session:
+        suppressed = await SuppressionLedger(session).active_addresses(batch.organisation.id)
+    still: list[tuple[Claimed, GuestFacts]] = []
+    for item, guest in items:
+        if (Channel.EMAIL, item.address) in suppressed:
+            reason = suppressed[Channel.EMAIL, item.address]
+            await batch.record(
+                Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{reason}")
+            )
+        else:
+            still.append((item, guest))
+    items = still
     emails = [
         OutgoingEmail(
             composer.email_message(

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from redis.asyncio import Redis
+
 from dispatch.breaker import CircuitBreaker
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import Pacer, TierLimiter
@@ -41,6 +43,8 @@ class Runtime:
     enqueue: Enqueue
     worker_id: str
     clock: Callable[[], datetime] = field(default=utcnow)
+    # Shared by the limiter, pacer and breaker when configured; closed with us.
+    redis: Redis | None = None
 
     def provider_name(self, channel: Channel) -> str:
         """The circuit breaker key: the channel and the provider behind it."""
@@ -51,3 +55,5 @@ class Runtime:
         await self.sms.close()
         await self.email.close()
         await self.database.dispose()
+        if self.redis is not None:
+            await self.redis.aclose()

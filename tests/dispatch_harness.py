@@ -37,13 +37,26 @@ PLANNER = Actor("slack", "U_PLANNER")
 APPROVER = Actor("slack", "U_APPROVER")
 
 
-def midday_clock(zone: str = "America/New_York") -> Callable[[], datetime]:
-    """Real time, shifted so that it is midday where the test guests live (no quiet hours)."""
-    now = utcnow()
-    local = now.astimezone(ZoneInfo(zone))
-    midday = local.replace(hour=12, minute=0, second=0, microsecond=0)
-    offset = midday - local
-    return lambda: utcnow() + offset
+class MovableClock:
+    """Real time, shifted: it runs on, and a test can jump it forward (a new hour, 08:00)."""
+
+    def __init__(self, local_time: str = "12:00", zone: str = "America/New_York") -> None:
+        now = utcnow()
+        local = now.astimezone(ZoneInfo(zone))
+        hour, minute = (int(part) for part in local_time.split(":"))
+        target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        self.offset = target - local
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, delta: timedelta) -> None:
+        self.offset += delta
+
+
+def midday_clock(zone: str = "America/New_York") -> MovableClock:
+    """Midday where the test guests live, so quiet hours never get in the way."""
+    return MovableClock("12:00", zone)
 
 
 @dataclass
@@ -284,3 +297,17 @@ async def set_tier(database: Database, organisation_id: int, tier: Tier) -> None
 
 def later(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+async def until(condition: Callable[[], Any], within: float = 30, what: str = "it") -> None:
+    """Wait for ``condition()`` (plain or awaitable) to hold, failing after ``within`` s."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = condition()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{what} did not happen within {within} s")
+        await asyncio.sleep(0.02)

@@ -116,10 +116,22 @@ class DeliveryRepository:
             .limit(limit)
         )
         if self.session.get_bind().dialect.name == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True)
+            # A materialised CTE is evaluated once. As an IN (subquery) the
+            # planner may re-run it, and with SKIP LOCKED each run finds other
+            # rows: the UPDATE would claim more than ``limit``.
+            chosen = (
+                candidates.with_for_update(skip_locked=True)
+                .cte("claimable")
+                .prefix_with("MATERIALIZED")
+            )
+            target = Delivery.id == chosen.c.id
+        else:
+            # SQLite evaluates an uncorrelated IN (subquery) once, and
+            # BEGIN IMMEDIATE already keeps other claimers out.
+            target = Delivery.id.in_(candidates.scalar_subquery())
         rows = await self.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(candidates.scalar_subquery()), Delivery.status == "pending")
+            .where(target, Delivery.status == "pending")
             .values(
                 status=DeliveryStatus.SENDING,
                 lease_owner=owner,
@@ -128,7 +140,11 @@ class DeliveryRepository:
                 updated_at=now,
             )
             .returning(
-                Delivery.id, Delivery.guest_id, Delivery.channel, Delivery.address, Delivery.attempts
+                Delivery.id,
+                Delivery.guest_id,
+                Delivery.channel,
+                Delivery.address,
+                Delivery.attempts,
             )
             .execution_options(synchronize_session=False)
         )
@@ -281,4 +297,3 @@ def _due(
         Delivery.channel.in_([c.value for c in channels]),
         or_(Delivery.not_before.is_(None), Delivery.not_before <= now),
     ]
-
