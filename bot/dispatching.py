@@ -59,7 +59,11 @@ def build_runtime(
         email=email_provider(dispatch),
         tier_limiter=RedisTierLimiter(redis, namespace) if redis else MemoryTierLimiter(),
         pacer=RedisPacer(redis, namespace) if redis else MemoryPacer(),
-        breaker=RedisBreaker(redis, policy, namespace) if redis else MemoryBreaker(policy),
+        breaker=(
+            RedisBreaker(redis, policy, namespace, lambda: clock().timestamp())
+            if redis
+            else MemoryBreaker(policy, lambda: clock().timestamp())
+        ),
         tokens=unsubscribe_tokens(settings),
         enqueue=enqueue,
         worker_id=worker_id(),

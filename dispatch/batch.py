@@ -10,6 +10,7 @@ mid-batch leaves only a few rows for the reconciler to settle.
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +21,6 @@ from dispatch.completion import complete_if_done
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
-from dispatch.errors import DispatchError
 from dispatch.feedback import learn_from_failure
 from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
 from dispatch.recipients import NO_SMS_CONSENT
@@ -41,10 +41,6 @@ RECORD_EVERY = 25
 LEASE_MARGIN = timedelta(seconds=30)
 
 
-class TransientBatchFailure(DispatchError):
-    """Some sends failed in a way worth retrying; the broker retries the batch later."""
-
-
 @dataclass
 class _Batch:
     runtime: Runtime
@@ -53,7 +49,6 @@ class _Batch:
     organisation: Organisation
     lease_until: datetime
     pending: list[Settled] = field(default_factory=list)
-    transient: int = 0
 
     async def record(
         self,
@@ -121,6 +116,7 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
             ref.campaign_id, ref.first_id, ref.last_id, channels, now
         )
     if due == 0:
+        await _follow_up(runtime, ref, campaign, channels, reopen_at)
         await complete_if_done(runtime, ref.campaign_id)
         return
     grant = await runtime.tier_limiter.reserve(
@@ -148,11 +144,39 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
         await batch.flush()
     if grant.retry_at is not None:
         await _throttle(runtime, ref, grant.retry_at)
-    elif len(claimed) < due or len(channels) < len(campaign.channels):
-        runtime.enqueue(ref, 0 if len(channels) == len(campaign.channels) else 5)
-    if batch.transient:
-        raise TransientBatchFailure(f"{batch.transient} sends will be retried")
+    else:
+        await _follow_up(runtime, ref, campaign, channels, reopen_at)
     await complete_if_done(runtime, ref.campaign_id)
+
+
+async def _follow_up(
+    runtime: Runtime,
+    ref: BatchRef,
+    campaign: Campaign,
+    open_channels: list[Channel],
+    reopen_at: datetime | None,
+) -> None:
+    """Come back when the range has work again: a retry's backoff ends, a breaker
+    reopens, or rows were left because the claim was capped."""
+    now = runtime.clock()
+    closed = [Channel(c) for c in campaign.channels if Channel(c) not in open_channels]
+    async with runtime.database.reading() as session:
+        deliveries = DeliveryRepository(session)
+        next_open = await deliveries.next_due(
+            ref.campaign_id, ref.first_id, ref.last_id, open_channels
+        )
+        next_closed = (
+            await deliveries.next_due(ref.campaign_id, ref.first_id, ref.last_id, closed)
+            if closed
+            else None
+        )
+    times = [t for t in (next_open,) if t is not None]
+    if next_closed is not None:
+        times.append(max(next_closed, reopen_at or now))
+    if times:
+        delay = max(0.0, (min(times) - now).total_seconds())
+        # A little jitter, so retries of many batches do not arrive together.
+        runtime.enqueue(ref, delay + random.uniform(0, 0.2) if delay else 0)  # noqa: S311
 
 
 def _lease_seconds(runtime: Runtime, count: int) -> float:
@@ -269,7 +293,9 @@ async def _send_sms(
 
     async def send_one(item: Claimed, guest: GuestFacts) -> None:
         async with limit:
-            if not batch.lease_left() or not (await runtime.breaker.check(name)).allowed:
+            # Stop if the breaker opened during this batch; "half open" means this
+            # batch is the probe, and its first answer decides.
+            if not batch.lease_left() or (await runtime.breaker.check(name)).state == "open":
                 await batch.record(_release(item))
                 return
             await runtime.pacer.wait_turn(provider.sender, runtime.settings.sms_rate)
@@ -344,7 +370,9 @@ async def _record_outcome(
 ) -> None:
     runtime = batch.runtime
     if isinstance(outcome, Accepted):
-        await runtime.breaker.record(breaker_key, True)
+        change = await runtime.breaker.record(breaker_key, True)
+        if change is not None:
+            await _announce_breaker(runtime, breaker_key, change)
         await batch.record(
             Settled(
                 item.id,
@@ -358,7 +386,6 @@ async def _record_outcome(
     if change is not None:
         await _announce_breaker(runtime, breaker_key, change)
     if outcome.transient and item.attempts < runtime.settings.max_attempts:
-        batch.transient += 1
         backoff = min(300, 2**item.attempts)
         await batch.record(
             Settled(

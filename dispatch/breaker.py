@@ -126,8 +126,15 @@ return ''
 
 
 class RedisBreaker:
-    def __init__(self, redis: Redis, policy: BreakerPolicy, namespace: str = "guestcomms") -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        policy: BreakerPolicy,
+        namespace: str = "guestcomms",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy
+        self._clock = clock
         self._redis = redis
         self._namespace = namespace
         self._record = redis.register_script(_LUA_RECORD)
@@ -137,7 +144,7 @@ class RedisBreaker:
         return [f"{prefix}:ok", f"{prefix}:fail", f"{prefix}:opened_until", f"{prefix}:probe"]
 
     async def check(self, provider: str) -> Decision:
-        now = time.time()
+        now = self._clock()
         _, _, opened_until, probe = self._keys(provider)
         raw = await self._redis.get(opened_until)
         if raw is None:
@@ -154,7 +161,7 @@ class RedisBreaker:
         result = await self._record(
             keys=self._keys(provider),
             args=[
-                time.time(),
+                self._clock(),
                 "1" if ok else "0",
                 policy.window_seconds,
                 policy.min_calls,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import Channel, DeliveryStatus
@@ -94,6 +94,31 @@ class DeliveryRepository:
             .where(*_due(campaign_id, first_id, last_id, channels, now))
         )
         return count or 0
+
+    async def next_due(
+        self, campaign_id: int, first_id: int, last_id: int, channels: Iterable[Channel]
+    ) -> datetime | None:
+        """When the range's next pending delivery on ``channels`` may go (now if it may)."""
+        wanted = [c.value for c in channels]
+        if not wanted:
+            return None
+        due_now = func.sum(case((Delivery.not_before.is_(None), 1), else_=0))
+        row = (
+            await self.session.execute(
+                select(func.count(), due_now, func.min(Delivery.not_before)).where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.id.between(first_id, last_id),
+                    Delivery.status == "pending",
+                    Delivery.channel.in_(wanted),
+                )
+            )
+        ).one()
+        count, waiting_for_nothing, earliest = row
+        if not count:
+            return None
+        if waiting_for_nothing:
+            return datetime.min.replace(tzinfo=UTC)
+        return earliest if isinstance(earliest, datetime) else None
 
     async def claim(
         self,
