@@ -46,6 +46,7 @@ class MovableClock:
         hour, minute = (int(part) for part in local_time.split(":"))
         target = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
         self.offset = target - local
+        self.zone = ZoneInfo(zone)
 
     def __call__(self) -> datetime:
         return utcnow() + self.offset

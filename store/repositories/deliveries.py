@@ -200,7 +200,9 @@ class DeliveryRepository:
                 error_code=bindparam("o_code"),
                 error_message=bindparam("o_error"),
                 skip_reason=bindparam("o_skip"),
-                not_before=bindparam("o_not_before"),
+                # Kept once set: it tells the campaign report this delivery was
+                # held back (quiet hours, a retry's backoff) before it went.
+                not_before=func.coalesce(bindparam("o_not_before"), Delivery.not_before),
                 sent_at=bindparam("o_sent_at"),
                 lease_owner=None,
                 lease_expires_at=None,
