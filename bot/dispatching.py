@@ -40,11 +40,12 @@ def unsubscribe_tokens(settings: Settings) -> UnsubscribeTokens:
 def build_runtime(
     settings: Settings,
     enqueue: Enqueue,
-    namespace: str = "guestcomms",
+    namespace: str | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Runtime:
     """Everything a batch needs; call on the event loop that will use it."""
     dispatch = settings.dispatch
+    namespace = namespace or dispatch.broker_namespace
     redis = connect_redis(settings.store)
     policy = BreakerPolicy(
         failure_rate=dispatch.breaker_failure_rate,
@@ -88,9 +89,10 @@ class Dispatching:
 
 def wire(
     settings: Settings,
-    namespace: str = "guestcomms",
+    namespace: str | None = None,
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatching:
+    namespace = namespace or settings.dispatch.broker_namespace
     broker = build_broker(settings.store.redis_url, namespace)
     built: list[Runtime] = []
 

@@ -49,27 +49,40 @@ class _Batch:
     organisation: Organisation
     lease_until: datetime
     pending: list[Settled] = field(default_factory=list)
+    uncertain: list[int] = field(default_factory=list)
 
     async def record(
         self,
         outcome: Settled,
         feedback: ProviderError | None = None,
         claimed: Claimed | None = None,
+        *,
+        at_once: bool = False,
     ) -> None:
+        """Queue an outcome; written in groups, or ``at_once`` where a lost record
+        would mean a second copy (a non-idempotent email provider)."""
         self.pending.append(outcome)
         if feedback is not None and claimed is not None:
             await self.flush(feedback=(claimed, feedback))
-        elif len(self.pending) >= RECORD_EVERY:
+        elif at_once or len(self.pending) >= RECORD_EVERY:
             await self.flush()
 
+    async def leave_to_reconciler(self, item: Claimed) -> None:
+        """The provider may have taken it: no retry; the reconciler asks first."""
+        self.uncertain.append(item.id)
+        await self.flush()
+
     async def flush(self, feedback: tuple[Claimed, ProviderError] | None = None) -> None:
-        if not self.pending and feedback is None:
+        if not self.pending and feedback is None and not self.uncertain:
             return
         outcomes, self.pending = self.pending, []
+        uncertain, self.uncertain = self.uncertain, []
         async with self.runtime.database.transaction() as session:
-            await DeliveryRepository(session).settle(
-                self.runtime.worker_id, outcomes, self.runtime.clock()
-            )
+            deliveries = DeliveryRepository(session)
+            now = self.runtime.clock()
+            await deliveries.settle(self.runtime.worker_id, outcomes, now)
+            if uncertain:
+                await deliveries.expire_leases(self.runtime.worker_id, uncertain, now)
             if feedback is not None:
                 claimed, error = feedback
                 await learn_from_failure(
@@ -379,14 +392,19 @@ async def _record_outcome(
                 DeliveryStatus.SENT,
                 provider=provider,
                 provider_message_id=outcome.provider_message_id,
-            )
+            ),
+            at_once=item.channel == Channel.EMAIL and not runtime.email.idempotent,
         )
         return
     change = await runtime.breaker.record(breaker_key, not outcome.transient)
     if change is not None:
         await _announce_breaker(runtime, breaker_key, change)
+    if outcome.ambiguous and item.channel == Channel.SMS:
+        await batch.leave_to_reconciler(item)
+        return
     if outcome.transient and item.attempts < runtime.settings.max_attempts:
-        backoff = min(300, 2**item.attempts)
+        # Exponential backoff with jitter, per delivery; _follow_up comes back then.
+        backoff = min(300, 2**item.attempts) * random.uniform(0.8, 1.2)  # noqa: S311
         await batch.record(
             Settled(
                 item.id,

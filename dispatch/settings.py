@@ -36,6 +36,9 @@ class DispatchSettings(BaseSettings):
     dkim_domain: str | None = None
 
     # --- sending -----------------------------------------------------------
+    # Prefix of every Redis key of the broker, limits and breakers; two installs
+    # (or test runs) sharing one Redis keep apart by it.
+    broker_namespace: str = "guestcomms"
     # Deliveries per broker message: 10,000 recipients are at most 200 messages.
     batch_size: int = Field(default=100, ge=50, le=200)
     # How long a claimed delivery stays ours; after that the reconciler asks

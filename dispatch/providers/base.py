@@ -28,11 +28,15 @@ class ProviderError(DispatchError):
         code: str | None = None,
         transient: bool,
         suppress: SuppressionReason | None = None,
+        ambiguous: bool = False,
     ) -> None:
         super().__init__(message)
         self.code = code
         self.transient = transient
         self.suppress = suppress
+        # The request may have reached the provider (the answer was lost): ask
+        # the provider before sending again, never just retry.
+        self.ambiguous = ambiguous
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,10 @@ class EmailSession(Protocol):
 
 class EmailProvider(Protocol):
     name: str
+    # Whether sending the same message twice is harmless at the provider
+    # (an idempotency key, or a mailbox keyed by Message-ID). When it is not,
+    # each acceptance is recorded before the next message goes.
+    idempotent: bool
 
     def session(self) -> AbstractAsyncContextManager[EmailSession]:
         """A connection for one batch: SMTP keeps one open across the batch's messages."""

@@ -58,6 +58,7 @@ class ConsoleSms:
 
 class ConsoleEmail:
     name = "console"
+    idempotent = True  # one file per Message-ID
 
     def __init__(self, outbox: Path) -> None:
         self.outbox = outbox

@@ -50,6 +50,7 @@ def batch_key(emails: Sequence[OutgoingEmail]) -> str:
 
 class ResendEmail:
     name = "resend"
+    idempotent = True  # Idempotency-Key per batch of deliveries
 
     def __init__(self, settings: DispatchSettings) -> None:
         assert settings.resend_api_key is not None

@@ -31,6 +31,7 @@ def classify_smtp(code: int, message: str) -> ProviderError:
 
 class SmtpEmail:
     name = "smtp"
+    idempotent = False  # a re-send is a second copy (with the same Message-ID)
 
     def __init__(self, settings: DispatchSettings) -> None:
         assert settings.smtp_host is not None

@@ -231,6 +231,17 @@ class DeliveryRepository:
         )
         return int(applied.rowcount)
 
+    async def expire_leases(self, owner: str, ids: Sequence[int], now: datetime) -> None:
+        """End our lease now on deliveries whose fate only the provider knows."""
+        await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids), Delivery.status == "sending", Delivery.lease_owner == owner
+            )
+            .values(lease_expires_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     async def cancel_waiting(self, campaign_id: int, now: datetime) -> int:
         """Every delivery not yet claimed becomes cancelled (in-flight ones finish)."""
         result = await self.session.execute(
