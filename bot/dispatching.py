@@ -13,9 +13,9 @@ from dramatiq.asyncio import get_event_loop_thread
 
 from bot.secrets import kept_secret
 from bot.settings import Settings
-from dispatch.actors import Actors, declare_actors
+from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
-from dispatch.broker import build_broker
+from dispatch.broker import backlog, build_broker
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
 from dispatch.providers.factory import email_provider, sms_provider
@@ -42,6 +42,7 @@ def build_runtime(
     enqueue: Enqueue,
     namespace: str | None = None,
     clock: Callable[[], datetime] = utcnow,
+    backlog: Callable[[], int] = lambda: 0,
 ) -> Runtime:
     """Everything a batch needs; call on the event loop that will use it."""
     dispatch = settings.dispatch
@@ -70,6 +71,7 @@ def build_runtime(
         worker_id=worker_id(),
         clock=clock,
         redis=redis,
+        backlog=backlog,
     )
 
 
@@ -81,6 +83,22 @@ class Dispatching:
     actors: Actors
     runtime: Callable[[], Awaitable[Runtime]]
     built: list[Runtime]
+    namespace: str
+
+    def backlog(self) -> int:
+        return backlog(self.broker, SEND_QUEUE)
+
+    def control_runtime(
+        self, settings: Settings, clock: Callable[[], datetime] = utcnow
+    ) -> Runtime:
+        """A runtime for this event loop that enqueues on this broker (CLI, scheduler)."""
+        return build_runtime(
+            settings,
+            self.actors.enqueue_batch,
+            settings.dispatch.broker_namespace,
+            clock,
+            self.backlog,
+        )
 
     async def close_runtime(self) -> None:
         while self.built:
@@ -99,11 +117,14 @@ def wire(
     async def runtime() -> Runtime:
         # Built on first use, inside the AsyncIO middleware's event loop.
         if not built:
-            built.append(build_runtime(settings, actors.enqueue_batch, namespace, clock))
+            built.append(build_runtime(settings, actors.enqueue_batch, namespace, clock, queued))
         return built[0]
 
+    def queued() -> int:
+        return backlog(broker, SEND_QUEUE)
+
     actors = declare_actors(broker, runtime)
-    return Dispatching(broker, actors, runtime, built)
+    return Dispatching(broker, actors, runtime, built, namespace)
 
 
 def start_workers(dispatching: Dispatching, threads: int = 4) -> dramatiq.Worker:

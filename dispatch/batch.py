@@ -22,6 +22,7 @@ from dispatch.compose.composer import CampaignContent, Composer, OrganisationFac
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.feedback import learn_from_failure
+from dispatch.limits import Grant
 from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
 from dispatch.recipients import NO_SMS_CONSENT
 from dispatch.runtime import BatchRef, Runtime
@@ -36,9 +37,6 @@ from store.repositories.suppressions import SuppressionLedger
 from store.tiers import limits_for
 
 RECORD_EVERY = 25
-# No send starts this close to the lease's end: a provider call (15 s timeout)
-# must finish before the reconciler may look at the row.
-LEASE_MARGIN = timedelta(seconds=30)
 
 
 @dataclass
@@ -107,7 +105,8 @@ class _Batch:
         return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{entry.reason}")
 
     def lease_left(self) -> bool:
-        return self.runtime.clock() < self.lease_until - LEASE_MARGIN
+        margin = timedelta(seconds=self.runtime.settings.lease_margin_seconds)
+        return self.runtime.clock() < self.lease_until - margin
 
 
 async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
@@ -132,8 +131,10 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
         await _follow_up(runtime, ref, campaign, channels, reopen_at)
         await complete_if_done(runtime, ref.campaign_id)
         return
-    grant = await runtime.tier_limiter.reserve(
-        organisation.id, limits_for(organisation.tier), due, now
+    grant = (
+        await runtime.tier_limiter.reserve(organisation.id, limits_for(organisation.tier), due, now)
+        if runtime.settings.enforce_hourly_and_daily_limits
+        else Grant(due, None)
     )
     if grant.granted == 0:
         await _throttle(runtime, ref, grant.retry_at or now + timedelta(hours=1))
@@ -150,7 +151,8 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
             lease_until=lease_until,
             now=now,
         )
-    await runtime.tier_limiter.give_back(organisation.id, grant.granted - len(claimed), now)
+    if runtime.settings.enforce_hourly_and_daily_limits:
+        await runtime.tier_limiter.give_back(organisation.id, grant.granted - len(claimed), now)
     batch = _Batch(runtime, ref, campaign, organisation, lease_until)
     if claimed:
         await _send_claimed(batch, claimed)
@@ -196,7 +198,7 @@ def _lease_seconds(runtime: Runtime, count: int) -> float:
     """Long enough for the batch at the sender's pace, plus the safety margin."""
     settings = runtime.settings
     pacing = count / settings.sms_rate
-    return settings.lease_seconds + pacing + LEASE_MARGIN.total_seconds()
+    return settings.lease_seconds + pacing + settings.lease_margin_seconds
 
 
 async def _channels_open(
@@ -219,7 +221,11 @@ async def _channels_open(
 
 
 async def _throttle(runtime: Runtime, ref: BatchRef, until: datetime) -> None:
-    """Over the tier's hourly or daily limit: wait for the next window, never fail."""
+    """Over the tier's hourly or daily limit: wait for the next window, never fail.
+
+    The range's pending deliveries are deferred to the window's start, when
+    the scheduler's tick wakes them, and the campaign shows "throttled until".
+    """
     async with runtime.database.transaction() as session:
         await session.execute(
             update(Campaign)
@@ -227,8 +233,9 @@ async def _throttle(runtime: Runtime, ref: BatchRef, until: datetime) -> None:
             .values(throttled_until=until)
             .execution_options(synchronize_session=False)
         )
-    delay = max(1.0, (until - runtime.clock()).total_seconds())
-    runtime.enqueue(ref, delay)
+        await DeliveryRepository(session).hold_range(
+            ref.campaign_id, ref.first_id, ref.last_id, until, runtime.clock()
+        )
 
 
 async def _send_claimed(batch: _Batch, claimed: Sequence[Claimed]) -> None:

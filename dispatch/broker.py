@@ -28,6 +28,11 @@ BATCH_TIME_LIMIT_MS = 30 * 60 * 1000
 MAX_AGE_MS = 24 * 60 * 60 * 1000
 MIN_BACKOFF_MS = 1_000
 MAX_BACKOFF_MS = 5 * 60 * 1000
+# A worker silent this long is dead, and the messages it held go back to the
+# queue; Dramatiq checks on 10% of its commands (its default, 0.1%, can leave
+# a killed worker's batches waiting for many minutes).
+HEARTBEAT_TIMEOUT_MS = 15_000
+MAINTENANCE_CHANCE_PER_MILLION = 100_000
 
 
 def build_broker(redis_url: str | None, namespace: str = "guestcomms") -> dramatiq.Broker:
@@ -43,9 +48,25 @@ def build_broker(redis_url: str | None, namespace: str = "guestcomms") -> dramat
     broker: dramatiq.Broker
     if redis_url:
         broker = RedisBroker(  # type: ignore[no-untyped-call]
-            url=redis_url, namespace=namespace, middleware=middleware
+            url=redis_url,
+            namespace=namespace,
+            middleware=middleware,
+            heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+            maintenance_chance=MAINTENANCE_CHANCE_PER_MILLION,
         )
     else:
         broker = StubBroker(middleware=middleware)
     dramatiq.set_broker(broker)
     return broker
+
+
+def backlog(broker: dramatiq.Broker, queue_name: str) -> int:
+    """Messages queued, delayed or being worked on (Redis), or waiting (in process)."""
+    if isinstance(broker, RedisBroker):
+        return int(broker.do_qsize(queue_name))
+    if isinstance(broker, StubBroker):
+        queues = broker.queues
+        return sum(
+            queues[name].qsize() for name in (queue_name, f"{queue_name}.DQ") if name in queues
+        )
+    return 0

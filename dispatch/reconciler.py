@@ -9,8 +9,11 @@ idempotency key, so the receiving side sees one message).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
+
+from sqlalchemy import update
 
 from dispatch.batches import enqueue_rows
 from dispatch.completion import complete_if_done
@@ -26,10 +29,6 @@ from store.models import Campaign, Delivery, Guest, Organisation, Wedding
 from store.repositories.deliveries import DeliveryRepository
 from store.repositories.deliveries import Outcome as Settled
 from store.repositories.guests import groups_by_guest
-
-# Pending rows untouched this long have probably lost their broker message
-# (an in-process worker restarted); enqueueing them again is harmless.
-STALE_PENDING = timedelta(minutes=2)
 
 
 @dataclass
@@ -48,9 +47,21 @@ async def tick(runtime: Runtime) -> TickReport:
     now = runtime.clock()
     async with runtime.database.transaction() as session:
         woken = await DeliveryRepository(session).wake_deferred(now)
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.throttled_until <= now)
+            .values(throttled_until=None)
+            .execution_options(synchronize_session=False)
+        )
     report.woken = len(woken)
-    async with runtime.database.reading() as session:
-        stale = await DeliveryRepository(session).stale_pending(now - STALE_PENDING)
+    stale: list[tuple[int, int]] = []
+    if await asyncio.to_thread(runtime.backlog) == 0:
+        # The broker holds nothing, yet rows wait: their messages were lost
+        # (an in-process broker restarted, Redis lost its data). Enqueue again;
+        # a duplicate message would claim nothing.
+        stale_since = now - timedelta(seconds=runtime.settings.stale_pending_seconds)
+        async with runtime.database.reading() as session:
+            stale = await DeliveryRepository(session).stale_pending(stale_since)
     report.requeued = enqueue_rows(runtime, [*woken, *stale])
     for campaign_id in await due_scheduled(runtime):
         try:
@@ -64,9 +75,9 @@ async def tick(runtime: Runtime) -> TickReport:
 
 
 async def _settle_expired_leases(runtime: Runtime, report: TickReport) -> None:
-    now = runtime.clock()
+    grace = timedelta(seconds=runtime.settings.lease_margin_seconds)
     async with runtime.database.reading() as session:
-        expired = await DeliveryRepository(session).expired_leases(now)
+        expired = await DeliveryRepository(session).expired_leases(runtime.clock() - grace)
     by_owner: dict[str, list[Settled]] = {}
     for delivery in expired:
         outcome = await _what_happened(runtime, delivery)

@@ -45,6 +45,8 @@ class Runtime:
     clock: Callable[[], datetime] = field(default=utcnow)
     # Shared by the limiter, pacer and breaker when configured; closed with us.
     redis: Redis | None = None
+    # Messages the broker still holds for the send queue (blocking call).
+    backlog: Callable[[], int] = field(default=lambda: 0)
 
     def provider_name(self, channel: Channel) -> str:
         """The circuit breaker key: the channel and the provider behind it."""

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Twilio's published US price per segment; set SMS_PRICE_PER_SEGMENT to your own.
@@ -43,10 +43,24 @@ class DispatchSettings(BaseSettings):
     batch_size: int = Field(default=100, ge=50, le=200)
     # How long a claimed delivery stays ours; after that the reconciler asks
     # the provider what happened and settles it.
-    lease_seconds: int = Field(default=120, ge=10)
+    lease_seconds: int = Field(default=120, ge=1)
     max_attempts: int = Field(default=5, ge=1)
+    # How long a provider call may take before it counts as unanswered.
+    provider_timeout_seconds: float = Field(default=15, gt=0)
+    # No send starts this close to its lease's end (at least the provider
+    # timeout), so every call is over before the lease ends; and the
+    # reconciler waits this long again after the end, for a provider that
+    # answered late, before it asks what happened.
+    lease_margin_seconds: int = Field(default=30, ge=1)
+    # Pending deliveries untouched this long may have lost their broker
+    # message (a worker died holding it); the tick enqueues them again.
+    stale_pending_seconds: int = Field(default=120, ge=1)
     # Provider calls in flight at once within one batch.
     send_concurrency: int = Field(default=10, ge=1, le=100)
+
+    # The tiers' messages per hour and per day. Off only for load tests and
+    # benchmarks against fakes; recipients per campaign are checked regardless.
+    enforce_hourly_and_daily_limits: bool = True
 
     # --- SMS (Twilio; console when unset) --------------------------------------
     twilio_account_sid: str | None = None
@@ -79,6 +93,15 @@ class DispatchSettings(BaseSettings):
     breaker_min_calls: int = Field(default=10, ge=1)
     breaker_window_seconds: int = Field(default=60, ge=1)
     breaker_open_seconds: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _margin_covers_timeout(self) -> DispatchSettings:
+        if self.lease_margin_seconds < self.provider_timeout_seconds:
+            raise ValueError(
+                "LEASE_MARGIN_SECONDS must be at least PROVIDER_TIMEOUT_SECONDS, or a slow "
+                "provider call could still be running when its delivery is reconciled"
+            )
+        return self
 
     @property
     def sms_rate(self) -> float:

@@ -95,3 +95,14 @@ async def sqlite_database(sqlite_database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def postgres_database(postgres_url: URL) -> AsyncIterator[Database]:
+    """The run's PostgreSQL database, emptied, for tests that need several processes."""
+    db = open_database(postgres_url)
+    await _truncate_all(db)
+    try:
+        yield db
+    finally:
+        await db.dispose()

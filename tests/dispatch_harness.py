@@ -16,7 +16,7 @@ import dramatiq
 from redis.asyncio import Redis
 from sqlalchemy import insert, select
 
-from bot.dispatching import Dispatching, build_runtime, start_workers, stop_workers, wire
+from bot.dispatching import Dispatching, start_workers, stop_workers, wire
 from bot.settings import Settings
 from dispatch.runtime import Runtime
 from dispatch.settings import DispatchSettings
@@ -122,7 +122,7 @@ async def running_dispatch(
     namespace = f"gctest-{uuid.uuid4().hex[:10]}"
     dispatching = wire(settings, namespace, clock)
     worker = start_workers(dispatching, threads)
-    control = build_runtime(settings, dispatching.actors.enqueue_batch, namespace, clock)
+    control = dispatching.control_runtime(settings, clock)
     try:
         yield Running(settings, dispatching, worker, control, namespace)
     finally:

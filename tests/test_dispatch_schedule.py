@@ -162,7 +162,8 @@ async def test_the_reconciler_asks_twilio_before_sending_again(
                     .values(
                         status=DeliveryStatus.SENDING,
                         lease_owner="dead-worker",
-                        lease_expires_at=clock() - timedelta(seconds=1),
+                        # Ended longer ago than the reconciler's grace period.
+                        lease_expires_at=clock() - timedelta(seconds=31),
                     )
                 )
             report = await tick(run.control)

@@ -14,7 +14,6 @@ from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
 
 MAX_BATCH = 100
-TIMEOUT = aiohttp.ClientTimeout(total=30)
 # Headers Resend sets itself; the rest (List-Unsubscribe, Message-ID…) travel as given.
 _OWN_HEADERS = {
     "from",
@@ -56,12 +55,13 @@ class ResendEmail:
         assert settings.resend_api_key is not None
         self._url = settings.resend_api_url.rstrip("/") + "/emails/batch"
         self._key = settings.resend_api_key.get_secret_value()
+        self._timeout = aiohttp.ClientTimeout(total=settings.provider_timeout_seconds)
         self._http: aiohttp.ClientSession | None = None
 
     def _session(self) -> aiohttp.ClientSession:
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(
-                timeout=TIMEOUT, headers={"Authorization": f"Bearer {self._key}"}
+                timeout=self._timeout, headers={"Authorization": f"Bearer {self._key}"}
             )
         return self._http
 

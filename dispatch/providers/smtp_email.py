@@ -12,7 +12,6 @@ from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEma
 from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
 
-TIMEOUT_SECONDS = 30
 # RFC 3463: 5.1.x is a permanent addressing failure (no such user, bad domain).
 _HARD_BOUNCE = re.compile(r"\b5\.1\.\d+\b")
 
@@ -49,7 +48,7 @@ class SmtpEmail:
             ),
             use_tls=implicit_tls,
             start_tls=settings.smtp_starttls and not implicit_tls,
-            timeout=TIMEOUT_SECONDS,
+            timeout=settings.provider_timeout_seconds,
         )
 
     @asynccontextmanager

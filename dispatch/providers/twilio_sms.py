@@ -19,12 +19,17 @@ SUPPRESS_AS_STOP = frozenset({"21610"})  # the recipient replied STOP to this se
 SUPPRESS_AS_INVALID = frozenset({"21614", "21635", "30005", "30006"})
 UNREACHABLE = "30003"  # suppressed only after three in a row (see dispatch.feedback)
 RATE_LIMITED = "20429"
-REQUEST_TIMEOUT_SECONDS = 15
 
 
 def classify_twilio_error(status: int, code: str | None, message: str) -> ProviderError:
-    if status == 429 or code == RATE_LIMITED or status >= 500:
+    """429 and 503 mean "not taken, try later". Other 5xx answers may come after Twilio
+    created the message, so they are ambiguous: the reconciler asks before a re-send."""
+    if status in {429, 503} or code == RATE_LIMITED:
         return ProviderError(f"Twilio {status}: {message}", code=code, transient=True)
+    if status >= 500:
+        return ProviderError(
+            f"Twilio {status}: {message}", code=code, transient=True, ambiguous=True
+        )
     if code in SUPPRESS_AS_STOP:
         suppress: SuppressionReason | None = SuppressionReason.STOP
     elif code in SUPPRESS_AS_INVALID:
@@ -45,7 +50,7 @@ class TwilioSms:
     def __init__(self, settings: DispatchSettings) -> None:
         assert settings.twilio_account_sid is not None
         assert settings.twilio_auth_token is not None
-        self._http = AsyncTwilioHttpClient(timeout=REQUEST_TIMEOUT_SECONDS)
+        self._http = AsyncTwilioHttpClient(timeout=settings.provider_timeout_seconds)
         self._client = Client(
             settings.twilio_account_sid,
             settings.twilio_auth_token.get_secret_value(),
@@ -73,9 +78,12 @@ class TwilioSms:
             raise classify_twilio_error(
                 error.status, str(error.code) if error.code else None, error.msg
             ) from None
+        except aiohttp.ClientConnectorError as error:
+            raise ProviderError(f"Twilio unreachable: {error}", transient=True) from None
         except (aiohttp.ClientError, TimeoutError) as error:
+            # The request went out; whether Twilio took it is unknown.
             raise ProviderError(
-                f"Twilio did not answer: {type(error).__name__}", transient=True
+                f"Twilio did not answer: {type(error).__name__}", transient=True, ambiguous=True
             ) from None
         return Accepted(str(message.sid))
 

@@ -242,6 +242,21 @@ class DeliveryRepository:
             .execution_options(synchronize_session=False)
         )
 
+    async def hold_range(
+        self, campaign_id: int, first_id: int, last_id: int, until: datetime, now: datetime
+    ) -> None:
+        """Pending deliveries of the range are deferred until ``until`` (the tick wakes them)."""
+        await self.session.execute(
+            update(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.id.between(first_id, last_id),
+                Delivery.status == "pending",
+            )
+            .values(status=DeliveryStatus.DEFERRED, not_before=until, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     async def cancel_waiting(self, campaign_id: int, now: datetime) -> int:
         """Every delivery not yet claimed becomes cancelled (in-flight ones finish)."""
         result = await self.session.execute(
@@ -274,10 +289,11 @@ class DeliveryRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    async def expired_leases(self, now: datetime, limit: int = 1000) -> list[Delivery]:
+    async def expired_leases(self, before: datetime, limit: int = 1000) -> list[Delivery]:
+        """Deliveries still claimed whose lease ended before ``before``."""
         rows = await self.session.scalars(
             select(Delivery)
-            .where(Delivery.status == "sending", Delivery.lease_expires_at < now)
+            .where(Delivery.status == "sending", Delivery.lease_expires_at < before)
             .order_by(Delivery.id)
             .limit(limit)
         )

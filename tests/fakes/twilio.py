@@ -33,6 +33,8 @@ class FakeMessage:
     body: str
     status_callback: str | None
     created: datetime
+    # The fake cut the connection instead of answering (the client saw an error).
+    answer_dropped: bool = False
 
     def resource(self) -> dict[str, Any]:
         return {
@@ -125,6 +127,7 @@ class TwilioFake:
             )
             self.messages.append(message)
             drop = self._random.random() < self.drop_after_accept
+            message.answer_dropped = drop
         if drop:
             # Accepted, but the answer never arrives: the connection is cut.
             if request.transport is not None:
