@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -12,17 +11,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from bot import processes
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
 from bot.settings import Settings, load_settings
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.preview import preview_campaign
-from handlers.app import create_app
 from store.audit import CLI
 from store.database import Database
 from store.demo import DEMO_ORGANISATION, load_demo_data
@@ -116,6 +114,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve = add("serve", _serve, "Run the web server (webhooks, health, API).")
     serve.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    scheduler = add(
+        "scheduler",
+        _scheduler,
+        "Run the periodic tick: start scheduled campaigns, wake deferred messages, "
+        "settle what stopped workers left.",
+    )
+    scheduler.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="seconds")
+    dev = add(
+        "dev",
+        _dev,
+        "Web server, workers and scheduler in one process (the laptop setup).",
+    )
+    dev.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    dev.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
     return parser
 
 
@@ -239,25 +251,20 @@ def _local_time(text: str, zone: str) -> datetime:
 
 
 async def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    database = await _open_database(settings)
-    await database.dispose()
-    port = args.port or settings.web.port
-    app = create_app(settings.web, settings.store)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, port=port)
-    await site.start()
-    print(f"guestcomms is serving on http://localhost:{port} (health: /api/health)", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    # Platforms stop processes with SIGTERM: finish open requests and close
-    # the database cleanly instead of dying mid-transaction.
-    for signal_number in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signal_number, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    await (await _open_database(settings)).dispose()
+    await processes.serve(settings, args.port or settings.web.port)
+    return EXIT_OK
+
+
+async def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
+    await (await _open_database(settings)).dispose()
+    await processes.scheduler(settings, args.every)
+    return EXIT_OK
+
+
+async def _dev(args: argparse.Namespace, settings: Settings) -> int:
+    await (await _open_database(settings)).dispose()
+    await processes.dev(settings, args.port or settings.web.port, args.every)
     return EXIT_OK
 
 

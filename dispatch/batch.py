@@ -318,7 +318,8 @@ async def _send_sms(
             if not batch.lease_left() or (await runtime.breaker.check(name)).state == "open":
                 await batch.record(_release(item))
                 return
-            await runtime.pacer.wait_turn(provider.sender, runtime.settings.sms_rate)
+            if provider.paced:
+                await runtime.pacer.wait_turn(provider.sender, runtime.settings.sms_rate)
             if not batch.lease_left():
                 await batch.record(_release(item))
                 return

@@ -57,6 +57,7 @@ class SentRecord:
 class SmsProvider(Protocol):
     name: str
     sender: str  # the number or messaging service texts go out from (pacing key)
+    paced: bool  # whether a carrier's messages-per-second limit applies
 
     async def send_sms(self, to: str, body: str) -> Accepted: ...
 

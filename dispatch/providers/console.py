@@ -22,6 +22,7 @@ from store.models.base import utcnow
 class ConsoleSms:
     name = "console"
     sender = "console"
+    paced = False  # no carrier behind it
 
     def __init__(self, outbox: Path) -> None:
         self.log = outbox / "sms.jsonl"

@@ -46,6 +46,7 @@ def classify_twilio_error(status: int, code: str | None, message: str) -> Provid
 
 class TwilioSms:
     name = "twilio"
+    paced = True
 
     def __init__(self, settings: DispatchSettings) -> None:
         assert settings.twilio_account_sid is not None

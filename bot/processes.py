@@ -1,0 +1,97 @@
+"""The long-running commands: ``serve``, ``scheduler`` and ``dev`` (all three in one process)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from dataclasses import asdict
+
+import structlog
+from aiohttp import web
+
+from bot.dispatching import Dispatching, start_workers, stop_workers, wire
+from bot.settings import Settings
+from dispatch.reconciler import tick
+from handlers.app import create_app
+
+log = structlog.get_logger(__name__)
+
+TICK_SECONDS = 15.0
+
+
+def stop_on_signals() -> asyncio.Event:
+    """Platforms stop processes with SIGTERM: finish what is open, then exit."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signal_number, stop.set)
+    return stop
+
+
+async def start_web(settings: Settings, port: int) -> web.AppRunner:
+    runner = web.AppRunner(create_app(settings.web, settings.store), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, port=port).start()
+    return runner
+
+
+async def run_scheduler(
+    settings: Settings, dispatching: Dispatching, stop: asyncio.Event, every: float
+) -> None:
+    """Tick until stopped: start due campaigns, wake deferred work, settle expired leases."""
+    runtime = dispatching.control_runtime(settings)
+    try:
+        while not stop.is_set():
+            try:
+                report = await tick(runtime)
+            except Exception:
+                # A failed tick (database restarting…) must not end the scheduler.
+                log.exception("scheduler tick failed")
+            else:
+                if any(asdict(report).values()):
+                    log.info("scheduler tick", **asdict(report))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+    finally:
+        await runtime.close()
+
+
+async def serve(settings: Settings, port: int) -> None:
+    stop = stop_on_signals()
+    runner = await start_web(settings, port)
+    print(f"guestcomms is serving on http://localhost:{port} (health: /api/health)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+async def scheduler(settings: Settings, every: float) -> None:
+    stop = stop_on_signals()
+    dispatching = wire(settings)
+    print(f"guestcomms scheduler: a tick every {every:g} s", flush=True)
+    try:
+        await run_scheduler(settings, dispatching, stop, every)
+    finally:
+        dispatching.broker.close()
+
+
+async def dev(settings: Settings, port: int, every: float) -> None:
+    """Web server, workers and scheduler in this one process (on the embedded defaults,
+    an in-process broker; with REDIS_URL, Redis)."""
+    stop = stop_on_signals()
+    dispatching = wire(settings)
+    worker = start_workers(dispatching)
+    runner = await start_web(settings, port)
+    print(
+        f"guestcomms dev: web on http://localhost:{port}, workers and scheduler running; "
+        f"messages to guests land in {settings.dispatch.outbox_dir}/ unless providers are set",
+        flush=True,
+    )
+    try:
+        await run_scheduler(settings, dispatching, stop, every)
+    finally:
+        await runner.cleanup()
+        await asyncio.to_thread(stop_workers, dispatching, worker)
+        dispatching.broker.close()
