@@ -247,9 +247,11 @@ async def _send_claimed(batch: _Batch, claimed: Sequence[Claimed]) -> None:
         guests = {
             g.id: g for g in await session.scalars(select(Guest).where(Guest.id.in_(guest_ids)))
         }
-        groups = await groups_by_guest(session, wedding.id)
-        suppressed = await SuppressionLedger(session).active_addresses(organisation.id)
-        consent = await consenting_guest_ids(session, wedding.id, Channel.SMS)
+        groups = await groups_by_guest(session, wedding.id, guest_ids)
+        suppressed = await SuppressionLedger(session).active_among(
+            organisation.id, [(c.channel, c.address) for c in claimed]
+        )
+        consent = await consenting_guest_ids(session, wedding.id, Channel.SMS, guest_ids)
     facts = {gid: GuestFacts.of(guest, groups.get(gid, ())) for gid, guest in guests.items()}
     composer = Composer(
         CampaignContent.of(campaign),
@@ -345,7 +347,9 @@ async def _send_email(
     runtime = batch.runtime
     name = runtime.provider_name(Channel.EMAIL)
     async with runtime.database.reading() as session:
-        suppressed = await SuppressionLedger(session).active_addresses(batch.organisation.id)
+        suppressed = await SuppressionLedger(session).active_among(
+            batch.organisation.id, [(Channel.EMAIL, item.address) for item, _ in items]
+        )
     still: list[tuple[Claimed, GuestFacts]] = []
     for item, guest in items:
         if (Channel.EMAIL, item.address) in suppressed:

@@ -21,15 +21,20 @@ TOKENS = UnsubscribeTokens(["test-secret"], max_age_days=400)
 SENT_AT = datetime(2027, 4, 1, 15, 0, tzinfo=UTC)
 
 
-def _built(campaign_id: int = 42) -> EmailMessage:
-    message = composer("invitation").email_message(
+def _raw(campaign_id: int = 42) -> bytes:
+    """The bytes a provider is handed."""
+    return composer("invitation").email_message(
         ZOE,
         campaign_id=campaign_id,
         tokens=TOKENS,
         public_base_url="https://comms.example.com",
         sent_at=SENT_AT,
-    )
-    parsed = message_from_bytes(message.as_bytes(), policy=policy.default)
+    ).as_bytes()
+
+
+def _built(campaign_id: int = 42) -> EmailMessage:
+    """The message as a receiver reads it."""
+    parsed = message_from_bytes(_raw(campaign_id), policy=policy.default)
     assert isinstance(parsed, EmailMessage)
     return parsed
 
@@ -107,7 +112,7 @@ def _key_pair() -> tuple[str, bytes]:
 
 def test_dkim_signs_the_identity_and_unsubscribe_headers() -> None:
     private, public = _key_pair()
-    raw = _built().as_bytes()
+    raw = _raw()
     signed = dkim_sign(raw, selector="gc", domain="evergreen.example.com", private_key_pem=private)
     record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.email_message import (
@@ -208,7 +208,7 @@ class Composer:
         tokens: UnsubscribeTokens,
         public_base_url: str,
         sent_at: datetime,
-    ) -> EmailMessage:
+    ) -> Message:
         """The complete message for one guest; the same guest and campaign always get the
         same Message-ID, so a re-send is recognisable as the same message."""
         if guest.email is None:

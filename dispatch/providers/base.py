@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import Message
 from typing import Protocol
 
 from dispatch.errors import DispatchError
@@ -73,7 +73,7 @@ Outcome = Accepted | ProviderError
 
 @dataclass(frozen=True, slots=True)
 class OutgoingEmail:
-    message: EmailMessage
+    message: Message
     # Stable per delivery: a re-send after a crash carries the same key (and
     # the same Message-ID), so an idempotent provider accepts it only once.
     idempotency_key: str

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from email.header import decode_header, make_header
 from typing import Any
 
 import aiohttp
 
+from dispatch.compose.email_message import body_parts
 from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, ProviderError
 from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
@@ -27,18 +29,22 @@ _OWN_HEADERS = {
 
 def _payload(email: OutgoingEmail) -> dict[str, Any]:
     message = email.message
-    text = message.get_body(("plain",))
-    html = message.get_body(("html",))
+    text, html = body_parts(message)
     return {
-        "from": str(message["From"]),
-        "to": [str(message["To"])],
-        "subject": str(message["Subject"]),
-        "text": text.get_content() if text is not None else "",
-        "html": html.get_content() if html is not None else None,
+        "from": _decoded(message["From"]),
+        "to": [_decoded(message["To"])],
+        "subject": _decoded(message["Subject"]),
+        "text": text,
+        "html": html,
         "headers": {
             name: str(value) for name, value in message.items() if name.lower() not in _OWN_HEADERS
         },
     }
+
+
+def _decoded(value: object) -> str:
+    """A header as text: Resend takes UTF-8, not RFC 2047 encoded words."""
+    return str(make_header(decode_header(str(value))))
 
 
 def batch_key(emails: Sequence[OutgoingEmail]) -> str:

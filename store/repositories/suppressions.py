@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -92,6 +92,27 @@ class SuppressionLedger:
                 _ACTIVE,
             )
         )
+
+    async def active_among(
+        self, organisation_id: int, addresses: Iterable[tuple[Channel, str]]
+    ) -> dict[tuple[Channel, str], str]:
+        """Which of these (channel, address) pairs are suppressed, with the reason."""
+        wanted = set(addresses)
+        found: dict[tuple[Channel, str], str] = {}
+        unique = sorted({address for _, address in wanted})
+        for start in range(0, len(unique), 500):
+            rows = await self.session.execute(
+                select(Suppression.channel, Suppression.address, Suppression.reason).where(
+                    Suppression.organisation_id == organisation_id,
+                    Suppression.address.in_(unique[start : start + 500]),
+                    _ACTIVE,
+                )
+            )
+            for channel, address, reason in rows:
+                key = (Channel(channel), address)
+                if key in wanted:
+                    found[key] = SuppressionReason(reason).value
+        return found
 
     async def active_addresses(self, organisation_id: int) -> dict[tuple[Channel, str], str]:
         """Every active (channel, address) of an organisation with its reason."""
