@@ -23,13 +23,17 @@ SENT_AT = datetime(2027, 4, 1, 15, 0, tzinfo=UTC)
 
 def _raw(campaign_id: int = 42) -> bytes:
     """The bytes a provider is handed."""
-    return composer("invitation").email_message(
-        ZOE,
-        campaign_id=campaign_id,
-        tokens=TOKENS,
-        public_base_url="https://comms.example.com",
-        sent_at=SENT_AT,
-    ).as_bytes()
+    return (
+        composer("invitation")
+        .email_message(
+            ZOE,
+            campaign_id=campaign_id,
+            tokens=TOKENS,
+            public_base_url="https://comms.example.com",
+            sent_at=SENT_AT,
+        )
+        .as_bytes()
+    )
 
 
 def _built(campaign_id: int = 42) -> EmailMessage:
