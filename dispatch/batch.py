@@ -96,7 +96,7 @@ class _Batch:
 
     async def opted_out(self, item: Claimed) -> Settled | None:
         """The ledger's answer right before sending, not the one from the claim."""
-        async with self.runtime.database.reading() as session:
+        async with self.runtime.database.glance() as session:
             entry = await SuppressionLedger(session).active(
                 self.organisation.id, item.channel, item.address
             )

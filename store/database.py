@@ -27,8 +27,11 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             _ensure_parent_directory(self.url.database)
+        # No pre-ping: it doubles the round trips of every short transaction
+        # (the hot path records results in many). A connection the server
+        # dropped fails once and is replaced; recycling avoids most of those.
         self.engine: AsyncEngine = create_async_engine(
-            self.url, echo=settings.database_echo, pool_pre_ping=not self.is_sqlite
+            self.url, echo=settings.database_echo, pool_recycle=1800
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -37,6 +40,9 @@ class Database:
         # WAL snapshot while a long import writes.
         self._read_sessions = async_sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+        )
+        self._glance_sessions = async_sessionmaker(
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
 
     @asynccontextmanager
@@ -49,6 +55,17 @@ class Database:
     async def reading(self) -> AsyncIterator[AsyncSession]:
         """A read-only unit of work, which on SQLite never waits for a writer."""
         async with self._read_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def glance(self) -> AsyncIterator[AsyncSession]:
+        """One quick read outside any transaction (PostgreSQL: autocommit, no BEGIN and
+        COMMIT round trips). For hot-path checks such as "has this guest just opted out"."""
+        if self.is_sqlite:
+            async with self.reading() as session:
+                yield session
+            return
+        async with self._glance_sessions() as session:
             yield session
 
     async def ping(self) -> None:
