@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from dispatch.completion import complete_if_done
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
+from dispatch.compose.dkim_signing import add_dkim_signature
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.feedback import learn_from_failure
@@ -373,6 +374,15 @@ async def _send_email(
         )
         for item, guest in items
     ]
+    settings = runtime.settings
+    if settings.dkim_private_key and settings.dkim_selector and settings.dkim_domain:
+        for email in emails:
+            add_dkim_signature(
+                email.message,
+                selector=settings.dkim_selector,
+                domain=settings.dkim_domain,
+                private_key_pem=settings.dkim_private_key.get_secret_value(),
+            )
     sent: set[int] = set()
     async with runtime.email.session() as session:
         async for index, outcome in session.send_all(emails):

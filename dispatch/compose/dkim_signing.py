@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.message import Message
+
 import dkim
 
 # From, Subject, Date and Message-ID identify the message; the two
@@ -30,3 +32,17 @@ def dkim_sign(message: bytes, *, selector: str, domain: str, private_key_pem: st
         include_headers=list(SIGNED_HEADERS),
     )
     return bytes(signature) + message
+
+
+def add_dkim_signature(
+    message: Message, *, selector: str, domain: str, private_key_pem: str
+) -> None:
+    """Sign ``message`` as it will be sent and add the DKIM-Signature header to it."""
+    signed = dkim_sign(
+        message.as_bytes(), selector=selector, domain=domain, private_key_pem=private_key_pem
+    )
+    header = signed[: len(signed) - len(message.as_bytes())].decode()
+    name, _, value = header.partition(":")
+    # Unfolded: the header is re-folded when the message is written out, and
+    # relaxed header canonicalisation ignores how.
+    message[name] = " ".join(value.split())

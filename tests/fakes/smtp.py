@@ -15,6 +15,8 @@ from aiosmtpd.controller import Controller
 @dataclass
 class SmtpSink:
     messages: list[EmailMessage] = field(default_factory=list)
+    # The bytes as they arrived (what a receiver verifies DKIM against).
+    raw: list[bytes] = field(default_factory=list)
     # Addresses answered with a permanent or temporary refusal at RCPT.
     refuse: dict[str, str] = field(default_factory=dict)
     connections: int = 0
@@ -41,6 +43,7 @@ class SmtpSink:
         assert isinstance(message, EmailMessage)
         with self._lock:
             self.messages.append(message)
+            self.raw.append(bytes(envelope.content))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
