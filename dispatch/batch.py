@@ -18,7 +18,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from dispatch.completion import complete_if_done
-from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
+from dispatch.compose.composer import (
+    CampaignContent,
+    Composer,
+    OrganisationFacts,
+    sending_channels,
+)
 from dispatch.compose.dkim_signing import add_dkim_signature
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
@@ -121,6 +126,12 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
     if campaign is None or organisation is None or campaign.state != CampaignState.SENDING:
         return  # paused, cancelled or finished: nothing in this range may be claimed
     channels, reopen_at = await _channels_open(runtime, campaign)
+    if (
+        campaign.allow_fallback
+        and Channel.SMS.value in campaign.channels
+        and Channel.SMS not in channels
+    ):
+        await _fall_back_to_email(runtime, ref)
     if not channels:
         runtime.enqueue(ref, max(1.0, (reopen_at or now).timestamp() - now.timestamp()))
         return
@@ -175,7 +186,7 @@ async def _follow_up(
     """Come back when the range has work again: a retry's backoff ends, a breaker
     reopens, or rows were left because the claim was capped."""
     now = runtime.clock()
-    closed = [Channel(c) for c in campaign.channels if Channel(c) not in open_channels]
+    closed = [c for c in sending_channels(campaign) if c not in open_channels]
     async with runtime.database.reading() as session:
         deliveries = DeliveryRepository(session)
         next_open = await deliveries.next_due(
@@ -208,8 +219,7 @@ async def _channels_open(
     """Channels whose provider's breaker lets calls through, and when the others reopen."""
     allowed: list[Channel] = []
     reopen: list[float] = []
-    for value in campaign.channels:
-        channel = Channel(value)
+    for channel in sorted(sending_channels(campaign)):
         decision = await runtime.breaker.check(runtime.provider_name(channel))
         if decision.allowed:
             allowed.append(channel)
@@ -219,6 +229,16 @@ async def _channels_open(
         datetime.fromtimestamp(min(reopen), tz=runtime.clock().tzinfo) if reopen else None
     )
     return allowed, first_reopen
+
+
+async def _fall_back_to_email(runtime: Runtime, ref: BatchRef) -> None:
+    """The SMS provider is down and the campaign allows it: email those who have an address."""
+    async with runtime.database.transaction() as session:
+        created = await DeliveryRepository(session).fall_back_to_email(
+            ref.campaign_id, ref.first_id, ref.last_id, runtime.clock()
+        )
+    if created:
+        runtime.enqueue(BatchRef(ref.campaign_id, min(created), max(created)), 0)
 
 
 async def _throttle(runtime: Runtime, ref: BatchRef, until: datetime) -> None:

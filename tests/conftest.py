@@ -15,6 +15,7 @@ from store.migrate import migrate
 from store.models import Base
 from store.settings import StoreSettings
 from tests import services
+from tests.dispatch_harness import Backend
 
 
 def sqlite_url(path: Path) -> str:
@@ -106,3 +107,12 @@ async def postgres_database(postgres_url: URL) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+def backend(database: Database, request: pytest.FixtureRequest) -> Backend:
+    """SQLite with the in-process broker, or PostgreSQL with Redis."""
+    url = database.url.render_as_string(hide_password=False)
+    on_postgres = database.url.get_backend_name() == "postgresql"
+    redis_url = request.getfixturevalue("redis_url") if on_postgres else None
+    return Backend(database, url, redis_url)

@@ -61,6 +61,16 @@ def midday_clock(zone: str = "America/New_York") -> MovableClock:
 
 
 @dataclass
+class Backend:
+    """Where a dispatch test runs: SQLite with the in-process broker, or PostgreSQL with
+    Redis (broker, limits, pacing and breakers all in Redis)."""
+
+    database: Database
+    url: str
+    redis_url: str | None
+
+
+@dataclass
 class Fakes:
     twilio: TwilioFake
     twilio_url: str

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-
-import pytest
 
 from bot.settings import Settings
 from dispatch import control
@@ -25,6 +22,7 @@ from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import (
     APPROVER,
     PLANNER,
+    Backend,
     Fakes,
     deliveries,
     draft_for_approval,
@@ -36,22 +34,6 @@ from tests.dispatch_harness import (
     until,
     wait_for_state,
 )
-
-
-@dataclass
-class Backend:
-    database: Database
-    url: str
-    redis_url: str | None
-
-
-@pytest.fixture
-def backend(database: Database, request: pytest.FixtureRequest) -> Backend:
-    """SQLite with the in-process broker, or PostgreSQL with Redis."""
-    url = database.url.render_as_string(hide_password=False)
-    on_postgres = database.url.get_backend_name() == "postgresql"
-    redis_url = request.getfixturevalue("redis_url") if on_postgres else None
-    return Backend(database, url, redis_url)
 
 
 def _settings(backend: Backend, fakes: Fakes, tmp_path: Path, **dispatch: object) -> Settings:

@@ -19,6 +19,7 @@ from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import (
     APPROVER,
     PLANNER,
+    Backend,
     deliveries,
     draft_for_approval,
     make_guests,
@@ -107,9 +108,9 @@ async def _soft_bounced(db: Database, campaign_id: int, address: str) -> bool:
 
 
 async def test_the_breaker_opens_on_an_outage_and_closes_after_it(
-    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+    backend: Backend, tmp_path: Path
 ) -> None:
-    db = sqlite_database
+    db = backend.database
     organisation_id, wedding_id, planner, approver = await make_guests(db, 120)
     campaign_id = await draft_for_approval(
         db, organisation_id, wedding_id, planner, channels=(Channel.SMS,)
@@ -117,9 +118,10 @@ async def test_the_breaker_opens_on_an_outage_and_closes_after_it(
     with running_fakes() as fakes:
         fakes.twilio.failing_status = 503
         settings = settings_for(
-            sqlite_database_url,
+            backend.url,
             fakes,
             tmp_path,
+            backend.redis_url,
             breaker_min_calls=5,
             breaker_failure_rate=0.5,
             breaker_open_seconds=2,
@@ -191,3 +193,29 @@ async def test_blocking_findings_make_approval_impossible(
         "101 guests would receive this campaign; the Free plan allows 100 per campaign."
     ]
     assert await deliveries(db, campaign_id) == []
+
+
+async def test_texts_fall_back_to_email_while_the_sms_provider_is_down(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    db = sqlite_database
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 30)
+    campaign_id = await draft_for_approval(
+        db, organisation_id, wedding_id, planner, channels=(Channel.SMS,), allow_fallback=True
+    )
+    with running_fakes() as fakes:
+        fakes.twilio.failing_status = 503
+        settings = settings_for(
+            sqlite_database_url, fakes, tmp_path, breaker_min_calls=5, send_concurrency=2
+        )
+        async with running_dispatch(settings, midday_clock(), threads=1) as run:
+            await approve_campaign(run.control, campaign_id, approver, APPROVER)
+            campaign = await wait_for_state(db, campaign_id, {CampaignState.COMPLETED}, 60)
+    rows = await deliveries(db, campaign_id)
+    fell_back = [r for r in rows if r.skip_reason == "fell_back_to_email"]
+    emails = [r for r in rows if r.channel == Channel.EMAIL]
+    assert len(fakes.twilio.messages) == 0
+    # Every guest has an email address here: all thirty hear about it by email.
+    assert len(fell_back) == len(emails) == len(fakes.smtp.messages) == 30
+    assert campaign.sent_count == 30
+    assert {r.guest_id for r in emails} == {r.guest_id for r in fell_back}

@@ -77,12 +77,20 @@ class CampaignContent:
             return getattr(base, name) if base is not None else ""
 
         return cls(
-            channels=frozenset(Channel(c) for c in campaign.channels),
+            channels=sending_channels(campaign),
             email_subject=part("email_subject"),
             email_text=part("email_text"),
             email_html=part("email_html"),
             sms_text=part("sms_text"),
         )
+
+
+def sending_channels(campaign: Campaign) -> frozenset[Channel]:
+    """The campaign's channels, and email too when texts may fall back to it."""
+    channels = {Channel(c) for c in campaign.channels}
+    if campaign.allow_fallback and Channel.SMS in channels:
+        channels.add(Channel.EMAIL)
+    return frozenset(channels)
 
 
 class Composer:

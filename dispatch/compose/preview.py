@@ -85,7 +85,8 @@ async def preview_campaign(
     )
     plan = plan_recipients(
         guests,
-        composer.content.channels,
+        # The campaign's own channels: email as a fallback for texts is no plan.
+        [Channel(channel) for channel in campaign.channels],
         suppressed=await SuppressionLedger(session).active_addresses(organisation.id),
         sms_consent=await consenting_guest_ids(session, wedding.id, Channel.SMS),
     )

@@ -13,11 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from store.enums import Channel, DeliveryStatus
-from store.models import Delivery
+from store.models import Delivery, Guest
+
+# The same table under another name, for "does this guest have an email delivery".
+Other = aliased(Delivery)
 
 # Work accepted but not yet handed to a provider.
 WAITING = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
@@ -256,6 +260,55 @@ class DeliveryRepository:
             .values(status=DeliveryStatus.DEFERRED, not_before=until, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+
+    async def fall_back_to_email(
+        self, campaign_id: int, first_id: int, last_id: int, now: datetime
+    ) -> list[int]:
+        """Pending texts of the range become emails, for guests who have an address and no
+        email in this campaign yet; returns the new deliveries' ids."""
+        texts = (
+            await self.session.execute(
+                select(Delivery.id, Delivery.guest_id, Guest.email)
+                .join(Guest, Guest.id == Delivery.guest_id)
+                .where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.id.between(first_id, last_id),
+                    Delivery.channel == Channel.SMS,
+                    Delivery.status == "pending",
+                    Guest.email.is_not(None),
+                    ~exists().where(
+                        Other.campaign_id == campaign_id,
+                        Other.guest_id == Delivery.guest_id,
+                        Other.channel == Channel.EMAIL,
+                    ),
+                )
+            )
+        ).all()
+        if not texts:
+            return []
+        await self.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([row.id for row in texts]), Delivery.status == "pending")
+            .values(status=DeliveryStatus.SKIPPED, skip_reason="fell_back_to_email", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        created = await self.session.execute(
+            insert(Delivery).returning(Delivery.id, sort_by_parameter_order=True),
+            [
+                {
+                    "campaign_id": campaign_id,
+                    "guest_id": row.guest_id,
+                    "channel": Channel.EMAIL,
+                    "address": row.email,
+                    "status": DeliveryStatus.PENDING,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for row in texts
+            ],
+        )
+        return list(created.scalars())
 
     async def cancel_waiting(self, campaign_id: int, now: datetime) -> int:
         """Every delivery not yet claimed becomes cancelled (in-flight ones finish)."""
