@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
+import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -27,6 +29,7 @@ from dispatch.compose.composer import (
 from dispatch.compose.dkim_signing import add_dkim_signature
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
+from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
 from dispatch.limits import Grant
 from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
@@ -52,8 +55,14 @@ class _Batch:
     campaign: Campaign
     organisation: Organisation
     lease_until: datetime
+    # This claim's own token: other batches of the same worker process must
+    # never settle rows that were taken from us and claimed again.
+    owner: str
     pending: list[Settled] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
+    not_sent: int = 0
+    _state: CampaignState | None = CampaignState.SENDING
+    _state_checked_at: float = field(default_factory=time.monotonic)
 
     async def record(
         self,
@@ -66,6 +75,8 @@ class _Batch:
         """Queue an outcome; written in groups, or ``at_once`` where a lost record
         would mean a second copy (a non-idempotent email provider)."""
         self.pending.append(outcome)
+        if outcome.status != DeliveryStatus.SENT:
+            self.not_sent += 1
         if feedback is not None and claimed is not None:
             await self.flush(feedback=(claimed, feedback))
         elif at_once or len(self.pending) >= RECORD_EVERY:
@@ -84,9 +95,20 @@ class _Batch:
         async with self.runtime.database.transaction() as session:
             deliveries = DeliveryRepository(session)
             now = self.runtime.clock()
-            await deliveries.settle(self.runtime.worker_id, outcomes, now)
+            state = await session.scalar(
+                select(Campaign.state).where(Campaign.id == self.campaign.id)
+            )
+            if state == CampaignState.CANCELLED:
+                # Cancelled while we held them: what did not go never will.
+                outcomes = [
+                    replace(o, status=DeliveryStatus.CANCELLED)
+                    if o.status in {DeliveryStatus.PENDING, DeliveryStatus.DEFERRED}
+                    else o
+                    for o in outcomes
+                ]
+            await deliveries.settle(self.owner, outcomes, now)
             if uncertain:
-                await deliveries.expire_leases(self.runtime.worker_id, uncertain, now)
+                await deliveries.expire_leases(self.owner, uncertain, now)
             if feedback is not None:
                 claimed, error = feedback
                 await learn_from_failure(
@@ -110,9 +132,25 @@ class _Batch:
             return None
         return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{entry.reason}")
 
-    def lease_left(self) -> bool:
+    async def still_sending(self) -> bool:
+        """Whether the campaign is still sending (asked at most once a second): a pause
+        or cancel stops a batch between two messages, not only at its next claim."""
+        now = time.monotonic()
+        if now - self._state_checked_at >= 1:
+            async with self.runtime.database.glance() as session:
+                self._state = await session.scalar(
+                    select(Campaign.state).where(Campaign.id == self.campaign.id)
+                )
+            self._state_checked_at = now
+        return self._state == CampaignState.SENDING
+
+    def seconds_left(self) -> float:
+        """Until no new send may start (the lease's end less the margin)."""
         margin = timedelta(seconds=self.runtime.settings.lease_margin_seconds)
-        return self.runtime.clock() < self.lease_until - margin
+        return (self.lease_until - margin - self.runtime.clock()).total_seconds()
+
+    def lease_left(self) -> bool:
+        return self.seconds_left() > 0
 
 
 async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
@@ -151,24 +189,34 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
     if grant.granted == 0:
         await _throttle(runtime, ref, grant.retry_at or now + timedelta(hours=1))
         return
-    lease_until = now + timedelta(seconds=_lease_seconds(runtime, grant.granted))
+    # Never more than a batch: ranges rebuilt from scattered rows can be wide.
+    limit = min(grant.granted, runtime.settings.batch_size)
+    lease_until = now + timedelta(seconds=_lease_seconds(runtime, limit))
+    owner = f"{runtime.worker_id}:{uuid.uuid4().hex[:12]}"
     async with runtime.database.transaction() as session:
         claimed = await DeliveryRepository(session).claim(
             ref.campaign_id,
             ref.first_id,
             ref.last_id,
             channels=channels,
-            limit=grant.granted,
-            owner=runtime.worker_id,
+            limit=limit,
+            owner=owner,
             lease_until=lease_until,
             now=now,
         )
     if runtime.settings.enforce_hourly_and_daily_limits:
         await runtime.tier_limiter.give_back(organisation.id, grant.granted - len(claimed), now)
-    batch = _Batch(runtime, ref, campaign, organisation, lease_until)
+    batch = _Batch(runtime, ref, campaign, organisation, lease_until, owner)
     if claimed:
-        await _send_claimed(batch, claimed)
-        await batch.flush()
+        try:
+            await _send_claimed(batch, claimed)
+        finally:
+            # Whatever happened, what is known is written; rows not settled
+            # keep their lease and the reconciler settles them.
+            await batch.flush()
+        if runtime.settings.enforce_hourly_and_daily_limits:
+            # Quota is spent by messages sent, not by rows claimed and let go.
+            await runtime.tier_limiter.give_back(organisation.id, batch.not_sent, now)
     if grant.retry_at is not None:
         await _throttle(runtime, ref, grant.retry_at)
     else:
@@ -336,13 +384,24 @@ async def _send_sms(
 
     async def send_one(item: Claimed, guest: GuestFacts) -> None:
         async with limit:
-            # Stop if the breaker opened during this batch; "half open" means this
-            # batch is the probe, and its first answer decides.
-            if not batch.lease_left() or (await runtime.breaker.check(name)).state == "open":
+            # Stop if the breaker opened during this batch ("half open" means this
+            # batch is the probe, and its first answer decides), or the campaign
+            # was paused or cancelled.
+            if (
+                not batch.lease_left()
+                or (await runtime.breaker.check(name)).state == "open"
+                or not await batch.still_sending()
+            ):
                 await batch.record(_release(item))
                 return
             if provider.paced:
-                await runtime.pacer.wait_turn(provider.sender, runtime.settings.sms_rate)
+                # Real time: the pacer is shared with other processes.
+                deadline = time.time() + batch.seconds_left()
+                if not await runtime.pacer.wait_turn(
+                    provider.sender, runtime.settings.sms_rate, deadline
+                ):
+                    await batch.record(_release(item))
+                    return
             if not batch.lease_left():
                 await batch.record(_release(item))
                 return
@@ -381,19 +440,30 @@ async def _send_email(
         else:
             still.append((item, guest))
     items = still
-    emails = [
-        OutgoingEmail(
-            composer.email_message(
+    emails: list[OutgoingEmail] = []
+    composed: list[tuple[Claimed, GuestFacts]] = []
+    for item, guest in items:
+        try:
+            message = composer.email_message(
                 guest,
                 campaign_id=batch.campaign.id,
                 tokens=runtime.tokens,
                 public_base_url=runtime.settings.public_base_url,
                 sent_at=runtime.clock(),
-            ),
-            idempotency_key=f"delivery-{item.id}",
-        )
-        for item, guest in items
-    ]
+                to_address=item.address,
+            )
+        except (TemplateRefused, ValueError) as error:
+            await batch.record(
+                Settled(
+                    item.id,
+                    DeliveryStatus.FAILED,
+                    error_message=f"the email could not be composed: {error}",
+                )
+            )
+            continue
+        emails.append(OutgoingEmail(message, idempotency_key=f"delivery-{item.id}"))
+        composed.append((item, guest))
+    items = composed
     settings = runtime.settings
     if settings.dkim_private_key and settings.dkim_selector and settings.dkim_domain:
         for email in emails:
@@ -408,7 +478,7 @@ async def _send_email(
         async for index, outcome in session.send_all(emails):
             sent.add(index)
             await _record_outcome(batch, items[index][0], outcome, runtime.email.name, name)
-            if not batch.lease_left():
+            if not batch.lease_left() or not await batch.still_sending():
                 break
     for index, (item, _) in enumerate(items):
         if index not in sent:
@@ -416,8 +486,9 @@ async def _send_email(
 
 
 def _release(item: Claimed) -> Settled:
-    """Back to pending, untried: the lease ran short or the provider's breaker opened."""
-    return Settled(item.id, DeliveryStatus.PENDING)
+    """Back to pending, untried (the claim's attempt is undone): the lease ran short,
+    the provider's breaker opened, or the pacer had no slot in time."""
+    return Settled(item.id, DeliveryStatus.PENDING, untried=True)
 
 
 async def _record_outcome(
@@ -425,9 +496,7 @@ async def _record_outcome(
 ) -> None:
     runtime = batch.runtime
     if isinstance(outcome, Accepted):
-        change = await runtime.breaker.record(breaker_key, True)
-        if change is not None:
-            await _announce_breaker(runtime, breaker_key, change)
+        # The record first: nothing after the provider's yes may lose it.
         await batch.record(
             Settled(
                 item.id,
@@ -437,11 +506,18 @@ async def _record_outcome(
             ),
             at_once=item.channel == Channel.EMAIL and not runtime.email.idempotent,
         )
+        change = await runtime.breaker.record(breaker_key, True)
+        if change is not None:
+            await _announce_breaker(runtime, breaker_key, change)
         return
     change = await runtime.breaker.record(breaker_key, not outcome.transient)
     if change is not None:
         await _announce_breaker(runtime, breaker_key, change)
-    if outcome.ambiguous and item.channel == Channel.SMS:
+    if (
+        outcome.ambiguous
+        and item.channel == Channel.SMS
+        and item.attempts < runtime.settings.max_attempts
+    ):
         await batch.leave_to_reconciler(item)
         return
     if outcome.transient and item.attempts < runtime.settings.max_attempts:

@@ -60,7 +60,10 @@ class TierLimiter(Protocol):
 
 
 class Pacer(Protocol):
-    async def wait_turn(self, sender: str, per_second: float) -> None: ...
+    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
+        """Wait for this sender's next slot; False (and no slot taken) when the slot would
+        come after ``deadline`` (epoch seconds)."""
+        ...
 
 
 def _grant(granted: int, wanted: int, hour_used_up: bool, now: datetime) -> Grant:
@@ -137,20 +140,25 @@ class MemoryPacer:
         self._next: dict[str, float] = {}
         self._lock = asyncio.Lock()
 
-    async def wait_turn(self, sender: str, per_second: float) -> None:
+    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
         async with self._lock:
-            now = time.monotonic()
+            now = time.time()
             slot = max(now, self._next.get(sender, now))
+            if slot > deadline:
+                return False
             self._next[sender] = slot + 1 / per_second
         if slot > now:
             await asyncio.sleep(slot - now)
+        return True
 
 
 _LUA_SLOT = """
 local now = tonumber(ARGV[1])
 local spacing = tonumber(ARGV[2])
+local deadline = tonumber(ARGV[3])
 local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
 local slot = math.max(now, next_free)
+if slot > deadline then return '-1' end
 local keep_ms = math.ceil((slot - now + spacing) * 1000) + 1000
 redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', keep_ms)
 return tostring(slot)
@@ -165,10 +173,15 @@ class RedisPacer:
         self._namespace = namespace
         self._slot = redis.register_script(_LUA_SLOT)
 
-    async def wait_turn(self, sender: str, per_second: float) -> None:
+    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
         now = time.time()
         slot = float(
-            await self._slot(keys=[f"{self._namespace}:pace:{sender}"], args=[now, 1 / per_second])
+            await self._slot(
+                keys=[f"{self._namespace}:pace:{sender}"], args=[now, 1 / per_second, deadline]
+            )
         )
+        if slot < 0:
+            return False
         if slot > now:
             await asyncio.sleep(slot - now)
+        return True

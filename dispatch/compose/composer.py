@@ -216,10 +216,14 @@ class Composer:
         tokens: UnsubscribeTokens,
         public_base_url: str,
         sent_at: datetime,
+        to_address: str | None = None,
     ) -> Message:
         """The complete message for one guest; the same guest and campaign always get the
         same Message-ID, so a re-send is recognisable as the same message."""
-        if guest.email is None:
+        # The delivery's address (checked against the opt-out list), not
+        # whatever the guest row says now.
+        address = to_address or guest.email
+        if address is None:
             raise ValueError(f"guest {guest.id} has no email address")
         token = tokens.issue(
             organisation_id=self.organisation.id,
@@ -233,7 +237,7 @@ class Composer:
             from_name=self.organisation.sender_name,
             from_address=self.organisation.sender_email,
             to_name=guest.name,
-            to_address=guest.email,
+            to_address=address,
             message_id=f"<gc.{campaign_id}.{guest.id}@{domain}>",
             date=sent_at,
             unsubscribe_url=unsubscribe_url,

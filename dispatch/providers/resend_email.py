@@ -1,8 +1,7 @@
-"""Email through Resend's HTTP batch API, idempotent per batch of deliveries."""
+"""Email through Resend's HTTP API, idempotent per delivery."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from email.header import decode_header, make_header
@@ -13,9 +12,7 @@ import aiohttp
 from dispatch.compose.email_message import body_parts
 from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, ProviderError
 from dispatch.settings import DispatchSettings
-from store.enums import SuppressionReason
 
-MAX_BATCH = 100
 # Headers Resend sets itself; the rest (List-Unsubscribe, Message-ID…) travel as given.
 _OWN_HEADERS = {
     "from",
@@ -47,19 +44,13 @@ def _decoded(value: object) -> str:
     return str(make_header(decode_header(str(value))))
 
 
-def batch_key(emails: Sequence[OutgoingEmail]) -> str:
-    """The same deliveries give the same key, so a retried batch is accepted once."""
-    digest = hashlib.sha256("\n".join(sorted(e.idempotency_key for e in emails)).encode())
-    return f"guestcomms-{digest.hexdigest()[:48]}"
-
-
 class ResendEmail:
     name = "resend"
-    idempotent = True  # Idempotency-Key per batch of deliveries
+    idempotent = True  # an Idempotency-Key per delivery
 
     def __init__(self, settings: DispatchSettings) -> None:
         assert settings.resend_api_key is not None
-        self._url = settings.resend_api_url.rstrip("/") + "/emails/batch"
+        self._url = settings.resend_api_url.rstrip("/") + "/emails"
         self._key = settings.resend_api_key.get_secret_value()
         self._timeout = aiohttp.ClientTimeout(total=settings.provider_timeout_seconds)
         self._http: aiohttp.ClientSession | None = None
@@ -81,42 +72,41 @@ class ResendEmail:
 
 
 class _ResendSession:
+    """One request per email, keyed by its delivery: a retry after a lost answer (even
+    with a re-rendered body) is recognised by Resend and never sent twice. Resend's
+    batch endpoint takes one key per request, which a retried batch of different
+    composition would not match — so it is not used."""
+
     def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
         self._http = http
         self._url = url
 
     async def send_all(self, emails: Sequence[OutgoingEmail]) -> AsyncIterator[tuple[int, Outcome]]:
-        for start in range(0, len(emails), MAX_BATCH):
-            chunk = emails[start : start + MAX_BATCH]
-            for offset, outcome in enumerate(await self._post(chunk)):
-                yield start + offset, outcome
+        for index, email in enumerate(emails):
+            yield index, await self._post(email)
 
-    async def _post(self, chunk: Sequence[OutgoingEmail]) -> list[Outcome]:
+    async def _post(self, email: OutgoingEmail) -> Outcome:
         try:
             async with self._http.post(
-                self._url,
-                json=[_payload(email) for email in chunk],
-                headers={"Idempotency-Key": batch_key(chunk)},
+                self._url, json=_payload(email), headers={"Idempotency-Key": email.idempotency_key}
             ) as response:
                 body = await response.json(content_type=None)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            failure = ProviderError(f"Resend did not answer: {error}", transient=True)
-            return [failure] * len(chunk)
+            # Safe to retry: the idempotency key makes a second request a no-op.
+            return ProviderError(f"Resend did not answer: {error}", transient=True)
+        if status == 409:
+            # The key was used before: that earlier request was taken.
+            return Accepted(f"resend:{email.idempotency_key}")
         if status >= 400:
             message = str(body.get("message", body)) if isinstance(body, dict) else str(body)
-            transient = status == 429 or status >= 500
-            failure = ProviderError(
+            return ProviderError(
                 f"Resend {status}: {message}",
                 code=str(status),
-                transient=transient,
-                suppress=SuppressionReason.INVALID
-                if status == 422 and "email" in message
-                else None,
+                # Rate limits, outages and our own credentials: try later.
+                transient=status in {401, 403, 429} or status >= 500,
             )
-            return [failure] * len(chunk)
-        ids = [item.get("id") for item in body.get("data", [])] if isinstance(body, dict) else []
-        if len(ids) != len(chunk):
-            failure = ProviderError("Resend answered with the wrong number of ids", transient=True)
-            return [failure] * len(chunk)
-        return [Accepted(str(message_id)) for message_id in ids]
+        message_id = body.get("id") if isinstance(body, dict) else None
+        if not message_id:
+            return ProviderError("Resend answered without an id", transient=True)
+        return Accepted(str(message_id))

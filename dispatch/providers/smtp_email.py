@@ -12,16 +12,30 @@ from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEma
 from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
 
-# RFC 3463: 5.1.x is a permanent addressing failure (no such user, bad domain).
-_HARD_BOUNCE = re.compile(r"\b5\.1\.\d+\b")
+# RFC 3463: the recipient's mailbox or domain does not exist (5.1.1, 5.1.2,
+# 5.1.3, 5.1.6, 5.1.10). 5.1.7 and 5.1.8 are about *our* sender address.
+_RECIPIENT_GONE = re.compile(r"\b5\.1\.(1|2|3|6|10)\b")
+_SENDER_PROBLEM = re.compile(r"\b5\.1\.[78]\b|\bsender\b", re.IGNORECASE)
+_NO_SUCH_USER = re.compile(
+    r"user unknown|no such user|mailbox (unavailable|not found)|does not exist", re.IGNORECASE
+)
 
 
 def classify_smtp(code: int, message: str) -> ProviderError:
-    if 400 <= code < 500:
-        return ProviderError(f"SMTP {code}: {message}", code=str(code), transient=True)
-    bounce = (code == 550 and "5.7" not in message) or bool(_HARD_BOUNCE.search(message))
+    """4xx: try later. Authentication and sender refusals are our problem: retried and
+    counted by the breaker. A recipient who does not exist is a hard bounce that
+    suppresses the address. Any other 5xx (spam policy, relay…): this message fails
+    and the address stays."""
+    text = f"SMTP {code}: {message}"
+    if 400 <= code < 500 or code in {530, 535, 538}:
+        return ProviderError(text, code=str(code), transient=True)
+    if _SENDER_PROBLEM.search(message) and not _RECIPIENT_GONE.search(message):
+        return ProviderError(text, code=str(code), transient=True)
+    bounce = bool(_RECIPIENT_GONE.search(message)) or (
+        code == 550 and bool(_NO_SUCH_USER.search(message))
+    )
     return ProviderError(
-        f"SMTP {code}: {message}",
+        text,
         code=str(code),
         transient=False,
         suppress=SuppressionReason.BOUNCE if bounce else None,
@@ -83,6 +97,12 @@ class _SmtpSession:
         try:
             smtp = await self._connected()
             refused, _ = await smtp.send_message(email.message)
+        except aiosmtplib.SMTPSenderRefused as error:
+            return ProviderError(
+                f"SMTP refused our sender: {error.code} {error.message}",
+                code=str(error.code),
+                transient=True,
+            )
         except aiosmtplib.SMTPRecipientsRefused as error:
             first = error.recipients[0]
             return classify_smtp(first.code, first.message)

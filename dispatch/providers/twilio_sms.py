@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,13 +20,21 @@ SUPPRESS_AS_STOP = frozenset({"21610"})  # the recipient replied STOP to this se
 SUPPRESS_AS_INVALID = frozenset({"21614", "21635", "30005", "30006"})
 UNREACHABLE = "30003"  # suppressed only after three in a row (see dispatch.feedback)
 RATE_LIMITED = "20429"
+QUEUE_FULL = "21611"
+ACCOUNT_PROBLEMS = frozenset({"20003", "20005", "20008"})  # auth, suspended, test credentials
 
 
 def classify_twilio_error(status: int, code: str | None, message: str) -> ProviderError:
     """429 and 503 mean "not taken, try later". Other 5xx answers may come after Twilio
-    created the message, so they are ambiguous: the reconciler asks before a re-send."""
-    if status in {429, 503} or code == RATE_LIMITED:
+    created the message, so they are ambiguous: the reconciler asks before a re-send.
+    Credentials, a suspended account or a full queue are the provider's trouble, not
+    the guest's: retried (and counted by the breaker), never a failed delivery."""
+    if status in {429, 503} or code in {RATE_LIMITED, QUEUE_FULL}:
         return ProviderError(f"Twilio {status}: {message}", code=code, transient=True)
+    if status in {401, 403} or code in ACCOUNT_PROBLEMS:
+        return ProviderError(
+            f"Twilio refused our account ({code or status}): {message}", code=code, transient=True
+        )
     if status >= 500:
         return ProviderError(
             f"Twilio {status}: {message}", code=code, transient=True, ambiguous=True
@@ -64,6 +73,8 @@ class TwilioSms:
         self._from = settings.twilio_from_number
         self.sender = self._messaging_service or self._from or ""
         self._status_callback = f"{settings.public_base_url}/twilio/status"
+        # twilio's async client keeps a timeout but does not apply it: we do.
+        self._timeout = settings.provider_timeout_seconds
 
     async def send_sms(self, to: str, body: str) -> Accepted:
         sender: dict[str, str] = (
@@ -72,9 +83,10 @@ class TwilioSms:
             else {"from_": self._from or ""}
         )
         try:
-            message = await self._client.messages.create_async(
-                to=to, body=body, status_callback=self._status_callback, **sender
-            )
+            async with asyncio.timeout(self._timeout):
+                message = await self._client.messages.create_async(
+                    to=to, body=body, status_callback=self._status_callback, **sender
+                )
         except TwilioRestException as error:
             raise classify_twilio_error(
                 error.status, str(error.code) if error.code else None, error.msg
@@ -90,9 +102,10 @@ class TwilioSms:
 
     async def sent_to(self, to: str, since: datetime) -> Sequence[SentRecord]:
         try:
-            messages = await self._client.messages.list_async(
-                to=to, date_sent_after=since, limit=100
-            )
+            # By recipient only: a message still queued has no date sent yet,
+            # so a DateSent filter would miss exactly the ones in doubt.
+            async with asyncio.timeout(self._timeout):
+                messages = await self._client.messages.list_async(to=to, limit=100)
         except TwilioRestException as error:
             raise classify_twilio_error(
                 error.status, str(error.code) if error.code else None, error.msg
@@ -102,7 +115,9 @@ class TwilioSms:
                 f"Twilio did not answer: {type(error).__name__}", transient=True
             ) from None
         return [
-            SentRecord(str(m.sid), str(m.to), str(m.body or ""), m.date_created) for m in messages
+            SentRecord(str(m.sid), str(m.to), str(m.body or ""), m.date_created)
+            for m in messages
+            if m.date_created is None or m.date_created >= since
         ]
 
     async def close(self) -> None:

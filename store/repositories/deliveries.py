@@ -57,6 +57,8 @@ class Outcome:
     error_message: str | None = None
     skip_reason: str | None = None
     not_before: datetime | None = None
+    # Handed back without being tried: the claim's attempt does not count.
+    untried: bool = False
 
 
 class DeliveryRepository:
@@ -208,6 +210,7 @@ class DeliveryRepository:
                 # held back (quiet hours, a retry's backoff) before it went.
                 not_before=func.coalesce(bindparam("o_not_before"), Delivery.not_before),
                 sent_at=bindparam("o_sent_at"),
+                attempts=Delivery.attempts - bindparam("o_untried"),
                 lease_owner=None,
                 lease_expires_at=None,
                 updated_at=now,
@@ -229,6 +232,7 @@ class DeliveryRepository:
                     "o_skip": o.skip_reason,
                     "o_not_before": o.not_before,
                     "o_sent_at": now if o.status == DeliveryStatus.SENT else None,
+                    "o_untried": 1 if o.untried else 0,
                 }
                 for o in outcomes
             ],

@@ -1,7 +1,9 @@
-"""A fake of Resend's batch email API that honours Idempotency-Key, as Resend does."""
+"""A fake of Resend's email API that honours Idempotency-Key, as Resend does: the same key
+with the same body answers the first result again; with another body, 409."""
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -16,28 +18,33 @@ API_KEY = "re_test_key"
 class ResendFake:
     emails: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
-    _answers: dict[str, list[str]] = field(default_factory=dict)
+    _answers: dict[str, tuple[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_post("/emails/batch", self._batch)
+        app.router.add_post("/emails", self._email)
         return app
 
-    async def _batch(self, request: web.Request) -> web.Response:
+    async def _email(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {API_KEY}":
             return web.json_response({"message": "API key is invalid"}, status=401)
-        payload = await request.json()
-        if not isinstance(payload, list) or not payload or len(payload) > 100:
-            return web.json_response({"message": "send 1 to 100 emails"}, status=422)
+        body = await request.text()
+        payload = json.loads(body)
+        if not isinstance(payload, dict) or not payload.get("to"):
+            return web.json_response({"message": "`to` is missing"}, status=422)
         key = request.headers.get("Idempotency-Key", "")
         with self._lock:
             self.requests += 1
-            if key and key in self._answers:
-                ids = self._answers[key]
-            else:
-                ids = [str(uuid.uuid4()) for _ in payload]
-                self.emails.extend(payload)
-                if key:
-                    self._answers[key] = ids
-        return web.json_response({"data": [{"id": i} for i in ids]})
+            if key in self._answers:
+                first_id, first_body = self._answers[key]
+                if first_body != body:
+                    return web.json_response(
+                        {"message": "idempotency key reused with another body"}, status=409
+                    )
+                return web.json_response({"id": first_id})
+            message_id = str(uuid.uuid4())
+            self.emails.append(payload)
+            if key:
+                self._answers[key] = (message_id, body)
+        return web.json_response({"id": message_id})

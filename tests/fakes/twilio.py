@@ -8,6 +8,7 @@ drops responses on demand, and answers message-list queries (To, DateSent>).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -70,6 +71,8 @@ class TwilioFake:
     fail_next: int = 0
     # Probability of accepting a message and then dropping the response.
     drop_after_accept: float = 0.0
+    # Accept at once, answer this much later (a slow Twilio).
+    answer_delay: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: defaultdict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _random: random.Random = field(default_factory=lambda: random.Random(7))
@@ -128,6 +131,8 @@ class TwilioFake:
             self.messages.append(message)
             drop = self._random.random() < self.drop_after_accept
             message.answer_dropped = drop
+        if self.answer_delay:
+            await asyncio.sleep(self.answer_delay)
         if drop:
             # Accepted, but the answer never arrives: the connection is cut.
             if request.transport is not None:
