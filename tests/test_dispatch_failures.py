@@ -8,12 +8,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dispatch.approval import ApprovalRefused, approve_campaign
 from store.database import Database
 from store.enums import CampaignState, Channel, DeliveryStatus, Role, SuppressionReason, Tier
-from store.models import Event, Member
+from store.models import Event, Guest, Member
 from store.repositories.organisations import OrganisationRepository
 from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import (
@@ -219,3 +219,26 @@ async def test_texts_fall_back_to_email_while_the_sms_provider_is_down(
     assert len(fell_back) == len(emails) == len(fakes.smtp.messages) == 30
     assert campaign.sent_count == 30
     assert {r.guest_id for r in emails} == {r.guest_id for r in fell_back}
+
+
+async def test_a_guest_who_prefers_texts_gets_the_email_when_texts_cannot_go(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    db = sqlite_database
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 10)
+    async with db.transaction() as session:
+        await session.execute(update(Guest).values(preferred_channel="sms"))
+    campaign_id = await draft_for_approval(
+        db, organisation_id, wedding_id, planner, allow_fallback=True
+    )
+    with running_fakes() as fakes:
+        fakes.twilio.failing_status = 503
+        settings = settings_for(
+            sqlite_database_url, fakes, tmp_path, breaker_min_calls=5, send_concurrency=2
+        )
+        async with running_dispatch(settings, midday_clock(), threads=1) as run:
+            await approve_campaign(run.control, campaign_id, approver, APPROVER)
+            campaign = await wait_for_state(db, campaign_id, {CampaignState.COMPLETED}, 60)
+    assert len(fakes.twilio.messages) == 0
+    assert len(fakes.smtp.messages) == 10
+    assert campaign.sent_count == 10

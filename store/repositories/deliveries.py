@@ -269,7 +269,9 @@ class DeliveryRepository:
         self, campaign_id: int, first_id: int, last_id: int, now: datetime
     ) -> list[int]:
         """Pending texts of the range become emails, for guests who have an address and no
-        email in this campaign yet; returns the new deliveries' ids."""
+        email in this campaign yet — or one skipped because they prefer texts, which is
+        taken up again. Returns the ids of the emails to send."""
+        revived = await self._revive_preferred_emails(campaign_id, first_id, last_id, now)
         texts = (
             await self.session.execute(
                 select(Delivery.id, Delivery.guest_id, Guest.email)
@@ -289,7 +291,7 @@ class DeliveryRepository:
             )
         ).all()
         if not texts:
-            return []
+            return revived
         await self.session.execute(
             update(Delivery)
             .where(Delivery.id.in_([row.id for row in texts]), Delivery.status == "pending")
@@ -312,7 +314,50 @@ class DeliveryRepository:
                 for row in texts
             ],
         )
-        return list(created.scalars())
+        return [*revived, *created.scalars()]
+
+    async def _revive_preferred_emails(
+        self, campaign_id: int, first_id: int, last_id: int, now: datetime
+    ) -> list[int]:
+        """Emails skipped for guests who prefer texts, whose pending text is in the range."""
+        pairs = (
+            await self.session.execute(
+                select(Delivery.id, Other.id)
+                .join(
+                    Other,
+                    (Other.campaign_id == Delivery.campaign_id)
+                    & (Other.guest_id == Delivery.guest_id)
+                    & (Other.channel == Channel.EMAIL)
+                    & (Other.status == DeliveryStatus.SKIPPED)
+                    & (Other.skip_reason == "prefers_other_channel"),
+                )
+                .where(
+                    Delivery.campaign_id == campaign_id,
+                    Delivery.id.between(first_id, last_id),
+                    Delivery.channel == Channel.SMS,
+                    Delivery.status == "pending",
+                )
+            )
+        ).all()
+        if not pairs:
+            return []
+        for ids, values in (
+            (
+                [text for text, _ in pairs],
+                {"status": DeliveryStatus.SKIPPED, "skip_reason": "fell_back_to_email"},
+            ),
+            (
+                [email for _, email in pairs],
+                {"status": DeliveryStatus.PENDING, "skip_reason": None},
+            ),
+        ):
+            await self.session.execute(
+                update(Delivery)
+                .where(Delivery.id.in_(ids))
+                .values(updated_at=now, **values)
+                .execution_options(synchronize_session=False)
+            )
+        return [email for _, email in pairs]
 
     async def cancel_waiting(self, campaign_id: int, now: datetime) -> int:
         """Every delivery not yet claimed becomes cancelled (in-flight ones finish)."""
