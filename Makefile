@@ -9,7 +9,7 @@ INSTALLED := $(VENV)/.installed
 run: $(INSTALLED)
 	$(BIN)/guestcomms migrate
 	$(BIN)/guestcomms demo-data
-	$(BIN)/guestcomms serve
+	$(BIN)/guestcomms dev
 
 test: lint typecheck unit
 
