@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,6 +85,7 @@ class Dispatching:
     runtime: Callable[[], Awaitable[Runtime]]
     built: list[Runtime]
     namespace: str
+    closing: threading.Event
 
     def backlog(self) -> int:
         return backlog(self.broker, SEND_QUEUE)
@@ -101,6 +103,9 @@ class Dispatching:
         )
 
     async def close_runtime(self) -> None:
+        # Batches still running may ask for the runtime after this: they get
+        # none (and their messages are retried), so nothing is left unclosed.
+        self.closing.set()
         while self.built:
             await self.built.pop().close()
 
@@ -114,8 +119,12 @@ def wire(
     broker = build_broker(settings.store.redis_url, namespace)
     built: list[Runtime] = []
 
+    closing = threading.Event()
+
     async def runtime() -> Runtime:
         # Built on first use, inside the AsyncIO middleware's event loop.
+        if closing.is_set():
+            raise RuntimeError("the worker is shutting down")
         if not built:
             built.append(build_runtime(settings, actors.enqueue_batch, namespace, clock, queued))
         return built[0]
@@ -124,7 +133,7 @@ def wire(
         return backlog(broker, SEND_QUEUE)
 
     actors = declare_actors(broker, runtime)
-    return Dispatching(broker, actors, runtime, built, namespace)
+    return Dispatching(broker, actors, runtime, built, namespace, closing)
 
 
 def start_workers(dispatching: Dispatching, threads: int = 4) -> dramatiq.Worker:
