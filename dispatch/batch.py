@@ -63,6 +63,10 @@ class _Batch:
     not_sent: int = 0
     _state: CampaignState | None = CampaignState.SENDING
     _state_checked_at: float = field(default_factory=time.monotonic)
+    # Successes are told to the breaker in groups (a Redis call each time);
+    # failures at once, since they may open it.
+    _successes: dict[str, int] = field(default_factory=dict)
+    _open_until: dict[str, float] = field(default_factory=dict)
 
     async def record(
         self,
@@ -144,6 +148,36 @@ class _Batch:
             self._state_checked_at = now
         return self._state == CampaignState.SENDING
 
+    async def provider_down(self, key: str) -> bool:
+        """The breaker's state, asked at most once every half second per provider."""
+        now = time.monotonic()
+        if self._open_until.get(key, 0) > now:
+            return True
+        cached = self._open_until.get(key + ":checked", 0)
+        if now - cached < 0.5:
+            return False
+        decision = await self.runtime.breaker.check(key)
+        self._open_until[key + ":checked"] = now
+        if decision.state == "open":
+            self._open_until[key] = now + 0.5
+            return True
+        return False
+
+    def provider_opened(self, key: str) -> None:
+        self._open_until[key] = time.monotonic() + 0.5
+
+    async def succeeded(self, key: str) -> None:
+        self._successes[key] = self._successes.get(key, 0) + 1
+        if self._successes[key] >= RECORD_EVERY:
+            await self.tell_breaker()
+
+    async def tell_breaker(self) -> None:
+        successes, self._successes = self._successes, {}
+        for key, count in successes.items():
+            change = await self.runtime.breaker.record(key, True, count)
+            if change is not None:
+                await _announce_breaker(self.runtime, key, change)
+
     def seconds_left(self) -> float:
         """Until no new send may start (the lease's end less the margin)."""
         margin = timedelta(seconds=self.runtime.settings.lease_margin_seconds)
@@ -214,6 +248,7 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
             # Whatever happened, what is known is written; rows not settled
             # keep their lease and the reconciler settles them.
             await batch.flush()
+            await batch.tell_breaker()
         if runtime.settings.enforce_hourly_and_daily_limits:
             # Quota is spent by messages sent, not by rows claimed and let go.
             await runtime.tier_limiter.give_back(organisation.id, batch.not_sent, now)
@@ -389,7 +424,7 @@ async def _send_sms(
             # was paused or cancelled.
             if (
                 not batch.lease_left()
-                or (await runtime.breaker.check(name)).state == "open"
+                or await batch.provider_down(name)
                 or not await batch.still_sending()
             ):
                 await batch.record(_release(item))
@@ -506,13 +541,13 @@ async def _record_outcome(
             ),
             at_once=item.channel == Channel.EMAIL and not runtime.email.idempotent,
         )
-        change = await runtime.breaker.record(breaker_key, True)
-        if change is not None:
-            await _announce_breaker(runtime, breaker_key, change)
+        await batch.succeeded(breaker_key)
         return
     change = await runtime.breaker.record(breaker_key, not outcome.transient)
     if change is not None:
         await _announce_breaker(runtime, breaker_key, change)
+    if change == "opened":
+        batch.provider_opened(breaker_key)
     if (
         outcome.ambiguous
         and item.channel == Channel.SMS

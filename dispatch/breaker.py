@@ -40,8 +40,8 @@ class Decision:
 class CircuitBreaker(Protocol):
     async def check(self, provider: str) -> Decision: ...
 
-    async def record(self, provider: str, ok: bool) -> Change | None:
-        """Count an outcome; says "opened" or "closed" when the state changed."""
+    async def record(self, provider: str, ok: bool, count: int = 1) -> Change | None:
+        """Count ``count`` outcomes; says "opened" or "closed" when the state changed."""
         ...
 
 
@@ -67,7 +67,7 @@ class MemoryBreaker:
             self._probing[provider] = now + self.policy.open_seconds
             return Decision(True, "half_open")
 
-    async def record(self, provider: str, ok: bool) -> Change | None:
+    async def record(self, provider: str, ok: bool, count: int = 1) -> Change | None:
         now = self._clock()
         policy = self.policy
         async with self._lock:
@@ -82,7 +82,7 @@ class MemoryBreaker:
                 self._opened_until[provider] = now + policy.open_seconds
                 return None
             calls = self._calls.setdefault(provider, deque())
-            calls.append((now, ok))
+            calls.extend((now, ok) for _ in range(count))
             while calls and calls[0][0] < now - policy.window_seconds:
                 calls.popleft()
             failures = sum(1 for _, good in calls if not good)
@@ -93,7 +93,8 @@ class MemoryBreaker:
 
 
 _LUA_RECORD = """
--- KEYS: ok, fail, opened_until, probe    ARGV: now, ok(1/0), window, min_calls, rate, open_seconds
+-- KEYS: ok, fail, opened_until, probe
+-- ARGV: now, ok(1/0), window, min_calls, rate, open_seconds, count
 local now = tonumber(ARGV[1])
 local until_ = tonumber(redis.call('GET', KEYS[3]) or '0')
 if until_ > 0 then
@@ -108,7 +109,9 @@ if until_ > 0 then
 end
 local key = KEYS[1]
 if ARGV[2] ~= '1' then key = KEYS[2] end
-redis.call('ZADD', key, now, tostring(now) .. ':' .. redis.call('INCR', KEYS[1] .. ':seq'))
+for _ = 1, tonumber(ARGV[7]) do
+  redis.call('ZADD', key, now, tostring(now) .. ':' .. redis.call('INCR', KEYS[1] .. ':seq'))
+end
 local floor = now - tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', floor)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', floor)
@@ -156,7 +159,7 @@ class RedisBreaker:
             return Decision(True, "half_open")
         return Decision(False, "half_open", now + 1)
 
-    async def record(self, provider: str, ok: bool) -> Change | None:
+    async def record(self, provider: str, ok: bool, count: int = 1) -> Change | None:
         policy = self.policy
         result = await self._record(
             keys=self._keys(provider),
@@ -167,6 +170,7 @@ class RedisBreaker:
                 policy.min_calls,
                 policy.failure_rate,
                 policy.open_seconds,
+                count,
             ],
         )
         text = result.decode() if isinstance(result, bytes) else str(result)
