@@ -29,6 +29,10 @@ class Organisation(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(16), default="en_US")
     slack_team_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # Where guests' texts arrive: the number or Twilio Messaging Service of
+    # this organisation (inbound texts are routed by them).
+    sms_number: Mapped[str | None] = mapped_column(String(32), unique=True)
+    messaging_service_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
