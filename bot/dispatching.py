@@ -102,10 +102,29 @@ class Dispatching:
             self.backlog,
         )
 
-    async def close_runtime(self) -> None:
-        # Batches still running may ask for the runtime after this: they get
-        # none (and their messages are retried), so nothing is left unclosed.
+
+class ClosesRuntime(dramatiq.Middleware):
+    """Closes the workers' runtime once every batch has ended, before the loop stops.
+
+    Dramatiq calls ``after_worker_shutdown`` in reverse order of the
+    middleware list, so this one (appended after AsyncIO) runs while the
+    event loop still turns, and after the worker threads were joined: no
+    batch holds a database connection any more. Closing earlier would leave
+    a running batch's connection open when the loop stops.
+    """
+
+    def __init__(self, built: list[Runtime], closing: threading.Event) -> None:
+        self.built = built
+        self.closing = closing
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # A message that starts after this gets no runtime (and is retried).
         self.closing.set()
+        loop_thread = get_event_loop_thread()
+        if loop_thread is not None:
+            loop_thread.run_coroutine(self._close())
+
+    async def _close(self) -> None:
         while self.built:
             await self.built.pop().close()
 
@@ -120,6 +139,7 @@ def wire(
     built: list[Runtime] = []
 
     closing = threading.Event()
+    broker.add_middleware(ClosesRuntime(built, closing))
 
     async def runtime() -> Runtime:
         # Built on first use, inside the AsyncIO middleware's event loop.
@@ -143,10 +163,7 @@ def start_workers(dispatching: Dispatching, threads: int = 4) -> dramatiq.Worker
     return worker
 
 
-def stop_workers(dispatching: Dispatching, worker: dramatiq.Worker) -> None:
-    """Close the runtime on the workers' own event loop, then stop them."""
-    loop_thread = get_event_loop_thread()
-    if loop_thread is not None:
-        loop_thread.run_coroutine(dispatching.close_runtime())
+def stop_workers(worker: dramatiq.Worker) -> None:
+    """Let running batches end, then close the runtime (``ClosesRuntime``)."""
     # stop() waits for the threads; join() would wait for the queues to drain.
     worker.stop()

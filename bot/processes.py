@@ -93,5 +93,5 @@ async def dev(settings: Settings, port: int, every: float) -> None:
         await run_scheduler(settings, dispatching, stop, every)
     finally:
         await runner.cleanup()
-        await asyncio.to_thread(stop_workers, dispatching, worker)
+        await asyncio.to_thread(stop_workers, worker)
         dispatching.broker.close()

@@ -136,7 +136,7 @@ async def running_dispatch(
     try:
         yield Running(settings, dispatching, worker, control, namespace)
     finally:
-        await asyncio.to_thread(stop_workers, dispatching, worker)
+        await asyncio.to_thread(stop_workers, worker)
         await control.close()
         dispatching.broker.close()
         if settings.store.redis_url:
