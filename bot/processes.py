@@ -11,6 +11,7 @@ import structlog
 from aiohttp import web
 
 from bot.dispatching import Dispatching, start_workers, stop_workers, wire
+from bot.secrets import with_kept_secrets
 from bot.settings import Settings
 from dispatch.reconciler import tick
 from handlers.app import create_app
@@ -30,7 +31,7 @@ def stop_on_signals() -> asyncio.Event:
 
 
 async def start_web(settings: Settings, port: int) -> web.AppRunner:
-    runner = web.AppRunner(create_app(settings.web, settings.store), access_log=None)
+    runner = web.AppRunner(create_app(with_kept_secrets(settings)), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, port=port).start()
     return runner

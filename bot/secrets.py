@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
+from pydantic import SecretStr
+
+from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -27,3 +31,20 @@ def kept_secret(configured: list[str], name: str, var: Path = VAR) -> list[str]:
         path.chmod(0o600)
         log.warning(f"{name} is not set; generated one in {path} (set it in production)")
     return [path.read_text().strip()]
+
+
+def with_kept_secrets(settings: Settings) -> Settings:
+    """``settings`` with its signing keys from the environment, or this machine's
+    kept ones (for the commands that sign or check: serve, dev, token, workers)."""
+    unsubscribe = kept_secret(
+        [key.get_secret_value() for key in settings.dispatch.unsubscribe_secret],
+        "UNSUBSCRIBE_SECRET",
+    )
+    jwt = kept_secret([key.get_secret_value() for key in settings.web.jwt_secret], "JWT_SECRET")
+    return replace(
+        settings,
+        dispatch=settings.dispatch.model_copy(
+            update={"unsubscribe_secret": [SecretStr(key) for key in unsubscribe]}
+        ),
+        web=settings.web.model_copy(update={"jwt_secret": [SecretStr(key) for key in jwt]}),
+    )

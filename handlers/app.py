@@ -6,31 +6,43 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
+from handlers.errors import NotConfigured
 from handlers.health import health
-from handlers.keys import REQUEST_STATS, SERVICES, WEB_SETTINGS, Services
-from handlers.middleware import request_context
+from handlers.keys import REQUEST_STATS, SERVICES, SETTINGS, UNSUBSCRIBE_TOKENS, Services
+from handlers.metrics import METRICS, WebMetrics, metrics
+from handlers.middleware import request_context, security_headers
 from handlers.request_stats import RequestStats
-from handlers.settings import WebSettings
+from handlers.settings import AppSettings
 from store.database import Database
 from store.redis import connect_redis
-from store.settings import StoreSettings
 
 
-def create_app(settings: WebSettings, store_settings: StoreSettings) -> web.Application:
-    app = web.Application(client_max_size=settings.max_request_bytes, middlewares=[request_context])
-    app[WEB_SETTINGS] = settings
+def create_app(settings: AppSettings) -> web.Application:
+    """The web app; signing keys must be set (the composition root keeps dev ones)."""
+    secrets = [key.get_secret_value() for key in settings.dispatch.unsubscribe_secret]
+    if not secrets:
+        raise NotConfigured("UNSUBSCRIBE_SECRET is not set: unsubscribe links cannot be checked")
+    app = web.Application(
+        client_max_size=settings.web.max_request_bytes,
+        middlewares=[request_context, security_headers],
+    )
+    app[SETTINGS] = settings
     app[REQUEST_STATS] = RequestStats()
-    app.cleanup_ctx.append(_services(store_settings))
+    app[METRICS] = WebMetrics()
+    app[UNSUBSCRIBE_TOKENS] = UnsubscribeTokens(
+        secrets, settings.dispatch.unsubscribe_token_max_age_days
+    )
+    app.cleanup_ctx.append(_services(settings))
     app.router.add_get("/api/health", health)
+    app.router.add_get("/metrics", metrics)
     return app
 
 
-def _services(
-    store_settings: StoreSettings,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+def _services(settings: AppSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def context(app: web.Application) -> AsyncIterator[None]:
-        database = Database(store_settings)
-        redis = connect_redis(store_settings)
+        database = Database(settings.store)
+        redis = connect_redis(settings.store)
         app[SERVICES] = Services(database=database, redis=redis)
         try:
             yield

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from aiohttp import web
 from redis.asyncio import Redis
 
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from handlers.request_stats import RequestStats
-from handlers.settings import WebSettings
+from handlers.settings import AppSettings
 from store.database import Database
 
 
@@ -19,6 +20,7 @@ class Services:
 
 
 SERVICES = web.AppKey("services", Services)
-WEB_SETTINGS = web.AppKey("web_settings", WebSettings)
+SETTINGS = web.AppKey[AppSettings]("settings")
+UNSUBSCRIBE_TOKENS = web.AppKey("unsubscribe_tokens", UnsubscribeTokens)
 REQUEST_STATS = web.AppKey("request_stats", RequestStats)
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -11,6 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from handlers.keys import REQUEST_ID, REQUEST_STATS
+from handlers.metrics import METRICS
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,43 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             status=500,
         )
     finally:
-        request.app[REQUEST_STATS].record(time.perf_counter() - started, server_error=status >= 500)
+        elapsed = time.perf_counter() - started
+        request.app[REQUEST_STATS].record(elapsed, server_error=status >= 500)
+        request.app[METRICS].observe_request(_route(request), status, elapsed)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def _route(request: web.Request) -> str:
+    # The route's pattern (/u/{token}), never the path: tokens must not
+    # become label values, and labels must stay few.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+# Pages guests read carry no scripts and load only our own stylesheet.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        _protect(error)
+        raise
+    _protect(response)
+    return response
+
+
+def _protect(response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if response.content_type == "text/html" or "text/html" in response.headers.get(
+        "Content-Type", ""
+    ):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")

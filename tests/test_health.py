@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +18,14 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
 from handlers.app import create_app
-from handlers.settings import WebSettings
-from store.settings import StoreSettings
 from tests.conftest import open_database
+from tests.web_harness import ClientFactory, app_settings
 
-ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 UNREACHABLE_REDIS = "redis://127.0.0.1:1/0"
 
 
 def _app(database_url: str, redis_url: str | None = None) -> web.Application:
-    return create_app(WebSettings(), StoreSettings(database_url=database_url, redis_url=redis_url))
+    return create_app(app_settings(database_url, redis_url))
 
 
 async def _health(client: TestClient[Any, Any]) -> tuple[int, dict[str, Any]]:
