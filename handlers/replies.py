@@ -52,11 +52,16 @@ _YES = re.compile(
     re.IGNORECASE,
 )
 _NO = re.compile(
-    r"^(no|nope|nah|n|decline|declined|regrets|sorry,? no|no,? sorry|not attending|"
+    # "No problem, see you there" is not a no.
+    r"^(no(?![\s,]+(problem|problems|prob|worries|doubt|biggie|question))|nope|nah|n|decline|declined|regrets|sorry,? no|no,? sorry|not attending|"
     r"(i|we) can'?t (make it|come|attend)|can'?t make it|cannot make it|"
     r"(i|we) (won'?t|will not) be (able to (make it|come|attend)|there|attending)|"
     r"unable to (attend|come|make it)|(i|we)'?m not (able to )?(come|coming|make it))\b",
     re.IGNORECASE,
+)
+_COURTESY = re.compile(
+    r"^(hi|hello|hey|dear all|(so |very |really |terribly )?sorry|unfortunately|sadly|oh no|"
+    r"alas|thanks?( you)?( so much)?|ok|okay)\b[\s,.!:;-]*"
 )
 _MAYBE = re.compile(r"^(maybe|not sure|possibly|perhaps|tentative|tbc|undecided)\b", re.IGNORECASE)
 _NUMBER_WORDS = {
@@ -109,6 +114,9 @@ def read_reply(text: str, *, opted_out: bool = False, opt_out_type: str | None =
 
 def _rsvp(text: str) -> Reading:
     lowered = " ".join(text.lower().replace("’", "'").split())
+    # "So sorry, can't make it", "Hi! Yes 2": the answer follows the courtesy.
+    for _ in range(3):
+        lowered = _COURTESY.sub("", lowered, count=1)
     if _NO.search(lowered):
         return Reading(InboundClass.RSVP, rsvp=RsvpStatus.DECLINED, party_size=None)
     if _YES.search(lowered):

@@ -32,6 +32,7 @@ CHATTER = [
     "Where do we park?", "Congrats!!", "Thank you!", "😍", "Is there a dress code?",
     "Can I bring my kids?", "ok", "Who is this?", "lol", "Love you guys", "See you soon",
     "Help me find the venue?", "info about parking?", "start time?",
+    "No problem, see you there", "no worries!", "Hi, what time is dinner?",
 ]  # fmt: skip
 OPT_INS = ["START", "start", "Start.", "UNSTOP", "unstop", "START!"]
 HELPS = ["HELP", "help", "Help!", "INFO", "info?", "  Help  "]
@@ -44,12 +45,14 @@ YES = [
     ("Yes we're coming", None), ("accept", None), ("Attending", None),
     ("wouldn't miss it", None), ("Y", None), ("We’ll be there, 3 of us", 3),
     ("yes just me", 1), ("Yes! The two of us", 2), ("yes 12", 12), ("yes 99", None),
+    ("Hi! Yes 2", 2), ("Thank you, we'll be there", None),
 ]  # fmt: skip
 NO = [
     "NO", "no", "No sorry", "no, sorry", "Sorry no", "nope", "Can't make it",
     "can't make it :(", "We can't make it unfortunately", "cannot make it",
     "I won't be able to make it", "unable to attend", "Regrets", "decline",
     "Not attending", "We won't be there", "nah", "No.", "Can’t make it, sorry!",
+    "So sorry, can't make it after all", "Unfortunately we can't come", "Hi, no sorry",
 ]  # fmt: skip
 MAYBE = ["maybe", "Maybe!", "not sure yet", "possibly", "tentative"]
 

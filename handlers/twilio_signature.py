@@ -1,0 +1,58 @@
+"""Twilio's request signature, checked with the official ``RequestValidator``.
+
+The URL Twilio signed is the one it was configured with: PUBLIC_BASE_URL plus
+the path and query we received. Never the Host or X-Forwarded-* headers — a
+caller chooses those.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from multidict import MultiDict, MultiDictProxy
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+
+from handlers.keys import SETTINGS
+
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+FORM = "application/x-www-form-urlencoded"
+
+
+class TwilioNotConfigured(web.HTTPServiceUnavailable):
+    def __init__(self) -> None:
+        super().__init__(
+            text='{"error": "not_configured", "message": "TWILIO_AUTH_TOKEN is not set, '
+            'so Twilio webhooks cannot be verified."}',
+            content_type="application/json",
+        )
+
+
+class ForgedTwilioRequest(web.HTTPForbidden):
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            text=f'{{"error": "forbidden", "message": "{why}"}}', content_type="application/json"
+        )
+
+
+async def signed_form(request: web.Request) -> MultiDictProxy[str]:
+    """The request's form fields, if Twilio signed them; 403 otherwise (nothing read on)."""
+    settings = request.app[SETTINGS].dispatch
+    if settings.twilio_auth_token is None:
+        raise TwilioNotConfigured()
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        raise ForgedTwilioRequest("The X-Twilio-Signature header is missing.")
+    if request.content_type != FORM:
+        raise ForgedTwilioRequest("Twilio posts application/x-www-form-urlencoded forms.")
+    try:
+        form = await request.post()
+    except ValueError:  # undecodable bytes: nobody signed this
+        raise ForgedTwilioRequest("The form cannot be read.") from None
+    # Every value of a url-encoded form is text (files need multipart).
+    fields = MultiDictProxy(MultiDict((key, str(value)) for key, value in form.items()))
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    url = settings.public_base_url + request.raw_path
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
+    if not validator.validate(url, fields, signature, algorithm):
+        raise ForgedTwilioRequest("The X-Twilio-Signature does not match this request.")
+    return fields

@@ -1,0 +1,166 @@
+"""Twilio's webhooks: guests' texts (``POST /twilio/sms``) and delivery reports
+(``POST /twilio/status``).
+
+Both are signed (see ``twilio_signature``). The effect of a text commits
+before its TwiML answer leaves, so an opt-out is final before the guest can
+read its confirmation; the dispatch claim re-checks the ledger, so no text
+to that number is claimed after this answer.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from twilio.twiml.messaging_response import MessagingResponse
+
+from dispatch.feedback import learn_from_failure
+from dispatch.providers.twilio_sms import SUPPRESS_AS_INVALID, SUPPRESS_AS_STOP
+from handlers.guest_replies import ReplyOutcome, act_on_reply
+from handlers.keys import SERVICES
+from handlers.metrics import METRICS
+from handlers.twilio_signature import signed_form
+from store.addresses import AddressError, normalise_phone
+from store.audit import Actor
+from store.enums import Channel, DeliveryStatus, SuppressionReason
+from store.models.base import utcnow
+from store.repositories.inbound import ArrivedMessage, organisation_for_sms
+from store.repositories.provider_reports import record_report
+
+TWIML = "application/xml"
+# Twilio's final statuses that we record; the others (queued, sending, sent,
+# accepted, read…) add nothing to "sent", which we recorded when Twilio
+# accepted the message.
+REPORTED = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.UNDELIVERED,
+    "failed": DeliveryStatus.FAILED,
+}
+# Column sizes; Twilio's own values are far shorter, so longer is not Twilio.
+_LIMITS = {
+    "MessageSid": 128,
+    "From": 320,
+    "To": 320,
+    "MessagingServiceSid": 64,
+    "ErrorCode": 32,
+    "OptOutType": 32,
+}
+STATUS_ACTOR = Actor("provider", "twilio")
+
+
+def register(router: web.UrlDispatcher) -> None:
+    router.add_post("/twilio/sms", incoming_text)
+    router.add_post("/twilio/status", delivery_report)
+
+
+class IncompleteTwilioRequest(web.HTTPBadRequest):
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            text=f'{{"error": "bad_request", "message": "{why}"}}', content_type="application/json"
+        )
+
+
+def _required(form: dict[str, str], name: str) -> str:
+    value = _optional(form, name)
+    if value is None:
+        raise IncompleteTwilioRequest(f"The field {name} is missing.")
+    return value
+
+
+def _optional(form: dict[str, str], name: str) -> str | None:
+    value = form.get(name, "").strip()
+    if len(value) > _LIMITS.get(name, 2000):
+        raise IncompleteTwilioRequest(f"The field {name} is too long.")
+    return value or None
+
+
+def _phone(raw: str) -> str:
+    # Twilio sends E.164; a short code or sender name stays as it came.
+    try:
+        return normalise_phone(raw, "US")
+    except AddressError:
+        return raw
+
+
+async def incoming_text(request: web.Request) -> web.Response:
+    form = dict(await signed_form(request))
+    message = ArrivedMessage(
+        channel=Channel.SMS,
+        provider="twilio",
+        provider_message_id=_required(form, "MessageSid"),
+        from_address=_phone(_required(form, "From")),
+        to_address=_phone(_required(form, "To")),
+        body=form.get("Body", "")[:2000],
+    )
+    async with request.app[SERVICES].database.transaction() as session:
+        organisation = await organisation_for_sms(
+            session, message.to_address, _optional(form, "MessagingServiceSid")
+        )
+        outcome = await act_on_reply(
+            session,
+            message,
+            organisation,
+            opt_out_type=_optional(form, "OptOutType"),
+        )
+    _count(request, outcome)
+    response = MessagingResponse()
+    if outcome.answer:
+        response.message(outcome.answer)
+    return web.Response(text=str(response), content_type=TWIML)
+
+
+def _count(request: web.Request, outcome: ReplyOutcome) -> None:
+    if outcome.duplicate or outcome.reading is None:
+        return
+    metrics = request.app[METRICS]
+    metrics.inbound.labels("sms", outcome.reading.kind.value).inc()
+    if outcome.suppressed:
+        metrics.opt_outs.labels("sms", SuppressionReason.STOP.value).inc()
+    if outcome.lifted:
+        metrics.opt_ins.labels("sms").inc()
+    if outcome.rsvp:
+        metrics.rsvps.labels(outcome.rsvp.value, "sms").inc()
+
+
+async def delivery_report(request: web.Request) -> web.Response:
+    form = dict(await signed_form(request))
+    message_sid = _required(form, "MessageSid")
+    status = REPORTED.get((form.get("MessageStatus") or "").strip().lower())
+    if status is None:
+        return web.Response(status=204)
+    code = _optional(form, "ErrorCode")
+    async with request.app[SERVICES].database.transaction() as session:
+        reported = await record_report(
+            session,
+            provider="twilio",
+            provider_message_id=message_sid,
+            status=status,
+            now=utcnow(),
+            error_code=code,
+            error_message=f"Twilio reported {status.value}" + (f" (error {code})" if code else ""),
+        )
+        if reported is not None and status != DeliveryStatus.DELIVERED:
+            added = await learn_from_failure(
+                session,
+                STATUS_ACTOR,
+                organisation_id=reported.organisation_id,
+                channel=Channel.SMS,
+                address=reported.address,
+                code=code,
+                suppress=_suppress_for(code),
+                source="twilio_status",
+            )
+            if added:
+                request.app[METRICS].opt_outs.labels("sms", _reason_label(code)).inc()
+    return web.Response(status=204)
+
+
+def _suppress_for(code: str | None) -> SuppressionReason | None:
+    if code in SUPPRESS_AS_STOP:
+        return SuppressionReason.STOP
+    if code in SUPPRESS_AS_INVALID:
+        return SuppressionReason.INVALID
+    return None
+
+
+def _reason_label(code: str | None) -> str:
+    reason = _suppress_for(code)
+    return reason.value if reason else SuppressionReason.INVALID.value
