@@ -53,7 +53,8 @@ _YES = re.compile(
 )
 _NO = re.compile(
     # "No problem, see you there" is not a no.
-    r"^(no(?![\s,]+(problem|problems|prob|worries|doubt|biggie|question))|nope|nah|n|decline|declined|regrets|sorry,? no|no,? sorry|not attending|"
+    r"^(no(?![\s,]+(problem|problems|prob|worries|doubt|biggie|question))|nope|nah|n|"
+    r"decline|declined|regrets|sorry,? no|no,? sorry|not attending|"
     r"(i|we) can'?t (make it|come|attend)|can'?t make it|cannot make it|"
     r"(i|we) (won'?t|will not) be (able to (make it|come|attend)|there|attending)|"
     r"unable to (attend|come|make it)|(i|we)'?m not (able to )?(come|coming|make it))\b",
