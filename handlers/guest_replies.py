@@ -156,7 +156,12 @@ class Answers:
         return f"{self.organisation.name}: {text}" if self.texting else None
 
     def _contact(self) -> str:
-        return self.organisation.sender_email or "reply to this message"
+        organisation = self.organisation
+        reachable = [
+            organisation.contact_phone,
+            organisation.contact_email or organisation.sender_email,
+        ]
+        return " or ".join(way for way in reachable if way) or "reply to this message"
 
     def opted_out(self) -> str | None:
         return self._say(

@@ -98,6 +98,8 @@ async def load_demo_data(session: AsyncSession, actor: Actor) -> DemoResult:
         sender_email="hello@evergreen-weddings.example.com",
         contact_email="hello@evergreen-weddings.example.com",
         contact_phone="+12015550199",
+        # Guests' texts to this number reach this organisation (POST /twilio/sms).
+        sms_number="+12015550100",
         default_country="US",
         timezone="America/New_York",
         locale="en_US",
