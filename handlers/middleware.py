@@ -38,8 +38,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = response.status
     except web.HTTPException as error:
         status = error.status
-        error.headers[REQUEST_ID_HEADER] = request_id
-        raise
+        if status < 400 or error.content_type in ("application/json", "text/html"):
+            error.headers[REQUEST_ID_HEADER] = request_id
+            raise
+        # aiohttp's own refusals (404, 405, 413…) are plain text: callers of an
+        # API get JSON they can parse, with the id to quote.
+        response = _as_json(error, request_id)
     except Exception:
         log.exception("request failed", path=request.path, request_id=request_id)
         response = web.json_response(
@@ -50,12 +54,30 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
                 "request_id": request_id,
             },
             status=500,
+            headers={"X-Content-Type-Options": "nosniff"},
         )
     finally:
         elapsed = time.perf_counter() - started
         request.app[REQUEST_STATS].record(elapsed, server_error=status >= 500)
         request.app[METRICS].observe_request(_route(request), status, elapsed)
     response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
+def _as_json(error: web.HTTPException, request_id: str) -> web.Response:
+    reason = error.reason or "error"
+    response = web.json_response(
+        {
+            "error": re.sub(r"[^a-z]+", "_", reason.lower()).strip("_"),
+            "message": error.text or reason,
+            "request_id": request_id,
+        },
+        status=error.status,
+    )
+    # Keep what the refusal said in headers (Allow, WWW-Authenticate, nosniff…).
+    for name, value in error.headers.items():
+        if name.lower() not in ("content-type", "content-length"):
+            response.headers[name] = value
     return response
 
 
