@@ -7,6 +7,8 @@ caller chooses those.
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from multidict import MultiDict, MultiDictProxy
 from twilio.request_validator import RequestValidator, get_signature_algorithm
@@ -21,8 +23,13 @@ FORM = "application/x-www-form-urlencoded"
 class TwilioNotConfigured(web.HTTPServiceUnavailable):
     def __init__(self) -> None:
         super().__init__(
-            text='{"error": "not_configured", "message": "TWILIO_AUTH_TOKEN is not set, '
-            'so Twilio webhooks cannot be verified."}',
+            text=json.dumps(
+                {
+                    "error": "not_configured",
+                    "message": "TWILIO_AUTH_TOKEN is not set, so Twilio webhooks "
+                    "cannot be verified.",
+                }
+            ),
             content_type="application/json",
         )
 
@@ -30,7 +37,8 @@ class TwilioNotConfigured(web.HTTPServiceUnavailable):
 class ForgedTwilioRequest(web.HTTPForbidden):
     def __init__(self, why: str) -> None:
         super().__init__(
-            text=f'{{"error": "forbidden", "message": "{why}"}}', content_type="application/json"
+            text=json.dumps({"error": "forbidden", "message": why}),
+            content_type="application/json",
         )
 
 

@@ -9,6 +9,8 @@ to that number is claimed after this answer.
 
 from __future__ import annotations
 
+import json
+
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
@@ -54,7 +56,8 @@ def register(router: web.UrlDispatcher) -> None:
 class IncompleteTwilioRequest(web.HTTPBadRequest):
     def __init__(self, why: str) -> None:
         super().__init__(
-            text=f'{{"error": "bad_request", "message": "{why}"}}', content_type="application/json"
+            text=json.dumps({"error": "bad_request", "message": why}),
+            content_type="application/json",
         )
 
 

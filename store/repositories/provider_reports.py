@@ -42,10 +42,15 @@ async def record_report(
     now: datetime,
     error_code: str | None = None,
     error_message: str | None = None,
+    from_states: tuple[DeliveryStatus, ...] | None = None,
 ) -> ReportedDelivery | None:
     """Move the delivery forward; None when the report changes nothing (unknown
-    message, a repeat, or a status behind the one recorded)."""
-    allowed = FORWARD_FROM.get(status)
+    message, a repeat, or a status behind the one recorded).
+
+    ``from_states`` replaces ``FORWARD_FROM`` for a provider whose reports may
+    follow one another differently (an email may bounce after "delivered").
+    """
+    allowed = FORWARD_FROM.get(status) if from_states is None else from_states
     if allowed is None:
         return None
     values: dict[str, object] = {"status": status, "updated_at": now}
@@ -74,3 +79,24 @@ async def record_report(
     )
     assert organisation_id is not None  # a delivery always belongs to a campaign
     return ReportedDelivery(row.id, organisation_id, Channel(row.channel), row.address)
+
+
+async def reported_delivery(
+    session: AsyncSession, *, provider: str, provider_message_id: str
+) -> ReportedDelivery | None:
+    """The delivery a provider's report is about, whatever its status."""
+    row = (
+        await session.execute(
+            select(Delivery.id, Campaign.organisation_id, Delivery.channel, Delivery.address)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
+            .where(
+                Delivery.provider == provider,
+                Delivery.provider_message_id == provider_message_id,
+            )
+            .order_by(Delivery.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    return ReportedDelivery(row.id, row.organisation_id, Channel(row.channel), row.address)
