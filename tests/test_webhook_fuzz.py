@@ -1,18 +1,32 @@
-"""1,000 mutated or forged requests per webhook route: none accepted, none a 500, no row written."""
+"""1,000 mutated or forged requests per webhook route: none accepted, none a 500, no row written.
+
+Each case starts from a genuine request and changes one thing a forger or a
+broken proxy would: the signature, the signed content, the URL, the secret,
+the time, the credentials, or the bytes themselves.
+"""
 
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from svix.webhooks import Webhook
 
 from tests.twilio_webhook_client import text_from, twilio_signature
-from tests.web_harness import PUBLIC_BASE_URL, TWILIO_AUTH_TOKEN
+from tests.web_harness import (
+    INBOUND_EMAIL_PASSWORD,
+    INBOUND_EMAIL_USERNAME,
+    PUBLIC_BASE_URL,
+    RESEND_WEBHOOK_SECRET,
+    TWILIO_AUTH_TOKEN,
+)
 from tests.webhook_fuzzing import ServedApp, served_app
 
 EXAMPLES = settings(
@@ -22,6 +36,7 @@ EXAMPLES = settings(
     derandomize=True,  # the same 1,000 cases every run: a failure is reproducible
 )
 FORM = "application/x-www-form-urlencoded"
+Request = tuple[str, bytes, dict[str, str]]  # path, body, headers
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +59,7 @@ values = st.one_of(texts, st.sampled_from(["STOP", "delivered", "failed", "+1201
 
 
 @st.composite
-def forged_twilio(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
+def forged_twilio(draw: st.DrawFn) -> Request:
     """A real Twilio form, then one of the ways a forger or a broken proxy changes it."""
     path = draw(st.sampled_from(["/twilio/sms", "/twilio/status"]))
     params = text_from("+12012000001", "STOP", MessageStatus="failed", ErrorCode="30006")
@@ -99,7 +114,124 @@ def forged_twilio(draw: st.DrawFn) -> tuple[str, bytes, dict[str, str]]:
 @EXAMPLES
 @given(request=forged_twilio())
 def test_forged_twilio_webhooks(
-    app: ServedApp, rows_before: dict[str, int], request: tuple[str, bytes, dict[str, str]]
+    app: ServedApp, rows_before: dict[str, int], request: Request
+) -> None:
+    path, body, headers = request
+    assert refused(app.send("POST", path, body, headers))
+    assert app.rows() == rows_before
+
+
+OTHER_SVIX_SECRET = "whsec_" + base64.b64encode(b"another key, not ours!!!").decode()
+
+
+def svix_headers(body: bytes, msg_id: str, at: datetime, secret: str) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "svix-id": msg_id,
+        "svix-timestamp": str(int(at.timestamp())),
+        "svix-signature": Webhook(secret).sign(msg_id, at, body.decode()),
+    }
+
+
+@st.composite
+def forged_resend_event(draw: st.DrawFn) -> Request:
+    payload = {
+        "type": draw(st.sampled_from(["email.bounced", "email.complained", "email.delivered"])),
+        "created_at": "2026-11-29T12:00:00.000Z",
+        "data": {
+            "email_id": "4ef9a417-02e9-4d39-ad75-9611e0fcc33c",
+            "to": ["guest1@example.com"],
+            "from": "Evergreen Weddings <hello@evergreen.example.com>",
+            "bounce": {"type": "Permanent", "message": "mailbox does not exist"},
+        },
+    }
+    body = json.dumps(payload).encode()
+    now = datetime.now(UTC)
+    headers = svix_headers(body, "msg_fuzz", now, RESEND_WEBHOOK_SECRET)
+    how = draw(
+        st.sampled_from(
+            ["no headers", "no signature", "random signature", "other secret", "stale",
+             "future", "changed body", "changed id", "raw bytes"]
+        )
+    )  # fmt: skip
+    if how == "no headers":
+        headers = {"Content-Type": "application/json"}
+    elif how == "no signature":
+        del headers["svix-signature"]
+    elif how == "random signature":
+        headers["svix-signature"] = draw(
+            st.one_of(
+                st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"])),
+                st.binary(min_size=32, max_size=32).map(
+                    lambda b: "v1," + base64.b64encode(b).decode()
+                ),
+            )
+        )
+    elif how == "other secret":
+        headers = svix_headers(body, "msg_fuzz", now, OTHER_SVIX_SECRET)
+    elif how in ("stale", "future"):
+        minutes = draw(st.integers(min_value=6, max_value=60 * 24 * 365))
+        shift = timedelta(minutes=-minutes if how == "stale" else minutes)
+        headers = svix_headers(body, "msg_fuzz", now + shift, RESEND_WEBHOOK_SECRET)
+    elif how == "changed body":
+        changed = dict(payload, type=draw(st.text(max_size=20)))
+        assume(changed != payload)
+        body = json.dumps(changed).encode()
+    elif how == "changed id":
+        headers["svix-id"] = draw(
+            st.text(alphabet=st.characters(codec="ascii", exclude_categories=["Cc"]), max_size=30)
+        )
+        assume(headers["svix-id"] != "msg_fuzz")
+    else:
+        body = draw(st.binary(max_size=300))
+    return "/email/events", body, headers
+
+
+@st.composite
+def forged_inbound_email(draw: st.DrawFn) -> Request:
+    payload = {
+        "From": "guest1@example.com",
+        "To": "hello@evergreen.example.com",
+        "Subject": "Re: You're invited",
+        "TextBody": draw(st.sampled_from(["STOP", "Yes 2", "unsubscribe"])),
+        "MessageID": "fuzz-message",
+    }
+    body = json.dumps(payload).encode()
+    genuine = base64.b64encode(f"{INBOUND_EMAIL_USERNAME}:{INBOUND_EMAIL_PASSWORD}".encode())
+    credentials = draw(
+        st.one_of(
+            st.none(),
+            st.tuples(st.text(max_size=20), st.text(max_size=20)).map(
+                lambda pair: "Basic " + base64.b64encode(f"{pair[0]}:{pair[1]}".encode()).decode()
+            ),
+            st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"])),
+            st.just("Bearer " + genuine.decode()),
+            st.just("Basic " + genuine.decode()[:-2]),
+        )
+    )
+    assume(credentials != "Basic " + genuine.decode())
+    headers = {"Content-Type": "application/json"}
+    if credentials is not None:
+        headers["Authorization"] = credentials
+    if draw(st.booleans()):
+        body = draw(st.binary(max_size=300))
+    return "/email/inbound", body, headers
+
+
+@EXAMPLES
+@given(request=forged_resend_event())
+def test_forged_resend_events(
+    app: ServedApp, rows_before: dict[str, int], request: Request
+) -> None:
+    path, body, headers = request
+    assert refused(app.send("POST", path, body, headers))
+    assert app.rows() == rows_before
+
+
+@EXAMPLES
+@given(request=forged_inbound_email())
+def test_forged_inbound_email(
+    app: ServedApp, rows_before: dict[str, int], request: Request
 ) -> None:
     path, body, headers = request
     assert refused(app.send("POST", path, body, headers))
