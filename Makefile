@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit install clean
+.PHONY: run test lint typecheck unit browser install clean
 
 run: $(INSTALLED)
 	$(BIN)/guestcomms migrate
@@ -20,8 +20,25 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-unit: $(INSTALLED)
+unit: $(INSTALLED) browser
 	$(BIN)/pytest
+
+# Guests' pages are checked in a real browser (tests/test_unsubscribe_accessibility.py):
+# Debian's Chromium, installed once. Without apt-get the test skips, saying why (and
+# fails under CI=true).
+CHROMIUM := /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's chromium for the browser tests"; \
+			$(SUDO) apt-get update -qq \
+				&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "No $(CHROMIUM) and no apt-get: the browser tests will be skipped" >&2; \
+		fi; \
+	fi
 
 install: $(INSTALLED)
 

@@ -17,3 +17,8 @@ class InvalidUnsubscribeToken(DispatchError):
 
 class ExpiredUnsubscribeToken(InvalidUnsubscribeToken):
     """The token is genuine but older than the accepted age."""
+
+    def __init__(self, message: str, organisation_id: int | None = None) -> None:
+        super().__init__(message)
+        # Genuine, so trusted: the page for an old link can name who sent it.
+        self.organisation_id = organisation_id

@@ -86,8 +86,10 @@ class UnsubscribeTokens:
             payload, signed_at = self._serializer.loads(
                 token, max_age=self._max_age_seconds, return_timestamp=True
             )
-        except SignatureExpired:
-            raise ExpiredUnsubscribeToken("this unsubscribe link has expired") from None
+        except SignatureExpired as expired:
+            raise ExpiredUnsubscribeToken(
+                "this unsubscribe link has expired", self._organisation_of(expired.payload)
+            ) from None
         except BadData:
             raise InvalidUnsubscribeToken("this unsubscribe link is not valid") from None
         match payload:
@@ -100,3 +102,13 @@ class UnsubscribeTokens:
                     issued_at=signed_at.astimezone(UTC),
                 )
         raise InvalidUnsubscribeToken("this unsubscribe link is not valid")
+
+    def _organisation_of(self, payload: object) -> int | None:
+        try:
+            loaded = self._serializer.load_payload(payload)  # type: ignore[arg-type]
+        except BadData:
+            return None
+        match loaded:
+            case [int(organisation), *_]:
+                return organisation
+        return None
