@@ -12,13 +12,15 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from svix.webhooks import Webhook
 
+from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
+from store.enums import Channel
 from tests.twilio_webhook_client import text_from, twilio_signature
 from tests.web_harness import (
     INBOUND_EMAIL_PASSWORD,
@@ -26,6 +28,7 @@ from tests.web_harness import (
     PUBLIC_BASE_URL,
     RESEND_WEBHOOK_SECRET,
     TWILIO_AUTH_TOKEN,
+    UNSUBSCRIBE_SECRET,
 )
 from tests.webhook_fuzzing import ServedApp, served_app
 
@@ -59,9 +62,8 @@ values = st.one_of(texts, st.sampled_from(["STOP", "delivered", "failed", "+1201
 
 
 @st.composite
-def forged_twilio(draw: st.DrawFn) -> Request:
+def forged_twilio(draw: st.DrawFn, path: str) -> Request:
     """A real Twilio form, then one of the ways a forger or a broken proxy changes it."""
-    path = draw(st.sampled_from(["/twilio/sms", "/twilio/status"]))
     params = text_from("+12012000001", "STOP", MessageStatus="failed", ErrorCode="30006")
     signature = twilio_signature(PUBLIC_BASE_URL + path, params, TWILIO_AUTH_TOKEN)
     headers = {"Content-Type": FORM, "X-Twilio-Signature": signature}
@@ -111,12 +113,13 @@ def forged_twilio(draw: st.DrawFn) -> Request:
     return path, urlencode(params).encode(), headers
 
 
+@pytest.mark.parametrize("path", ["/twilio/sms", "/twilio/status"])
 @EXAMPLES
-@given(request=forged_twilio())
+@given(data=st.data())
 def test_forged_twilio_webhooks(
-    app: ServedApp, rows_before: dict[str, int], request: Request
+    app: ServedApp, rows_before: dict[str, int], path: str, data: st.DataObject
 ) -> None:
-    path, body, headers = request
+    path, body, headers = data.draw(forged_twilio(path))
     assert refused(app.send("POST", path, body, headers))
     assert app.rows() == rows_before
 
@@ -235,4 +238,42 @@ def test_forged_inbound_email(
 ) -> None:
     path, body, headers = request
     assert refused(app.send("POST", path, body, headers))
+    assert app.rows() == rows_before
+
+
+@st.composite
+def forged_unsubscribe(draw: st.DrawFn) -> tuple[str, str, bytes, dict[str, str]]:
+    genuine = UnsubscribeTokens([UNSUBSCRIBE_SECRET], 400).issue(
+        organisation_id=1, guest_id=1, channel=Channel.EMAIL, campaign_id=None
+    )
+    how = draw(st.sampled_from(["random", "one character", "truncated", "extended", "other key"]))
+    if how == "random":
+        token = draw(st.text(min_size=1, max_size=120))
+    elif how == "one character":
+        at = draw(st.integers(min_value=0, max_value=len(genuine) - 1))
+        token = genuine[:at] + draw(st.characters(codec="ascii")) + genuine[at + 1 :]
+    elif how == "truncated":
+        token = genuine[: draw(st.integers(min_value=1, max_value=len(genuine) - 1))]
+    elif how == "extended":
+        token = genuine + draw(st.text(min_size=1, max_size=8))
+    else:
+        token = UnsubscribeTokens([draw(st.text(min_size=1))], 400).issue(
+            organisation_id=1, guest_id=1, channel=Channel.EMAIL, campaign_id=None
+        )
+    assume(token != genuine)
+    method = draw(st.sampled_from(["GET", "POST"]))
+    body = draw(
+        st.one_of(st.just(b"List-Unsubscribe=One-Click"), st.just(b"channel=both"), st.binary())
+    )
+    headers = {"Content-Type": FORM}
+    return method, "/u/" + quote(token, safe=""), body, headers
+
+
+@EXAMPLES
+@given(request=forged_unsubscribe())
+def test_forged_unsubscribe_links(
+    app: ServedApp, rows_before: dict[str, int], request: tuple[str, str, bytes, dict[str, str]]
+) -> None:
+    method, path, body, headers = request
+    assert refused(app.send(method, path, body if method == "POST" else b"", headers))
     assert app.rows() == rows_before
