@@ -18,9 +18,12 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from bot import processes
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
+from bot.secrets import with_kept_secrets
 from bot.settings import Settings, load_settings
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.preview import preview_campaign
+from handlers import api_tokens
+from handlers.errors import NotConfigured
 from store.audit import CLI
 from store.database import Database
 from store.demo import DEMO_ORGANISATION, load_demo_data
@@ -32,6 +35,7 @@ from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
+from store.repositories.operations import OperationsQueries
 from store.repositories.organisations import WeddingRepository
 from store.segments import parse_segment
 
@@ -128,6 +132,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     dev.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    token = add("token", _token, "Print an operator API token (a bearer JWT).")
+    token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
+    token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
+    token.add_argument("--subject", default="operator", help="who it is for (default operator)")
+    token.add_argument(
+        "--organisation", help="organisation slug or id: the token sees only that one"
+    )
     return parser
 
 
@@ -266,6 +277,41 @@ async def _dev(args: argparse.Namespace, settings: Settings) -> int:
     await (await _open_database(settings)).dispose()
     await processes.dev(settings, args.port or settings.web.port, args.every)
     return EXIT_OK
+
+
+async def _token(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        role = api_tokens.parse_role(args.role)
+        lifetime = api_tokens.lifetime(args.hours)
+        tokens = api_tokens.ApiTokens(
+            [key.get_secret_value() for key in with_kept_secrets(settings).web.jwt_secret]
+        )
+        organisation = None
+        if args.organisation is not None:
+            organisation = await _organisation_slug(settings, args.organisation)
+        token = tokens.issue(
+            role, subject=args.subject, organisation=organisation, lifetime=lifetime
+        )
+    except (ValueError, NotFound) as error:
+        print(f"Cannot make a token: {_sentence(error)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except NotConfigured as error:
+        print(f"Cannot make a token: {_sentence(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(token)
+    return EXIT_OK
+
+
+async def _organisation_slug(settings: Settings, reference: str) -> str:
+    database = await _open_database(settings)
+    try:
+        async with database.reading() as session:
+            organisation = await OperationsQueries(session).organisation(reference)
+    finally:
+        await database.dispose()
+    if organisation is None:
+        raise NotFound("organisation", reference)
+    return organisation.slug
 
 
 def _read_input(name: str) -> bytes:

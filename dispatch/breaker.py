@@ -159,6 +159,16 @@ class RedisBreaker:
             return Decision(True, "half_open")
         return Decision(False, "half_open", now + 1)
 
+    async def peek(self, provider: str) -> Decision:
+        """The state as ``check`` sees it, without taking the probe (health checks)."""
+        raw = await self._redis.get(self._keys(provider)[2])
+        if raw is None:
+            return Decision(True, "closed")
+        until = float(raw)
+        if self._clock() < until:
+            return Decision(False, "open", until)
+        return Decision(True, "half_open")
+
     async def record(self, provider: str, ok: bool, count: int = 1) -> Change | None:
         policy = self.policy
         result = await self._record(

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
-from handlers import email_webhooks, twilio_webhooks, unsubscribe_pages
+from handlers import email_webhooks, operator_api, twilio_webhooks, unsubscribe_pages
 from handlers.errors import NotConfigured
 from handlers.health import health
 from handlers.keys import REQUEST_STATS, SERVICES, SETTINGS, UNSUBSCRIBE_TOKENS, Services
@@ -37,8 +37,9 @@ def create_app(settings: AppSettings) -> web.Application:
     app.cleanup_ctx.append(_services(settings))
     app.router.add_get("/api/health", health)
     app.router.add_get("/metrics", metrics)
-    twilio_webhooks.register(app.router)
     email_webhooks.register(app.router)
+    operator_api.register(app.router)
+    twilio_webhooks.register(app.router)
     unsubscribe_pages.register(app.router)
     return app
 

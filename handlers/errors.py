@@ -9,3 +9,19 @@ class HandlersError(Exception):
 
 class NotConfigured(HandlersError):
     """A setting the app needs is missing; the message names it."""
+
+
+class InvalidToken(HandlersError):
+    """An operator API token is malformed, expired or not signed by us; the message says which."""
+
+
+class Forbidden(HandlersError):
+    """The caller is known but may not do this; the message names what it needs."""
+
+
+class BadParameter(HandlersError):
+    """A request parameter is missing or invalid; ``field`` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field

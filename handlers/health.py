@@ -1,14 +1,22 @@
 """GET /api/health: what on-call and load balancers ask first.
 
 ``critical`` (HTTP 503) when something the product cannot work without is
-down; ``warning`` when it works but degraded; ``healthy`` otherwise. A check
-of a service this install does not use reads ``unconfigured``.
+down; ``warning`` when it works but degraded (a provider misconfigured or
+its circuit breaker open); ``healthy`` otherwise. A check of a service this
+install does not use reads ``unconfigured`` (the console providers).
+
+Breaker state comes from Redis when it is configured (where the workers keep
+it); otherwise the workers' breakers live in their own processes, and the
+last ``breaker.opened`` / ``breaker.closed`` event they wrote stands for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -16,24 +24,34 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
-from handlers.keys import REQUEST_STATS, SERVICES
+from dispatch.breaker import BreakerPolicy, RedisBreaker
+from dispatch.settings import DispatchSettings
+from handlers.keys import REQUEST_STATS, SERVICES, SETTINGS, Services
 from store.database import Database
+from store.enums import Channel
 from store.repositories.deliveries import DeliveryRepository
+from store.repositories.operations import latest_breaker_changes
 
 CHECK_TIMEOUT_SECONDS = 3.0
 # Without these nothing can be sent or recorded.
 ESSENTIAL = ("database", "redis")
+CONSOLE = "console"
 
 
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    database_check, queue_size = await _check_database(services.database)
+    dispatch = request.app[SETTINGS].dispatch
+    providers = [_email_setup(dispatch), _sms_setup(dispatch)]
+    (database_check, queue_size), redis_check, breakers = await asyncio.gather(
+        _check_database(services.database),
+        _check_redis(services.redis),
+        _breakers(services, dispatch, [p.breaker_key for p in providers]),
+    )
     checks: dict[str, dict[str, Any]] = {
         "database": database_check,
-        "redis": await _check_redis(services.redis),
-        # Providers are chosen and checked by the dispatch layer (issue 4).
-        "email_service": {"status": "unconfigured"},
-        "sms_service": {"status": "unconfigured"},
+        "redis": redis_check,
+        "email_service": _provider_check(providers[0], breakers),
+        "sms_service": _provider_check(providers[1], breakers),
     }
     stats = request.app[REQUEST_STATS]
     status = _overall(checks)
@@ -76,6 +94,122 @@ async def _check_redis(redis: Redis | None) -> dict[str, Any]:
     except (RedisError, OSError, TimeoutError) as error:
         return {"status": "error", "error": _describe(error)}
     return {"status": "ok", "latency_ms": _elapsed_ms(started)}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSetup:
+    """What the settings ask for, and what the dispatch layer will use because of them."""
+
+    channel: Channel
+    wanted: str
+    provider: str  # as dispatch/providers/factory.py chooses it
+    missing: tuple[str, ...] = ()
+
+    @property
+    def breaker_key(self) -> str:
+        return f"{self.channel.value}:{self.provider}"  # as Runtime.provider_name
+
+
+def _email_setup(settings: DispatchSettings) -> ProviderSetup:
+    wanted = settings.email_provider
+    missing: tuple[str, ...] = ()
+    if wanted == "smtp" and not settings.smtp_host:
+        missing = ("SMTP_HOST",)
+    elif wanted == "resend" and not settings.resend_api_key:
+        missing = ("RESEND_API_KEY",)
+    return ProviderSetup(Channel.EMAIL, wanted, CONSOLE if missing else wanted, missing)
+
+
+def _sms_setup(settings: DispatchSettings) -> ProviderSetup:
+    if settings.twilio_configured:
+        return ProviderSetup(Channel.SMS, "twilio", "twilio")
+    given = {
+        "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
+        "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER": (
+            settings.twilio_messaging_service_sid or settings.twilio_from_number
+        ),
+    }
+    if not any(given.values()):
+        return ProviderSetup(Channel.SMS, CONSOLE, CONSOLE)
+    missing = tuple(name for name, value in given.items() if not value)
+    return ProviderSetup(Channel.SMS, "twilio", CONSOLE, missing)
+
+
+def _provider_check(setup: ProviderSetup, breakers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    check: dict[str, Any] = {"status": "ok", "provider": setup.provider}
+    if setup.missing:
+        check["status"] = "error"
+        check["missing"] = list(setup.missing)
+        check["error"] = (
+            f"{setup.wanted} is chosen but {', '.join(setup.missing)} is not set: "
+            f"messages are written to the console outbox instead"
+        )
+    elif setup.provider == CONSOLE:
+        check["status"] = "unconfigured"
+    breaker = breakers.get(setup.breaker_key, {"state": "unknown"})
+    check["breaker"] = breaker
+    if breaker["state"] == "open" and "error" not in check:
+        check["status"] = "error"
+        check["error"] = (
+            f"circuit breaker {setup.breaker_key} is open after repeated failures; "
+            f"sending resumes with a probe at {breaker['retry_at']}"
+        )
+    return check
+
+
+async def _breakers(
+    services: Services, settings: DispatchSettings, keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            if services.redis is not None:
+                return await _breakers_in_redis(services.redis, settings, keys)
+            return await _breakers_from_events(services.database, settings, keys)
+    except (RedisError, SQLAlchemyError, OSError, TimeoutError) as error:
+        return {key: {"state": "unknown", "error": _describe(error)} for key in keys}
+
+
+async def _breakers_in_redis(
+    redis: Redis, settings: DispatchSettings, keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    policy = BreakerPolicy(
+        failure_rate=settings.breaker_failure_rate,
+        min_calls=settings.breaker_min_calls,
+        window_seconds=settings.breaker_window_seconds,
+        open_seconds=settings.breaker_open_seconds,
+    )
+    breaker = RedisBreaker(redis, policy, settings.broker_namespace)
+    states: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        decision = await breaker.peek(key)
+        states[key] = {"state": decision.state, "source": "redis"}
+        if decision.retry_at is not None:
+            states[key]["retry_at"] = datetime.fromtimestamp(decision.retry_at, UTC).isoformat()
+    return states
+
+
+async def _breakers_from_events(
+    database: Database, settings: DispatchSettings, keys: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    async with database.reading() as session:
+        latest = await latest_breaker_changes(session, keys)
+    now = datetime.now(UTC)
+    states: dict[str, dict[str, Any]] = {}
+    for key in keys:
+        event = latest.get(key)
+        if event is None or event.kind == "breaker.closed":
+            states[key] = {"state": "closed", "source": "events"}
+            continue
+        # The breaker lets a probe through once its open period is over.
+        retry_at = event.created_at + timedelta(seconds=settings.breaker_open_seconds)
+        states[key] = {
+            "state": "open" if now < retry_at else "half_open",
+            "source": "events",
+            "opened_at": event.created_at.isoformat(),
+            "retry_at": retry_at.isoformat(),
+        }
+    return states
 
 
 def _describe(error: BaseException) -> str:
