@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -44,11 +46,24 @@ class Database:
         self._glance_sessions = async_sessionmaker(
             self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
         )
+        # SQLite has one writer at a time. Pooled connections waiting on its
+        # busy handler retry at random, so under load some waited past the
+        # busy timeout and failed ("database is locked") while others went
+        # ahead; queueing this process's writers here first serves them in
+        # order. (Other processes still meet at the busy timeout.)
+        self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back if it raises."""
-        async with self.sessions() as session, session.begin():
+        if not self.is_sqlite:
+            async with self.sessions() as session, session.begin():
+                yield session
+            return
+        turn = self._write_turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with turn, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

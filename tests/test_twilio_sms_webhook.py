@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from xml.etree import ElementTree
 
@@ -266,3 +267,17 @@ async def test_an_incomplete_signed_request_is_a_clear_400(
     assert response.status == 400
     assert "From" in (await response.json())["message"]
     assert await count(database, InboundMessage) == 0
+
+
+async def test_a_burst_of_stops_is_answered_and_stored_in_full(
+    client: TestClient[Any, Any], database: Database
+) -> None:
+    """Many writers at once on one database: none may fail with "database is locked"."""
+    numbers = [f"+1202555{n:04d}" for n in range(300)]
+    responses = await asyncio.gather(
+        *(post_signed(client, "/twilio/sms", text_from(number, "STOP")) for number in numbers)
+    )
+    assert [response.status for response in responses] == [200] * len(numbers)
+    async with database.reading() as session:
+        stored = set(await session.scalars(select(Suppression.address)))
+    assert stored == set(numbers)
