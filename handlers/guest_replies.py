@@ -19,7 +19,6 @@ from store.models import ConsentRecord, Guest, Organisation, Wedding
 from store.models.base import utcnow
 from store.repositories.inbound import (
     ArrivedMessage,
-    classify_arrival,
     guest_replying,
     record_arrival,
     record_rsvp,
@@ -48,23 +47,29 @@ async def act_on_reply(
     opt_out_type: str | None = None,
 ) -> ReplyOutcome:
     """Record the message and do what it asks; call inside one write transaction."""
-    organisation_id = organisation.id if organisation else None
-    message_id = await record_arrival(session, organisation_id, message)
-    if message_id is None:
-        return ReplyOutcome(duplicate=True)
     if organisation is None:
         # No organisation to hold a ledger entry or an RSVP: kept for operators.
         reading = read_reply(message.body, opt_out_type=opt_out_type)
-        await classify_arrival(session, message_id, None, reading.kind)
-        return ReplyOutcome(reading=reading)
+        message_id = await record_arrival(session, None, message, classification=reading.kind)
+        return ReplyOutcome(duplicate=message_id is None, reading=reading)
 
+    # Read first, then record with what was read (one statement, not two): a
+    # retried webhook finds its record already there and stops before any effect.
     ledger = SuppressionLedger(session)
     entry = await ledger.active(organisation.id, message.channel, message.from_address)
     opted_out = entry is not None and entry.reason in GUEST_LIFTABLE
     reading = read_reply(message.body, opted_out=opted_out, opt_out_type=opt_out_type)
     guest = await guest_replying(session, organisation.id, message.channel, message.from_address)
+    message_id = await record_arrival(
+        session,
+        organisation.id,
+        message,
+        guest_id=guest.id if guest else None,
+        classification=reading.kind,
+    )
+    if message_id is None:
+        return ReplyOutcome(duplicate=True)
     actor = Actor("guest", f"inbound-{message_id}")
-    await classify_arrival(session, message_id, guest.id if guest else None, reading.kind)
     wedding = await session.get(Wedding, guest.wedding_id) if guest else None
     answers = Answers(organisation, wedding, message.channel)
     source = f"{message.channel.value}_reply"

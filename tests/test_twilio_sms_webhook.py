@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 from typing import Any
 from xml.etree import ElementTree
 
@@ -12,16 +13,20 @@ from sqlalchemy import func, select, update
 
 from handlers.app import create_app
 from store.database import Database
-from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
+from store.enums import Channel, DeliveryStatus, InboundClass, RsvpStatus, SuppressionReason
 from store.models import (
     AuditEntry,
+    Campaign,
     ConsentRecord,
+    Delivery,
     Event,
     Guest,
     InboundMessage,
     Organisation,
     Suppression,
+    Wedding,
 )
+from store.models.base import utcnow
 from tests.dispatch_harness import make_guests
 from tests.twilio_webhook_client import ORGANISATION_NUMBER, new_sid, post_signed, text_from
 from tests.web_harness import ClientFactory, app_settings
@@ -281,3 +286,55 @@ async def test_a_burst_of_stops_is_answered_and_stored_in_full(
     async with database.reading() as session:
         stored = set(await session.scalars(select(Suppression.address)))
     assert stored == set(numbers)
+
+
+async def test_an_rsvp_from_a_shared_number_goes_to_the_guest_we_last_texted(
+    client: TestClient[Any, Any], database: Database
+) -> None:
+    async with database.transaction() as session:
+        household = list(await session.scalars(select(Guest).order_by(Guest.id)))
+        first, second = household[0], household[1]
+        organisation_id = await session.scalar(select(Organisation.id))
+        # The same person invited to a later wedding of the same planners: without
+        # our text to them there, the nearer wedding's guest would be the one.
+        later = Wedding(
+            organisation_id=organisation_id,
+            slug="later-day",
+            couple_names="Kim & Lee",
+            wedding_date=date(2028, 9, 1),
+        )
+        session.add(later)
+        await session.flush()
+        second.wedding_id = later.id
+        second.phone = first.phone
+        campaign = Campaign(
+            organisation_id=organisation_id,
+            wedding_id=second.wedding_id,
+            name="Reminder",
+            channels=["sms"],
+            template_key="rsvp_reminder",
+        )
+        session.add(campaign)
+        await session.flush()
+        session.add(
+            Delivery(
+                campaign_id=campaign.id,
+                guest_id=second.id,
+                channel=Channel.SMS,
+                address=second.phone,
+                status=DeliveryStatus.SENT,
+                sent_at=utcnow(),
+            )
+        )
+        shared = first.phone
+    assert shared is not None
+    await text(client, shared, "yes 2")
+    assert (await guest_by_id(database, second.id)).rsvp_status == RsvpStatus.CONFIRMED
+    assert (await guest_by_id(database, first.id)).rsvp_status == RsvpStatus.PENDING
+
+
+async def guest_by_id(database: Database, guest_id: int) -> Guest:
+    async with database.reading() as session:
+        found = await session.get(Guest, guest_id)
+        assert found is not None
+        return found

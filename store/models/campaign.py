@@ -67,6 +67,8 @@ class Delivery(Base):
         Index("ix_deliveries_campaign_id_status", "campaign_id", "status"),
         Index("ix_deliveries_status_lease_expires_at", "status", "lease_expires_at"),
         Index("ix_deliveries_provider_message_id", "provider_message_id"),
+        # A guest's reply is matched to what we last sent to that address.
+        Index("ix_deliveries_address", "address"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

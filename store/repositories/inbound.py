@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit
 from store.audit import Actor, AuditRecord
 from store.enums import Channel, InboundClass, RsvpStatus
-from store.models import Campaign, Delivery, Event, Guest, InboundMessage, Organisation, Wedding
+from store.models import Delivery, Event, Guest, InboundMessage, Organisation, Wedding
 from store.models.base import utcnow
 
 
@@ -28,7 +28,12 @@ class ArrivedMessage:
 
 
 async def record_arrival(
-    session: AsyncSession, organisation_id: int | None, message: ArrivedMessage
+    session: AsyncSession,
+    organisation_id: int | None,
+    message: ArrivedMessage,
+    *,
+    guest_id: int | None = None,
+    classification: InboundClass | None = None,
 ) -> int | None:
     """Store the message; None when this provider id was seen before (a retried webhook).
 
@@ -40,6 +45,8 @@ async def record_arrival(
         insert(InboundMessage)
         .values(
             organisation_id=organisation_id,
+            guest_id=guest_id,
+            classification=classification,
             channel=message.channel,
             provider=message.provider,
             provider_message_id=message.provider_message_id,
@@ -93,30 +100,33 @@ async def guest_replying(
     answering; otherwise the guest of the wedding that comes soonest.
     """
     address_column = Guest.phone if channel == Channel.SMS else Guest.email
-    last_messaged = await session.scalar(
-        select(Delivery.guest_id)
-        .join(Campaign, Campaign.id == Delivery.campaign_id)
+    last_messaged = (
+        select(func.max(Delivery.sent_at))
         .where(
-            Campaign.organisation_id == organisation_id,
+            Delivery.guest_id == Guest.id,
             Delivery.channel == channel,
             Delivery.address == address,
-            Delivery.sent_at.is_not(None),
         )
-        .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
-        .limit(1)
+        .scalar_subquery()
     )
-    if last_messaged is not None:
-        guest = await session.get(Guest, last_messaged)
-        if guest is not None and getattr(guest, address_column.key) == address:
-            return guest
-    return await session.scalar(
-        select(Guest)
-        .join(Wedding, Wedding.id == Guest.wedding_id)
-        .where(Wedding.organisation_id == organisation_id, address_column == address)
-        # Weddings still to come first, the nearest first; past ones after.
-        .order_by((Wedding.wedding_date < date.today()).asc(), Wedding.wedding_date, Guest.id)
-        .limit(1)
-    )
+    # One round trip (replies are the webhooks' hot path); the wedding comes
+    # along into the session, for the answer to name the couple.
+    row = (
+        await session.execute(
+            select(Guest, Wedding)
+            .join(Wedding, Wedding.id == Guest.wedding_id)
+            .where(Wedding.organisation_id == organisation_id, address_column == address)
+            .order_by(
+                last_messaged.desc().nulls_last(),
+                # Then weddings still to come, the nearest first; past ones after.
+                (Wedding.wedding_date < date.today()).asc(),
+                Wedding.wedding_date,
+                Guest.id,
+            )
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else row.Guest
 
 
 async def record_rsvp(
@@ -159,7 +169,9 @@ async def tell_planners(
     session: AsyncSession, organisation_id: int, kind: str, **payload: Any
 ) -> None:
     """An outbox event for the planners' Slack thread (ids only, no personal data)."""
-    session.add(
-        Event(organisation_id=organisation_id, kind=kind, payload=payload, created_at=utcnow())
+    # A Core insert: no unit-of-work flush on the webhooks' hot path.
+    await session.execute(
+        insert(Event).values(
+            organisation_id=organisation_id, kind=kind, payload=payload, created_at=utcnow()
+        )
     )
-    await session.flush()
