@@ -46,6 +46,10 @@ from store.repositories.suppressions import SuppressionLedger
 from store.tiers import limits_for
 
 RECORD_EVERY = 25
+# Outcomes that put a delivery back to wait: a campaign cancelled meanwhile
+# must turn them into "cancelled", which needs its state read in the same
+# transaction.
+_HELD = frozenset({DeliveryStatus.PENDING, DeliveryStatus.DEFERRED})
 
 
 @dataclass
@@ -96,6 +100,12 @@ class _Batch:
             return
         outcomes, self.pending = self.pending, []
         uncertain, self.uncertain = self.uncertain, []
+        if feedback is None and not uncertain and not any(o.status in _HELD for o in outcomes):
+            # Only final outcomes (each email as SMTP takes it): one guarded
+            # UPDATE, atomic per row, needs no transaction around it.
+            async with self.runtime.database.one_statement() as session:
+                await DeliveryRepository(session).settle(self.owner, outcomes, self.runtime.clock())
+            return
         async with self.runtime.database.transaction() as session:
             deliveries = DeliveryRepository(session)
             now = self.runtime.clock()
@@ -106,7 +116,7 @@ class _Batch:
                 # Cancelled while we held them: what did not go never will.
                 outcomes = [
                     replace(o, status=DeliveryStatus.CANCELLED)
-                    if o.status in {DeliveryStatus.PENDING, DeliveryStatus.DEFERRED}
+                    if o.status in _HELD
                     else o
                     for o in outcomes
                 ]

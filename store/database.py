@@ -33,7 +33,10 @@ class Database:
         # (the hot path records results in many). A connection the server
         # dropped fails once and is replaced; recycling avoids most of those.
         self.engine: AsyncEngine = create_async_engine(
-            self.url, echo=settings.database_echo, pool_recycle=1800
+            self.url,
+            echo=settings.database_echo,
+            pool_recycle=1800,
+            pool_size=settings.database_pool_size,
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
@@ -64,6 +67,18 @@ class Database:
             return
         turn = self._write_turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
         async with turn, self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def one_statement(self) -> AsyncIterator[AsyncSession]:
+        """For a single write that is atomic by itself: PostgreSQL runs it in
+        autocommit (one round trip instead of BEGIN, statement, COMMIT);
+        SQLite, whose writers must queue, in a ``transaction()``."""
+        if self.is_sqlite:
+            async with self.transaction() as session:
+                yield session
+            return
+        async with self._glance_sessions() as session:
             yield session
 
     @asynccontextmanager
