@@ -115,9 +115,7 @@ class _Batch:
             if state == CampaignState.CANCELLED:
                 # Cancelled while we held them: what did not go never will.
                 outcomes = [
-                    replace(o, status=DeliveryStatus.CANCELLED)
-                    if o.status in _HELD
-                    else o
+                    replace(o, status=DeliveryStatus.CANCELLED) if o.status in _HELD else o
                     for o in outcomes
                 ]
             await deliveries.settle(self.owner, outcomes, now)
@@ -139,12 +137,12 @@ class _Batch:
     async def opted_out(self, item: Claimed) -> Settled | None:
         """The ledger's answer right before sending, not the one from the claim."""
         async with self.runtime.database.glance() as session:
-            entry = await SuppressionLedger(session).active(
+            reason = await SuppressionLedger(session).active_reason(
                 self.organisation.id, item.channel, item.address
             )
-        if entry is None:
+        if reason is None:
             return None
-        return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{entry.reason}")
+        return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{reason}")
 
     async def still_sending(self) -> bool:
         """Whether the campaign is still sending (asked at most once a second): a pause
