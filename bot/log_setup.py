@@ -29,3 +29,8 @@ def configure_logging(level: int = logging.INFO) -> None:
         cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    # twilio's HTTP client logs every request and response at INFO (the URL
+    # with the guest's number, the headers): personal data in the logs, and
+    # ten lines per text that Dramatiq's CLI, which logs at INFO, would carry
+    # through a pipe to its parent process.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
