@@ -31,6 +31,7 @@ from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allow
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
+from dispatch.ledger_checks import LedgerChecks
 from dispatch.limits import Grant
 from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
 from dispatch.recipients import NO_SMS_CONSENT
@@ -71,6 +72,7 @@ class _Batch:
     # failures at once, since they may open it.
     _successes: dict[str, int] = field(default_factory=dict)
     _open_until: dict[str, float] = field(default_factory=dict)
+    _ledger: LedgerChecks | None = None
 
     async def record(
         self,
@@ -136,10 +138,9 @@ class _Batch:
 
     async def opted_out(self, item: Claimed) -> Settled | None:
         """The ledger's answer right before sending, not the one from the claim."""
-        async with self.runtime.database.glance() as session:
-            reason = await SuppressionLedger(session).active_reason(
-                self.organisation.id, item.channel, item.address
-            )
+        if self._ledger is None:
+            self._ledger = LedgerChecks(self.runtime.database, self.organisation.id)
+        reason = await self._ledger.reason(item.channel, item.address)
         if reason is None:
             return None
         return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{reason}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,15 +19,6 @@ from store.models.base import utcnow
 GUEST_LIFTABLE = frozenset({SuppressionReason.STOP, SuppressionReason.UNSUBSCRIBE})
 
 _ACTIVE = Suppression.lifted_at.is_(None)
-# The check before every text leaves: a Core statement built once, no ORM
-# objects (it runs once per message sent).
-_TABLE = Suppression.__table__
-_ACTIVE_REASON = select(_TABLE.c.reason).where(
-    _TABLE.c.organisation_id == bindparam("organisation_id"),
-    _TABLE.c.channel == bindparam("channel"),
-    _TABLE.c.address == bindparam("address"),
-    _TABLE.c.lifted_at.is_(None),
-)
 
 
 class SuppressionLedger:
@@ -101,17 +92,6 @@ class SuppressionLedger:
                 _ACTIVE,
             )
         )
-
-    async def active_reason(
-        self, organisation_id: int, channel: Channel, address: str
-    ) -> SuppressionReason | None:
-        """Why this address is suppressed now, or None (the cheapest check there is)."""
-        connection = await self.session.connection()
-        reason = await connection.scalar(
-            _ACTIVE_REASON,
-            {"organisation_id": organisation_id, "channel": channel, "address": address},
-        )
-        return None if reason is None else SuppressionReason(reason)
 
     async def active_among(
         self, organisation_id: int, addresses: Iterable[tuple[Channel, str]]
