@@ -124,14 +124,17 @@ async def test_the_breaker_opens_on_an_outage_and_closes_after_it(
             backend.redis_url,
             breaker_min_calls=5,
             breaker_failure_rate=0.5,
-            breaker_open_seconds=2,
+            breaker_open_seconds=3,
             send_concurrency=2,
         )
         async with running_dispatch(settings, midday_clock(), threads=1) as run:
             await approve_campaign(run.control, campaign_id, approver, APPROVER)
             await until(lambda: _events(db, "breaker.opened"), 30, "the breaker opening")
+            # A batch asks the breaker at most every half second: sends that
+            # asked just before it opened may still go. After that, none.
+            await asyncio.sleep(0.6)
             during_outage = fakes.twilio.requests
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(1.2)
             # While open, the batches wait instead of calling Twilio.
             assert fakes.twilio.requests == during_outage
             assert during_outage < 20
