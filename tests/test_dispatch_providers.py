@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import dkim
-import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -132,12 +131,11 @@ async def test_texts_keep_to_the_senders_pace_without_a_single_429(
             await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
     assert fakes.twilio.rejected_429 == 0
     assert len(fakes.twilio.messages) == 60
-    gaps = [
-        (b.created - a.created).total_seconds()
-        for a, b in zip(fakes.twilio.messages, fakes.twilio.messages[1:], strict=False)
-    ]
-    # Spaced by the pace (1/20 s), give or take the scheduler's jitter.
-    assert sum(gaps) / len(gaps) == pytest.approx(0.05, abs=0.02)
+    # Never faster than the pace (20/s) over any 21 texts, give or take the
+    # loop's jitter; a busy machine may make it slower, which is allowed.
+    arrivals = [message.created for message in fakes.twilio.messages]
+    spans = [(b - a).total_seconds() for a, b in zip(arrivals, arrivals[20:], strict=False)]
+    assert min(spans) >= 20 * (1 / 20) * 0.9
 
 
 async def test_three_unreachable_answers_in_a_row_suppress_the_number(
