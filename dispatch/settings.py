@@ -6,13 +6,23 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Twilio's published US price per segment; set SMS_PRICE_PER_SEGMENT to your own.
 DEFAULT_SMS_PRICES = {"US": Decimal("0.0083"), "CA": Decimal("0.0083"), "default": Decimal("0.05")}
 # Carriers' throughput per sending number, messages per second.
 SENDER_MPS = {"long_code": 1.0, "toll_free": 3.0, "short_code": 100.0}
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# Signing keys from one comma-separated variable: the first signs, all verify.
+SigningKeys = Annotated[list[SecretStr], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class DispatchSettings(BaseSettings):
@@ -22,7 +32,7 @@ class DispatchSettings(BaseSettings):
     public_base_url: str = "http://localhost:8080"
     # Comma-separated; the first signs new tokens, all are accepted, so a key
     # can be rotated by putting the new one first and dropping the old later.
-    unsubscribe_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    unsubscribe_secret: SigningKeys = Field(default_factory=list)
     # CAN-SPAM wants an unsubscribe link to work for 30 days; guests keep
     # old invitations for much longer, so links live for over a year.
     unsubscribe_token_max_age_days: int = 400
@@ -114,13 +124,6 @@ class DispatchSettings(BaseSettings):
             and self.twilio_auth_token
             and (self.twilio_messaging_service_sid or self.twilio_from_number)
         )
-
-    @field_validator("unsubscribe_secret", mode="before")
-    @classmethod
-    def _split_secrets(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
     @field_validator("public_base_url")
     @classmethod

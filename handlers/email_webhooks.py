@@ -35,7 +35,6 @@ from store.models import Guest, Organisation, Wedding
 from store.repositories.email_routing import organisation_for_email
 from store.repositories.inbound import (
     ArrivedMessage,
-    classify_arrival,
     guest_replying,
     record_arrival,
 )
@@ -128,15 +127,20 @@ async def _store_only(
     session: AsyncSession, message: ArrivedMessage, organisation: Organisation | None
 ) -> ReplyOutcome:
     """An auto-reply ("out of office"): kept, never read as an opt-out or an RSVP."""
-    message_id = await record_arrival(session, organisation.id if organisation else None, message)
-    if message_id is None:
-        return ReplyOutcome(duplicate=True)
     guest = (
         await guest_replying(session, organisation.id, Channel.EMAIL, message.from_address)
         if organisation
         else None
     )
-    await classify_arrival(session, message_id, guest.id if guest else None, InboundClass.OTHER)
+    message_id = await record_arrival(
+        session,
+        organisation.id if organisation else None,
+        message,
+        guest_id=guest.id if guest else None,
+        classification=InboundClass.OTHER,
+    )
+    if message_id is None:
+        return ReplyOutcome(duplicate=True)
     return ReplyOutcome(reading=Reading(InboundClass.OTHER))
 
 

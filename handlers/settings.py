@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from typing import Protocol
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from dispatch.settings import DispatchSettings
+from dispatch.settings import DispatchSettings, SigningKeys
 from store.settings import StoreSettings
 
 
@@ -19,20 +19,13 @@ class WebSettings(BaseSettings):
     max_request_bytes: int = 1_048_576
     # Comma-separated; the first signs operator API tokens, all are accepted
     # (rotation as for UNSUBSCRIBE_SECRET).
-    jwt_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    jwt_secret: SigningKeys = Field(default_factory=list)
     # Resend's webhook signing secret (Svix, "whsec_…"); unset: /email/events answers 503.
     resend_webhook_secret: SecretStr | None = None
     # HTTP basic auth expected on /email/inbound (SendGrid Inbound Parse and
     # JSON posters put it in the webhook URL); unset: /email/inbound answers 503.
     inbound_email_username: str | None = None
     inbound_email_password: SecretStr | None = None
-
-    @field_validator("jwt_secret", mode="before")
-    @classmethod
-    def _split_secrets(cls, value: object) -> object:
-        if isinstance(value, str):
-            return [part.strip() for part in value.split(",") if part.strip()]
-        return value
 
 
 class AppSettings(Protocol):

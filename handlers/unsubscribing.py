@@ -16,7 +16,8 @@ from dispatch.compose.unsubscribe_tokens import UnsubscribeClaim
 from store.audit import Actor
 from store.database import Database
 from store.enums import Channel, SuppressionReason
-from store.models import Event, Guest, Organisation, Wedding
+from store.models import Guest, Organisation, Wedding
+from store.repositories.inbound import tell_planners
 from store.repositories.suppressions import SuppressionLedger
 
 SOURCE = "unsubscribe_link"
@@ -99,18 +100,19 @@ def _actor(claim: UnsubscribeClaim) -> Actor:
     return Actor("guest", str(claim.guest_id))
 
 
-def _event(claim: UnsubscribeClaim, found: Recipient, kind: str, channel: Channel) -> Event:
+async def _tell_planners(
+    session: AsyncSession, claim: UnsubscribeClaim, found: Recipient, kind: str, channel: Channel
+) -> None:
     # Ids and the channel only: the outbox is read by other processes and
     # outlives guests' erasure.
-    return Event(
-        organisation_id=claim.organisation_id,
-        kind=kind,
-        payload={
-            "guest_id": found.guest_id,
-            "wedding_id": found.wedding_id,
-            "campaign_id": claim.campaign_id,
-            "channel": channel.value,
-        },
+    await tell_planners(
+        session,
+        claim.organisation_id,
+        kind,
+        guest_id=found.guest_id,
+        wedding_id=found.wedding_id,
+        campaign_id=claim.campaign_id,
+        channel=channel.value,
     )
 
 
@@ -136,7 +138,7 @@ async def unsubscribe(
             )
             if added:
                 changed.append(channel)
-                session.add(_event(claim, found, "guest.unsubscribed", channel))
+                await _tell_planners(session, claim, found, "guest.unsubscribed", channel)
     return Outcome(found, asked, tuple(changed))
 
 
@@ -162,7 +164,7 @@ async def resubscribe(
             )
             if lifted:
                 changed.append(channel)
-                session.add(_event(claim, found, "guest.resubscribed", channel))
+                await _tell_planners(session, claim, found, "guest.resubscribed", channel)
         blocked = await suppressed_channels(session, claim, found)
     still_blocked = tuple(channel for channel in asked if channel in blocked)
     return Outcome(found, asked, tuple(changed), still_blocked)

@@ -23,7 +23,7 @@ from dispatch.settings import DispatchSettings
 from handlers.settings import WebSettings
 from store.audit import Actor
 from store.database import Database
-from store.enums import CampaignState, Channel, Role, Tier
+from store.enums import CampaignState, Channel, DeliveryStatus, Role, Tier
 from store.models import Campaign, ConsentRecord, Delivery, Guest, Member, Organisation
 from store.models.base import utcnow
 from store.repositories.campaigns import CampaignRepository
@@ -253,6 +253,42 @@ async def draft_for_approval(
         )
         await campaigns.transition(campaign.id, CampaignState.PENDING_APPROVAL, PLANNER)
     return campaign.id
+
+
+async def accepted_by_provider(
+    database: Database, channel: Channel, provider: str, new_id: Callable[[], str], guests: int = 3
+) -> dict[str, str]:
+    """A campaign whose messages to ``guests`` guests the provider accepted (status
+    "sent"), as reports about them arrive: the provider's message id → address."""
+    organisation_id, wedding_id, planner, _ = await make_guests(database, guests)
+    campaign_id = await draft_for_approval(
+        database, organisation_id, wedding_id, planner, channels=(channel,)
+    )
+    now = utcnow()
+    ids: dict[str, str] = {}
+    rows = []
+    async with database.transaction() as session:
+        for guest in await session.scalars(select(Guest).order_by(Guest.id)):
+            address = guest.phone if channel == Channel.SMS else guest.email
+            assert address is not None
+            message_id = new_id()
+            ids[message_id] = address
+            rows.append(
+                {
+                    "campaign_id": campaign_id,
+                    "guest_id": guest.id,
+                    "channel": channel,
+                    "address": address,
+                    "status": DeliveryStatus.SENT,
+                    "provider": provider,
+                    "provider_message_id": message_id,
+                    "sent_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        await session.execute(insert(Delivery), rows)
+    return ids
 
 
 async def wait_for_state(

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from svix.webhooks import Webhook
 
 from handlers.app import create_app
 from handlers.settings import WebSettings
 from store.database import Database
 from store.enums import Channel, DeliveryStatus, SuppressionReason
-from store.models import AuditEntry, Delivery, Event, Guest, InboundMessage, Suppression
-from store.models.base import utcnow
-from tests.dispatch_harness import draft_for_approval, make_guests
+from store.models import AuditEntry, Delivery, Event, InboundMessage, Suppression
+from tests.dispatch_harness import accepted_by_provider
 from tests.web_harness import RESEND_WEBHOOK_SECRET, ClientFactory, app_settings
 
 SENDER = "Evergreen Weddings <hello@evergreen.example.com>"  # make_guests' organisation
@@ -34,33 +33,7 @@ def database_url(database: Database) -> str:
 @pytest.fixture
 async def sent(database: Database) -> dict[str, str]:
     """Three campaign emails Resend accepted: Resend's email id → address."""
-    organisation_id, wedding_id, planner, _ = await make_guests(database, 3)
-    campaign_id = await draft_for_approval(
-        database, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
-    )
-    now = utcnow()
-    async with database.transaction() as session:
-        guests = list(await session.scalars(select(Guest).order_by(Guest.id)))
-        ids = {str(uuid.uuid4()): str(guest.email) for guest in guests}
-        await session.execute(
-            insert(Delivery),
-            [
-                {
-                    "campaign_id": campaign_id,
-                    "guest_id": guest.id,
-                    "channel": Channel.EMAIL,
-                    "address": address,
-                    "status": DeliveryStatus.SENT,
-                    "provider": "resend",
-                    "provider_message_id": email_id,
-                    "sent_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for guest, (email_id, address) in zip(guests, ids.items(), strict=True)
-            ],
-        )
-    return ids
+    return await accepted_by_provider(database, Channel.EMAIL, "resend", lambda: str(uuid.uuid4()))
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from handlers.app import create_app
 from store.database import Database
 from store.enums import Channel, DeliveryStatus, SuppressionReason
-from store.models import Delivery, Guest, Suppression
-from store.models.base import utcnow
-from tests.dispatch_harness import draft_for_approval, make_guests
+from store.models import Delivery, Suppression
+from tests.dispatch_harness import accepted_by_provider
 from tests.twilio_webhook_client import new_sid, post_signed
 from tests.web_harness import ClientFactory, app_settings
 
@@ -21,36 +20,7 @@ from tests.web_harness import ClientFactory, app_settings
 @pytest.fixture
 async def sent(database: Database) -> dict[str, str]:
     """Three texts Twilio accepted: message sid → phone number."""
-    organisation_id, wedding_id, planner, _ = await make_guests(database, 3)
-    campaign_id = await draft_for_approval(
-        database, organisation_id, wedding_id, planner, channels=(Channel.SMS,)
-    )
-    now = utcnow()
-    sids: dict[str, str] = {}
-    async with database.transaction() as session:
-        guests = list(await session.scalars(select(Guest).order_by(Guest.id)))
-        for guest in guests:
-            assert guest.phone is not None
-            sids[new_sid()] = guest.phone
-        await session.execute(
-            insert(Delivery),
-            [
-                {
-                    "campaign_id": campaign_id,
-                    "guest_id": guest.id,
-                    "channel": Channel.SMS,
-                    "address": phone,
-                    "status": DeliveryStatus.SENT,
-                    "provider": "twilio",
-                    "provider_message_id": sid,
-                    "sent_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for guest, (sid, phone) in zip(guests, sids.items(), strict=True)
-            ],
-        )
-    return sids
+    return await accepted_by_provider(database, Channel.SMS, "twilio", new_sid)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,16 +59,6 @@ async def record_arrival(
         .returning(InboundMessage.id)
     )
     return await session.scalar(statement)
-
-
-async def classify_arrival(
-    session: AsyncSession, message_id: int, guest_id: int | None, classification: InboundClass
-) -> None:
-    await session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == message_id)
-        .values(guest_id=guest_id, classification=classification)
-    )
 
 
 async def organisation_for_sms(
