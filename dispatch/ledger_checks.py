@@ -35,6 +35,7 @@ class LedgerChecks:
         return await answer
 
     async def _ask_while_waiting(self) -> None:
+        asked: dict[Key, list[asyncio.Future[str | None]]] = {}
         try:
             while self._waiting:
                 asked, self._waiting = self._waiting, {}
@@ -44,14 +45,31 @@ class LedgerChecks:
                             self._organisation_id, asked
                         )
                 except Exception as error:  # every caller hears of it, none hangs
-                    for answers in asked.values():
-                        for answer in answers:
-                            if not answer.done():
-                                answer.set_exception(error)
-                    continue
-                for key, answers in asked.items():
-                    for answer in answers:
-                        if not answer.done():  # its caller may have been cancelled
-                            answer.set_result(found.get(key))
+                    _answer(asked, error=error)
+                else:
+                    _answer(asked, found=found)
         finally:
             self._running = None
+            # Cancelled (the loop is closing): nobody may wait for ever.
+            _answer(asked)
+            _answer(self._waiting)
+            self._waiting = {}
+
+
+def _answer(
+    asked: dict[Key, list[asyncio.Future[str | None]]],
+    *,
+    found: dict[Key, str] | None = None,
+    error: Exception | None = None,
+) -> None:
+    """Settle every answer still open: the reason found, the error, or cancelled."""
+    for key, answers in asked.items():
+        for answer in answers:
+            if answer.done():  # answered already, or its caller was cancelled
+                continue
+            if found is not None:
+                answer.set_result(found.get(key))
+            elif error is not None:
+                answer.set_exception(error)
+            else:
+                answer.cancel()
