@@ -13,8 +13,8 @@ from aiohttp import web
 from bot.dispatching import Dispatching, start_workers, stop_workers, wire
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings
+from bot.web_app import build_web_app
 from dispatch.reconciler import tick
-from handlers.app import create_app
 
 log = structlog.get_logger(__name__)
 
@@ -30,8 +30,9 @@ def stop_on_signals() -> asyncio.Event:
     return stop
 
 
-async def start_web(settings: Settings, port: int) -> web.AppRunner:
-    runner = web.AppRunner(create_app(with_kept_secrets(settings)), access_log=None)
+async def start_web(settings: Settings, dispatching: Dispatching, port: int) -> web.AppRunner:
+    app = build_web_app(with_kept_secrets(settings), dispatching)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, port=port).start()
     return runner
@@ -60,12 +61,15 @@ async def run_scheduler(
 
 async def serve(settings: Settings, port: int) -> None:
     stop = stop_on_signals()
-    runner = await start_web(settings, port)
+    # Slack's approve / cancel / retry enqueue batches on the workers' broker.
+    dispatching = wire(settings)
+    runner = await start_web(settings, dispatching, port)
     print(f"guestcomms is serving on http://localhost:{port} (health: /api/health)", flush=True)
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
+        dispatching.broker.close()
 
 
 async def scheduler(settings: Settings, every: float) -> None:
@@ -84,7 +88,7 @@ async def dev(settings: Settings, port: int, every: float) -> None:
     stop = stop_on_signals()
     dispatching = wire(settings)
     worker = start_workers(dispatching)
-    runner = await start_web(settings, port)
+    runner = await start_web(settings, dispatching, port)
     print(
         f"guestcomms dev: web on http://localhost:{port}, workers and scheduler running; "
         f"messages to guests land in {settings.dispatch.outbox_dir}/ unless providers are set",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.slack.settings import SlackSettings
 from dispatch.settings import DispatchSettings
 from handlers.settings import WebSettings
 from store.settings import StoreSettings
@@ -14,8 +15,15 @@ class Settings:
     store: StoreSettings
     dispatch: DispatchSettings
     web: WebSettings
+    # Unset unless given: tests build settings without reading the environment.
+    slack: SlackSettings = field(default_factory=SlackSettings.model_construct)
 
 
 def load_settings() -> Settings:
     """Read the environment; the only place that does."""
-    return Settings(store=StoreSettings(), dispatch=DispatchSettings(), web=WebSettings())
+    return Settings(
+        store=StoreSettings(),
+        dispatch=DispatchSettings(),
+        web=WebSettings(),
+        slack=SlackSettings(),
+    )

@@ -8,6 +8,7 @@ from store.models.guest import ConsentRecord, Guest, GuestGroup
 from store.models.inbound import InboundMessage
 from store.models.ledger import Suppression
 from store.models.organisation import Member, Organisation
+from store.models.slack import Conversation, SlackEventReceipt, SlackMessage
 from store.models.wedding import Wedding
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Base",
     "Campaign",
     "ConsentRecord",
+    "Conversation",
     "Delivery",
     "Event",
     "Guest",
@@ -22,6 +24,8 @@ __all__ = [
     "InboundMessage",
     "Member",
     "Organisation",
+    "SlackEventReceipt",
+    "SlackMessage",
     "Suppression",
     "Wedding",
 ]

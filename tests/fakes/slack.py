@@ -10,6 +10,7 @@ and rate-limits on request with 429 and ``Retry-After``, as Slack does.
 from __future__ import annotations
 
 import itertools
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,8 @@ from aiohttp import web
 from tests.fakes.server import BackgroundServer
 
 BOT_TOKEN = "xoxb-test-bot-token"
+TEAM_ID = "T_TEST"
+BOT_USER_ID = "U_BOT"
 
 
 @dataclass
@@ -37,6 +40,9 @@ class SlackFake:
     called: list[Call] = field(default_factory=list)
     # (channel, ts) → the message as it reads now (its latest text and blocks).
     messages: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # file id → (name, bytes), downloadable with the bot token.
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
     _rate_limited: int = 0
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -47,7 +53,43 @@ class SlackFake:
         app.router.add_post("/api/chat.postMessage", self._post_message)
         app.router.add_post("/api/chat.update", self._update)
         app.router.add_post("/api/auth.test", self._auth_test)
+        app.router.add_post("/api/chat.postEphemeral", self._post_ephemeral)
+        app.router.add_post("/api/views.open", self._views_open)
+        app.router.add_post("/api/views.update", self._views_update)
+        app.router.add_post("/api/conversations.open", self._conversations_open)
+        app.router.add_route("*", "/api/files.info", self._files_info)
+        app.router.add_get("/files-pri/{file_id}/{name}", self._download)
         return app
+
+    def share_file(self, file_id: str, name: str, content: bytes, base_url: str) -> dict[str, Any]:
+        """A file as a message's ``files`` entry shows it; its bytes are served behind the
+        bot token at ``url_private_download`` (``base_url`` is this fake's address)."""
+        with self._lock:
+            self.files[file_id] = (name, content)
+        return {
+            "id": file_id,
+            "name": name,
+            "filetype": name.rsplit(".", 1)[-1],
+            "size": len(content),
+            "url_private_download": f"{base_url}/files-pri/{file_id}/{name}",
+        }
+
+    def ephemerals(self, user: str | None = None) -> list[str]:
+        """The texts only one person saw (errors, refusals), oldest first."""
+        return [
+            str(p.get("text", ""))
+            for p in self.payloads("chat.postEphemeral")
+            if user is None or p.get("user") == user
+        ]
+
+    def texts(self, channel: str | None = None) -> list[str]:
+        """Every posted message's text as it reads now, in posting order."""
+        with self._lock:
+            return [
+                str(m.get("text", ""))
+                for (ch, _), m in sorted(self.messages.items(), key=lambda item: item[0][1])
+                if channel is None or ch == channel
+            ]
 
     def rate_limit_next(self, calls: int, retry_after: int = 1) -> None:
         """Answer the next ``calls`` requests 429 with Retry-After, as Slack's tiers do."""
@@ -73,8 +115,10 @@ class SlackFake:
                 )
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if request.content_type == "application/json":
-            payload: dict[str, Any] = await request.json()
+        if request.method == "GET":
+            payload: dict[str, Any] = dict(request.query)
+        elif request.content_type == "application/json":
+            payload = await request.json()
         else:
             payload = dict(await request.post())
         with self._lock:
@@ -112,7 +156,86 @@ class SlackFake:
         payload = await self._read(request, "auth.test")
         if isinstance(payload, web.Response):
             return payload
-        return web.json_response({"ok": True, "team_id": "T_TEST", "user_id": "U_BOT"})
+        return web.json_response(
+            {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B_BOT"}
+        )
+
+    async def _post_ephemeral(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "chat.postEphemeral")
+        if isinstance(payload, web.Response):
+            return payload
+        if not payload.get("channel") or not payload.get("user"):
+            return web.json_response({"ok": False, "error": "channel_not_found"})
+        return web.json_response({"ok": True, "message_ts": f"1700000000.{next(self._clock):06d}"})
+
+    async def _views_open(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "views.open")
+        if isinstance(payload, web.Response):
+            return payload
+        if not payload.get("trigger_id"):
+            return web.json_response({"ok": False, "error": "invalid_trigger_id"})
+        view = payload["view"] if isinstance(payload["view"], dict) else json.loads(payload["view"])
+        with self._lock:
+            view_id = f"V{next(self._clock):08d}"
+            self.views[view_id] = {"id": view_id, **view}
+        return web.json_response({"ok": True, "view": self.views[view_id]})
+
+    async def _views_update(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "views.update")
+        if isinstance(payload, web.Response):
+            return payload
+        view_id = str(payload.get("view_id"))
+        with self._lock:
+            if view_id not in self.views:
+                return web.json_response({"ok": False, "error": "not_found"})
+            view = (
+                payload["view"]
+                if isinstance(payload["view"], dict)
+                else json.loads(payload["view"])
+            )
+            self.views[view_id] = {"id": view_id, **view}
+        return web.json_response({"ok": True, "view": self.views[view_id]})
+
+    async def _conversations_open(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "conversations.open")
+        if isinstance(payload, web.Response):
+            return payload
+        users = str(payload.get("users", ""))
+        # A direct message channel per user, as Slack's D… ids.
+        return web.json_response({"ok": True, "channel": {"id": f"D_{users}"}})
+
+    async def _files_info(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "files.info")
+        if isinstance(payload, web.Response):
+            return payload
+        file_id = str(payload.get("file", ""))
+        with self._lock:
+            found = self.files.get(file_id)
+        if found is None:
+            return web.json_response({"ok": False, "error": "file_not_found"})
+        name, content = found
+        base = str(request.url.origin())
+        return web.json_response(
+            {
+                "ok": True,
+                "file": {
+                    "id": file_id,
+                    "name": name,
+                    "size": len(content),
+                    "url_private_download": f"{base}/files-pri/{file_id}/{name}",
+                },
+            }
+        )
+
+    async def _download(self, request: web.Request) -> web.Response:
+        # Slack's file host wants the bot token; without it, a login page (not the file).
+        if request.headers.get("Authorization") != f"Bearer {self.token}":
+            return web.Response(text="<html>sign in</html>", content_type="text/html")
+        with self._lock:
+            found = self.files.get(request.match_info["file_id"])
+        if found is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=found[1], content_type="text/csv")
 
 
 @contextmanager

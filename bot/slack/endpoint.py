@@ -1,0 +1,42 @@
+"""``POST /slack/events`` on the aiohttp app: Slack's requests into Bolt.
+
+Bolt checks the signature and the timestamp's age. A timestamp that is not a
+number would make slack_sdk's verifier raise, so it is refused here first:
+every forged request gets 401 and runs nothing.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+SLACK_BOLT: web.AppKey[AsyncApp] = web.AppKey("slack_bolt", AsyncApp)
+SLACK_MISSING: web.AppKey[list[str]] = web.AppKey("slack_missing", list)
+
+TIMESTAMP = "X-Slack-Request-Timestamp"
+
+
+async def slack_events(request: web.Request) -> web.Response:
+    missing = request.app[SLACK_MISSING]
+    if missing:
+        return web.json_response(
+            {
+                "error": "slack_not_configured",
+                "message": f"Slack is not configured: set {' and '.join(missing)}.",
+            },
+            status=503,
+        )
+    if not request.headers.get(TIMESTAMP, "").isdigit():
+        return web.json_response({"error": "invalid_request"}, status=401)
+    bolt = request.app[SLACK_BOLT]
+    answer = await bolt.async_dispatch(await to_bolt_request(request))
+    return await to_aiohttp_response(answer)
+
+
+def mount(app: web.Application, bolt: AsyncApp | None, missing: list[str]) -> None:
+    """Route Slack's requests to ``bolt`` (None with ``missing`` settings: 503)."""
+    if bolt is not None:
+        app[SLACK_BOLT] = bolt
+    app[SLACK_MISSING] = missing
+    app.router.add_post("/slack/events", slack_events)

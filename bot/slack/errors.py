@@ -1,0 +1,44 @@
+"""Typed errors of the Slack bot; each becomes a plain reply to the person who asked."""
+
+from __future__ import annotations
+
+from store.enums import Role
+
+
+class SlackBotError(Exception):
+    """Root of every error the bot answers in Slack instead of failing."""
+
+
+class WorkspaceNotLinked(SlackBotError):
+    """The Slack workspace is not linked to any organisation."""
+
+    def __init__(self, team_id: str) -> None:
+        super().__init__(
+            f"This Slack workspace ({team_id}) is not linked to a guestcomms organisation. "
+            "An operator links it by setting the organisation's Slack team id "
+            "(or by installing the app through /slack/install)."
+        )
+
+
+class NotAMember(SlackBotError):
+    """The Slack user is not a member of the organisation."""
+
+    def __init__(self, user_id: str, organisation_name: str) -> None:
+        super().__init__(
+            f"<@{user_id}>, you are not a member of {organisation_name} in guestcomms yet. "
+            "An owner or admin can add you with `/comms members add @you planner`."
+        )
+
+
+class MissingRole(SlackBotError):
+    """The member's role does not allow what they asked for."""
+
+    def __init__(self, doing: str, allowed: frozenset[Role], role: Role) -> None:
+        names = " or ".join(sorted(r.value for r in allowed))
+        super().__init__(f"To {doing} you need the {names} role; you are a {role.value}.")
+        self.allowed = allowed
+        self.role = role
+
+
+class UsageError(SlackBotError):
+    """A command was typed wrongly; the message shows the right usage."""

@@ -1,0 +1,81 @@
+"""One person's request to the bot, and how the bot answers it.
+
+A request reaches a handler after the Slack request was acknowledged: from a
+slash command, a plain-text message, a button or a thread answer alike. The
+answer goes where the person asked (the thread, when there is one), and an
+error goes to that person only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.access import Caller
+from bot.slack.services import BotServices
+
+
+@dataclass
+class Place:
+    """Where a request came from and where its answers go."""
+
+    channel_id: str
+    user_id: str
+    team_id: str
+    thread_ts: str | None = None
+    trigger_id: str | None = None  # lets a handler open a modal (views.open)
+
+
+@dataclass
+class CommandRequest:
+    services: BotServices
+    client: AsyncWebClient
+    caller: Caller
+    place: Place
+    arguments: list[str]
+    text: str  # everything after the command's words, as typed
+    files: list[dict[str, Any]] = field(default_factory=list)
+
+    async def say(
+        self,
+        text: str,
+        blocks: list[dict[str, Any]] | None = None,
+        *,
+        thread_ts: str | None = None,
+    ) -> str:
+        """Post in the request's channel (its thread, if any); returns the message ts."""
+        return await post(
+            self.client,
+            self.place.channel_id,
+            text,
+            blocks,
+            thread_ts=thread_ts or self.place.thread_ts,
+        )
+
+    async def tell(self, text: str) -> None:
+        """Only the person who asked sees this (errors, refusals)."""
+        await tell(self.client, self.place, text)
+
+
+async def post(
+    client: AsyncWebClient,
+    channel: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+    *,
+    thread_ts: str | None = None,
+) -> str:
+    # `text` is what screen readers and notifications read: always the whole
+    # message in words, never only "see below".
+    answer = await client.chat_postMessage(
+        channel=channel, text=text, blocks=blocks, thread_ts=thread_ts, unfurl_links=False
+    )
+    return str(answer["ts"])
+
+
+async def tell(client: AsyncWebClient, place: Place, text: str) -> None:
+    await client.chat_postEphemeral(
+        channel=place.channel_id, user=place.user_id, text=text, thread_ts=place.thread_ts
+    )
