@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import processes
+from bot.console.run import console
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
 from bot.secrets import with_kept_secrets
@@ -132,6 +133,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     dev.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    console = add(
+        "console",
+        _console,
+        "Everything `dev` runs, with the Slack conversation in this terminal (no Slack needed).",
+    )
+    console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
+    console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -275,7 +283,18 @@ async def _scheduler(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _dev(args: argparse.Namespace, settings: Settings) -> int:
     await (await _open_database(settings)).dispose()
-    await processes.dev(settings, args.port or settings.web.port, args.every)
+    port = settings.web.port if args.port is None else args.port
+    if sys.stdin.isatty() and settings.slack.missing():
+        # A newcomer at a terminal with no Slack app yet: the conversation here.
+        await console(settings, port, args.every)
+    else:
+        await processes.dev(settings, port, args.every)
+    return EXIT_OK
+
+
+async def _console(args: argparse.Namespace, settings: Settings) -> int:
+    await (await _open_database(settings)).dispose()
+    await console(settings, settings.web.port if args.port is None else args.port, args.every)
     return EXIT_OK
 
 
