@@ -21,7 +21,7 @@ GUEST = "+15551234567"
 
 
 @pytest.fixture
-def console(tmp_path: Path) -> Iterator[pexpect.spawn]:
+def console(tmp_path: Path) -> Iterator[pexpect.spawn[str]]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
@@ -51,7 +51,7 @@ def console(tmp_path: Path) -> Iterator[pexpect.spawn]:
         child.close()
 
 
-def test_help_and_a_mistyped_command(console: pexpect.spawn) -> None:
+def test_help_and_a_mistyped_command(console: pexpect.spawn[str]) -> None:
     console.sendline("/comms help")
     console.expect_exact("Example:")
     console.expect_exact(PROMPT)
@@ -60,7 +60,7 @@ def test_help_and_a_mistyped_command(console: pexpect.spawn) -> None:
     console.expect_exact("/comms help [topic]")
 
 
-async def test_a_guest_texts_help_then_stop(console: pexpect.spawn, tmp_path: Path) -> None:
+async def test_a_guest_texts_help_then_stop(console: pexpect.spawn[str], tmp_path: Path) -> None:
     console.sendline(f"/guest {GUEST} HELP")
     console.expect_exact(f"(text to {GUEST}) Evergreen Weddings & Events")
     console.expect_exact(PROMPT)
