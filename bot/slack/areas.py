@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bot.slack import help, organisation, weddings
+from bot.slack import guest_import, guests, help, organisation, weddings
 from bot.slack.bolt_app import Area
 
-AREAS: list[Area] = [help.register, weddings.register, organisation.register]
+AREAS: list[Area] = [
+    help.register,
+    weddings.register,
+    organisation.register,
+    guests.register,
+    guest_import.register,
+]
