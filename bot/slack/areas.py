@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack import guest_import, guests, help, organisation, weddings
+from bot.slack import guest_import, guests, help, members, organisation, weddings
 from bot.slack.bolt_app import Area
 
 AREAS: list[Area] = [
@@ -11,4 +11,5 @@ AREAS: list[Area] = [
     organisation.register,
     guests.register,
     guest_import.register,
+    members.register,
 ]
