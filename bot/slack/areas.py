@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from bot.slack import guest_import, guests, help, members, organisation, weddings
+from bot.slack import (
+    compliance,
+    guest_import,
+    guests,
+    help,
+    members,
+    organisation,
+    stats,
+    weddings,
+)
 from bot.slack.bolt_app import Area
 
 AREAS: list[Area] = [
@@ -12,4 +21,6 @@ AREAS: list[Area] = [
     guests.register,
     guest_import.register,
     members.register,
+    compliance.register,
+    stats.register,
 ]
