@@ -32,7 +32,7 @@ from store.segments import Segment, count_segment, parse_segment, segment_query
 LIST_LIMIT = 20
 ADD_USAGE = (
     'Usage: `/comms guests add "<name>" [email] [phone] [--group <group>] [--wedding <wedding>]`, '
-    'e.g. `/comms guests add "Jo Bloggs" jo@example.com +15551234567 --group family`.'
+    'e.g. `/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family`.'
 )
 
 
@@ -42,7 +42,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             ("guests", "add"),
             '"<name>" [email] [phone] [--group g] [--wedding w]',
             "add one guest (or complete the guest with that email or phone)",
-            '/comms guests add "Jo Bloggs" jo@example.com +15551234567 --group family',
+            '/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family',
             "Guests",
             PLAN,
             "add guests",
