@@ -33,7 +33,7 @@ from store.database import Database
 from store.demo import load_demo_data
 from tests.dispatch_harness import Fakes, running_dispatch, running_fakes, settings_for
 from tests.fakes.server import BackgroundServer
-from tests.fakes.slack import BOT_TOKEN, TEAM_ID, SlackFake
+from tests.fakes.slack import BOT_TOKEN, CLIENT_ID, CLIENT_SECRET, TEAM_ID, SlackFake
 
 SIGNING_SECRET = "slack-test-signing-secret"
 CHANNEL = "C_PLANNING"
@@ -50,14 +50,21 @@ def sign(
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 
-def with_slack(settings: Settings, api_url: str) -> Settings:
+def with_slack(settings: Settings, api_url: str, *, oauth: bool = False) -> Settings:
+    """A single-workspace install (the bot token), or with ``oauth`` a multi-workspace
+    one (client id and secret; tokens come from installations)."""
+    credentials: dict[str, Any] = (
+        {"slack_client_id": CLIENT_ID, "slack_client_secret": CLIENT_SECRET}
+        if oauth
+        else {"slack_bot_token": BOT_TOKEN}
+    )
     return dataclasses.replace(
         settings,
         slack=SlackSettings(
-            slack_bot_token=BOT_TOKEN,
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=api_url,
             slack_progress_every_seconds=0.2,
+            **credentials,
         ),
     )
 
@@ -75,13 +82,13 @@ class SlackBot:
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def command(
-        self, text: str, *, user: str = "U_PLANNER", channel: str = CHANNEL
+        self, text: str, *, user: str = "U_PLANNER", channel: str = CHANNEL, team: str = TEAM_ID
     ) -> ClientResponse:
         """``/comms <text>`` as Slack posts it."""
         body = urlencode(
             {
                 "token": "unused",
-                "team_id": TEAM_ID,
+                "team_id": team,
                 "channel_id": channel,
                 "user_id": user,
                 "command": "/comms",
@@ -239,6 +246,8 @@ async def running_bot(
     tmp_path: Path,
     clock: Callable[[], datetime],
     redis_url: str | None = None,
+    *,
+    oauth: bool = False,
     **dispatch: Any,
 ) -> AsyncIterator[SlackBot]:
     """The demo organisation, the fakes (Slack, Twilio, SMTP), workers and the web app."""
@@ -249,6 +258,7 @@ async def running_bot(
         settings = with_slack(
             settings_for(database_url, fakes, tmp_path, redis_url, **dispatch),
             f"{slack_server.url}/api/",
+            oauth=oauth,
         )
         async with running_dispatch(settings, clock) as running:
             app = build_web_app(settings, running.dispatching, clock)

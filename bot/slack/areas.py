@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
-from bot.slack import help
+from bot.slack import (
+    compliance,
+    guest_import,
+    guests,
+    help,
+    members,
+    organisation,
+    stats,
+    weddings,
+)
 from bot.slack.bolt_app import Area
 
-AREAS: list[Area] = [help.register]
+AREAS: list[Area] = [
+    help.register,
+    weddings.register,
+    organisation.register,
+    guests.register,
+    guest_import.register,
+    members.register,
+    compliance.register,
+    stats.register,
+]

@@ -19,6 +19,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.installation import oauth_settings
 from bot.slack.requests import Place
 from bot.slack.router import BotWiring
 from bot.slack.services import BotServices
@@ -48,14 +49,24 @@ def build_bolt_app(services: BotServices, areas: list[Area]) -> AsyncApp:
     settings = services.settings.slack
     signing_secret = settings.slack_signing_secret
     token = settings.slack_bot_token
-    app = AsyncApp(
-        signing_secret=signing_secret.get_secret_value() if signing_secret else None,
-        # Bolt takes the single workspace's token from the client it is given.
-        client=web_client(settings, token.get_secret_value() if token else None),
-        process_before_response=False,
-        # An unknown payload (a retired button) is answered, not logged as an error.
-        raise_error_for_unhandled_request=False,
-    )
+    if settings.oauth_enabled:
+        # Each workspace's own token comes from the installation store, per request.
+        app = AsyncApp(
+            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+            client=web_client(settings),
+            oauth_settings=oauth_settings(services),
+            process_before_response=False,
+            raise_error_for_unhandled_request=False,
+        )
+    else:
+        app = AsyncApp(
+            signing_secret=signing_secret.get_secret_value() if signing_secret else None,
+            # Bolt takes the single workspace's token from the client it is given.
+            client=web_client(settings, token.get_secret_value() if token else None),
+            process_before_response=False,
+            # An unknown payload (a retired button) is answered, not logged as an error.
+            raise_error_for_unhandled_request=False,
+        )
     wiring = BotWiring(services)
     for register in areas:
         register(app, wiring)

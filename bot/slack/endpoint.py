@@ -34,9 +34,32 @@ async def slack_events(request: web.Request) -> web.Response:
     return await to_aiohttp_response(answer)
 
 
+async def slack_oauth(request: web.Request) -> web.Response:
+    """``/slack/install`` and ``/slack/oauth_redirect``: Bolt's OAuth flow, when configured."""
+    bolt = request.app.get(SLACK_BOLT)
+    flow = bolt.oauth_flow if bolt is not None else None
+    if flow is None:
+        return web.json_response(
+            {
+                "error": "slack_install_not_configured",
+                "message": "Installing into other workspaces is not configured: set "
+                "SLACK_CLIENT_ID, SLACK_CLIENT_SECRET and SLACK_SIGNING_SECRET.",
+            },
+            status=404,
+        )
+    bolt_request = await to_bolt_request(request)
+    if request.path == flow.install_path:
+        answer = await flow.handle_installation(bolt_request)
+    else:
+        answer = await flow.handle_callback(bolt_request)
+    return await to_aiohttp_response(answer)
+
+
 def mount(app: web.Application, bolt: AsyncApp | None, missing: list[str]) -> None:
     """Route Slack's requests to ``bolt`` (None with ``missing`` settings: 503)."""
     if bolt is not None:
         app[SLACK_BOLT] = bolt
     app[SLACK_MISSING] = missing
     app.router.add_post("/slack/events", slack_events)
+    app.router.add_get("/slack/install", slack_oauth)
+    app.router.add_get("/slack/oauth_redirect", slack_oauth)

@@ -42,3 +42,20 @@ class MissingRole(SlackBotError):
 
 class UsageError(SlackBotError):
     """A command was typed wrongly; the message shows the right usage."""
+
+
+class InvalidValue(SlackBotError):
+    """A value typed for a named field cannot be used; nothing was changed."""
+
+    def __init__(self, field: str, reason: str, example: str = "") -> None:
+        hint = f" For example: `{example}`." if example else ""
+        super().__init__(f"I could not use that {field}: {reason}. Nothing was changed.{hint}")
+        self.field = field
+
+
+class FileRefused(SlackBotError):
+    """A shared file cannot be fetched or read; the message says why and what to do."""
+
+
+class MembershipRefused(SlackBotError):
+    """A change to the members would break a rule (the last owner, an owner's place)."""

@@ -9,6 +9,7 @@ from store.models.inbound import InboundMessage
 from store.models.ledger import Suppression
 from store.models.organisation import Member, Organisation
 from store.models.slack import Conversation, SlackEventReceipt, SlackMessage
+from store.models.slack_install import slack_bots, slack_installations, slack_oauth_states
 from store.models.wedding import Wedding
 
 __all__ = [
@@ -28,4 +29,7 @@ __all__ = [
     "SlackMessage",
     "Suppression",
     "Wedding",
+    "slack_bots",
+    "slack_installations",
+    "slack_oauth_states",
 ]

@@ -226,3 +226,13 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+async def campaigns_by_state(session: AsyncSession, organisation_id: int) -> dict[str, int]:
+    """How many of the organisation's campaigns are in each state."""
+    rows = await session.execute(
+        select(Campaign.state, func.count())
+        .where(Campaign.organisation_id == organisation_id)
+        .group_by(Campaign.state)
+    )
+    return {str(state): count for state, count in rows}

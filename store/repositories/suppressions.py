@@ -168,3 +168,30 @@ class SuppressionLedger:
             .group_by(Suppression.reason)
         )
         return {SuppressionReason(reason).value: count for reason, count in rows}
+
+
+async def ledger_page(
+    session: AsyncSession,
+    organisation_id: int,
+    channel: Channel | None,
+    search: str,
+    limit: int,
+) -> tuple[list[Suppression], int]:
+    """Active entries, newest first (at most ``limit``), and how many match in all.
+
+    ``search`` is part of an address, matched without regard to case.
+    """
+    conditions = [Suppression.organisation_id == organisation_id, _ACTIVE]
+    if channel is not None:
+        conditions.append(Suppression.channel == channel)
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        conditions.append(func.lower(Suppression.address).like(f"%{escaped}%", escape="\\"))
+    total = await session.scalar(select(func.count()).select_from(Suppression).where(*conditions))
+    rows = await session.scalars(
+        select(Suppression)
+        .where(*conditions)
+        .order_by(Suppression.created_at.desc(), Suppression.id.desc())
+        .limit(limit)
+    )
+    return list(rows), total or 0

@@ -17,19 +17,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BasicAuth, web
 
 from tests.fakes.server import BackgroundServer
 
 BOT_TOKEN = "xoxb-test-bot-token"
 TEAM_ID = "T_TEST"
 BOT_USER_ID = "U_BOT"
+CLIENT_ID = "1111.2222"
+CLIENT_SECRET = "test-client-secret"
 
 
 @dataclass
 class Call:
     method: str  # "chat.postMessage"
     payload: dict[str, Any]
+    token: str = ""
 
 
 @dataclass
@@ -43,6 +46,14 @@ class SlackFake:
     # file id → (name, bytes), downloadable with the bot token.
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # file id → a download URL files.info names instead of this fake's own (another host).
+    file_urls: dict[str, str] = field(default_factory=dict)
+    # file id → what files_upload_v2 uploaded: name, title, content, channel, comment.
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # OAuth: code → (team id, team name, installer) that oauth.v2.access exchanges once;
+    # bot token → team id of every workspace that installed the app.
+    oauth_codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    team_tokens: dict[str, str] = field(default_factory=dict)
     _rate_limited: int = 0
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -59,13 +70,37 @@ class SlackFake:
         app.router.add_post("/api/conversations.open", self._conversations_open)
         app.router.add_route("*", "/api/files.info", self._files_info)
         app.router.add_get("/files-pri/{file_id}/{name}", self._download)
+        app.router.add_post("/api/files.getUploadURLExternal", self._upload_url)
+        app.router.add_post("/upload/v1/{file_id}", self._receive_upload)
+        app.router.add_post("/api/files.completeUploadExternal", self._complete_upload)
+        app.router.add_post("/api/oauth.v2.access", self._oauth_access)
         return app
 
-    def share_file(self, file_id: str, name: str, content: bytes, base_url: str) -> dict[str, Any]:
+    def add_install_code(self, code: str, team_id: str, team_name: str, installer: str) -> None:
+        """A code Slack would hand the installer's browser after they approve the app."""
+        with self._lock:
+            self.oauth_codes[code] = (team_id, team_name, installer)
+
+    def tokens_used(self, method: str) -> list[str]:
+        """The bearer token of each call to ``method``, oldest first."""
+        with self._lock:
+            return [call.token for call in self.called if call.method == method]
+
+    def share_file(
+        self,
+        file_id: str,
+        name: str,
+        content: bytes,
+        base_url: str,
+        download_url: str | None = None,
+    ) -> dict[str, Any]:
         """A file as a message's ``files`` entry shows it; its bytes are served behind the
-        bot token at ``url_private_download`` (``base_url`` is this fake's address)."""
+        bot token at ``url_private_download`` (``base_url`` is this fake's address), or
+        files.info names ``download_url`` instead."""
         with self._lock:
             self.files[file_id] = (name, content)
+            if download_url is not None:
+                self.file_urls[file_id] = download_url
         return {
             "id": file_id,
             "name": name,
@@ -113,16 +148,19 @@ class SlackFake:
                     status=429,
                     headers={"Retry-After": str(self._retry_after)},
                 )
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        if request.method == "GET":
-            payload: dict[str, Any] = dict(request.query)
-        elif request.content_type == "application/json":
-            payload = await request.json()
-        else:
-            payload = dict(await request.post())
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         with self._lock:
-            self.called.append(Call(method, payload))
+            known = token == self.token or token in self.team_tokens
+        if not known:
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        payload: dict[str, Any] = dict(request.query)
+        if request.method != "GET":
+            if request.content_type == "application/json":
+                payload.update(await request.json())
+            else:
+                payload.update(await request.post())
+        with self._lock:
+            self.called.append(Call(method, payload, token))
         return payload
 
     async def _post_message(self, request: web.Request) -> web.Response:
@@ -156,8 +194,11 @@ class SlackFake:
         payload = await self._read(request, "auth.test")
         if isinstance(payload, web.Response):
             return payload
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        with self._lock:
+            team = self.team_tokens.get(token, TEAM_ID)
         return web.json_response(
-            {"ok": True, "team_id": TEAM_ID, "user_id": BOT_USER_ID, "bot_id": "B_BOT"}
+            {"ok": True, "team_id": team, "user_id": BOT_USER_ID, "bot_id": f"B_{team}"}
         )
 
     async def _post_ephemeral(self, request: web.Request) -> web.Response:
@@ -215,6 +256,8 @@ class SlackFake:
             return web.json_response({"ok": False, "error": "file_not_found"})
         name, content = found
         base = str(request.url.origin())
+        with self._lock:
+            url = self.file_urls.get(file_id, f"{base}/files-pri/{file_id}/{name}")
         return web.json_response(
             {
                 "ok": True,
@@ -222,7 +265,7 @@ class SlackFake:
                     "id": file_id,
                     "name": name,
                     "size": len(content),
-                    "url_private_download": f"{base}/files-pri/{file_id}/{name}",
+                    "url_private_download": url,
                 },
             }
         )
@@ -236,6 +279,88 @@ class SlackFake:
         if found is None:
             raise web.HTTPNotFound()
         return web.Response(body=found[1], content_type="text/csv")
+
+    async def _upload_url(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "files.getUploadURLExternal")
+        if isinstance(payload, web.Response):
+            return payload
+        if not payload.get("filename") or not str(payload.get("length", "")).isdigit():
+            return web.json_response({"ok": False, "error": "invalid_arguments"})
+        with self._lock:
+            file_id = f"F_UP{next(self._clock):06d}"
+            self.uploads[file_id] = {"name": payload["filename"], "content": None}
+        upload_url = f"{request.url.origin()}/upload/v1/{file_id}"
+        return web.json_response({"ok": True, "upload_url": upload_url, "file_id": file_id})
+
+    async def _receive_upload(self, request: web.Request) -> web.Response:
+        # Slack's upload URLs are pre-signed: no token, the bytes as the body.
+        file_id = request.match_info["file_id"]
+        body = await request.read()
+        with self._lock:
+            if file_id not in self.uploads:
+                raise web.HTTPNotFound()
+            self.uploads[file_id]["content"] = body
+        return web.Response(text=f"OK - {len(body)}")
+
+    async def _complete_upload(self, request: web.Request) -> web.Response:
+        payload = await self._read(request, "files.completeUploadExternal")
+        if isinstance(payload, web.Response):
+            return payload
+        files = json.loads(str(payload.get("files", "[]")))
+        channel = str(payload.get("channel_id", ""))
+        with self._lock:
+            if not files or any(
+                self.uploads.get(f["id"], {}).get("content") is None for f in files
+            ):
+                return web.json_response({"ok": False, "error": "file_not_found"})
+            for entry in files:
+                self.uploads[entry["id"]].update(
+                    title=entry.get("title"),
+                    channel=channel,
+                    thread_ts=payload.get("thread_ts"),
+                    comment=payload.get("initial_comment"),
+                )
+            if channel:
+                # Slack shares the files in a message that carries the comment.
+                ts = f"1700000000.{next(self._clock):06d}"
+                self.messages[(channel, ts)] = {
+                    "ts": ts,
+                    "text": payload.get("initial_comment", ""),
+                    "thread_ts": payload.get("thread_ts"),
+                    "files": [f["id"] for f in files],
+                }
+        return web.json_response(
+            {"ok": True, "files": [{"id": f["id"], "title": f.get("title")} for f in files]}
+        )
+
+    async def _oauth_access(self, request: web.Request) -> web.Response:
+        # The app authenticates with its client id and secret (HTTP Basic), not a token.
+        expected = BasicAuth(CLIENT_ID, CLIENT_SECRET).encode()
+        if request.headers.get("Authorization") != expected:
+            return web.json_response({"ok": False, "error": "invalid_client_id"})
+        payload = dict(request.query) | dict(await request.post())
+        with self._lock:
+            found = self.oauth_codes.pop(str(payload.get("code", "")), None)
+            self.called.append(Call("oauth.v2.access", payload))
+            if found is None:
+                return web.json_response({"ok": False, "error": "invalid_code"})
+            team_id, team_name, installer = found
+            token = f"xoxb-{team_id}-{next(self._clock)}"
+            self.team_tokens[token] = team_id
+        return web.json_response(
+            {
+                "ok": True,
+                "app_id": "A_TEST",
+                "access_token": token,
+                "token_type": "bot",
+                "scope": "commands,chat:write,files:read,files:write",
+                "bot_user_id": BOT_USER_ID,
+                "team": {"id": team_id, "name": team_name},
+                "enterprise": None,
+                "is_enterprise_install": False,
+                "authed_user": {"id": installer},
+            }
+        )
 
 
 @contextmanager

@@ -1,0 +1,64 @@
+"""``templates``, ``optouts`` and ``stats`` through ``POST /slack/events``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from store.audit import Actor
+from store.database import Database
+from store.enums import Channel, SuppressionReason
+from store.models import Organisation
+from store.repositories.suppressions import SuppressionLedger
+from tests.dispatch_harness import midday_clock
+from tests.slack_harness import SlackBot, running_bot
+
+
+@pytest.fixture
+async def bot(
+    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
+) -> AsyncIterator[SlackBot]:
+    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
+        yield b
+
+
+async def test_templates_list_the_tokens_with_a_rendered_example(bot: SlackBot) -> None:
+    await bot.command("templates", user="U_VIEWER")
+    message = await bot.said("Built-in templates")
+    assert "`rsvp_reminder`" in message["text"]
+    assert "first_name" in message["text"]
+    assert "reads, for a guest called Jo Bloggs: Hi Jo, the shuttle to" in message["text"]
+
+
+async def test_optouts_show_masked_addresses_and_counts_by_reason(bot: SlackBot) -> None:
+    async with bot.database.transaction() as session:
+        organisation = await session.scalar(select(Organisation))
+        assert organisation is not None
+        await SuppressionLedger(session).suppress(
+            Actor("test"),
+            organisation_id=organisation.id,
+            channel=Channel.EMAIL,
+            address="jane.doe@example.com",
+            reason=SuppressionReason.UNSUBSCRIBE,
+            source="unsubscribe_link",
+        )
+    await bot.command("optouts", user="U_VIEWER")
+    listed = await bot.said("active opt-outs")
+    assert "j•••@example.com (email) — unsubscribe" in listed["text"]
+    assert "jane.doe" not in listed["text"]
+    assert "•••• •••• 0139 (sms) — stop" in listed["text"]
+    assert "stop 1, unsubscribe 1" in listed["text"]
+
+    await bot.command("optouts email jane.doe@example", user="U_VIEWER")
+    found = await bot.said("1 active email opt-out matching")
+    assert "0139" not in found["text"]
+
+
+async def test_stats_show_real_figures(bot: SlackBot) -> None:
+    await bot.command("stats", user="U_VIEWER")
+    message = await bot.said("figures")
+    assert "Email: 0 sent today; last 7 days nothing sent" in message["text"]
+    assert "Campaigns: none yet." in message["text"]
