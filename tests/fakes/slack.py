@@ -115,12 +115,14 @@ class SlackFake:
                 )
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        if request.method == "GET":
-            payload: dict[str, Any] = dict(request.query)
-        elif request.content_type == "application/json":
-            payload = await request.json()
-        else:
-            payload = dict(await request.post())
+        # Slack reads arguments from the query string as well as the body
+        # (slack_sdk sends some methods' arguments, e.g. conversations.open's, there).
+        payload: dict[str, Any] = dict(request.query)
+        if request.method != "GET":
+            if request.content_type == "application/json":
+                payload.update(await request.json())
+            else:
+                payload.update(await request.post())
         with self._lock:
             self.called.append(Call(method, payload))
         return payload
