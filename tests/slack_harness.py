@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from aiohttp import ClientResponse, web
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
@@ -72,16 +72,7 @@ class SlackBot:
     database: Database
     settings: Settings
     fakes: Fakes
-    # Builds the web app again (new Bolt app, new wiring, same database and fakes).
-    rebuild: Callable[[], web.Application] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    async def restart(self) -> None:
-        """The bot as after a restart: everything it knew in memory is gone."""
-        assert self.rebuild is not None
-        old, self.http = self.http, TestClient(TestServer(self.rebuild()))
-        await self.http.start_server()
-        await old.close()
 
     async def command(
         self, text: str, *, user: str = "U_PLANNER", channel: str = CHANNEL
@@ -260,14 +251,6 @@ async def running_bot(
             f"{slack_server.url}/api/",
         )
         async with running_dispatch(settings, clock) as running:
-
-            def rebuild() -> web.Application:
-                return build_web_app(settings, running.dispatching, clock)
-
-            async with TestClient(TestServer(rebuild())) as http:
-                bot = SlackBot(http, fake, slack_server.url, database, settings, fakes, rebuild)
-                try:
-                    yield bot
-                finally:
-                    if bot.http is not http:
-                        await bot.http.close()
+            app = build_web_app(settings, running.dispatching, clock)
+            async with TestClient(TestServer(app)) as http:
+                yield SlackBot(http, fake, slack_server.url, database, settings, fakes)

@@ -99,7 +99,8 @@ async def test_from_campaign_new_to_messages_at_the_providers(
                 )
             )
         assert cards == 3  # the thread, and one direct message per approver
-        assert edits and edits >= 2  # the audience and the template, each audited
+        assert edits is not None
+        assert edits >= 2  # the audience and the template, each audited
 
 
 async def test_test_reaches_the_planner_only_and_says_where(bot: SlackBot) -> None:
@@ -135,14 +136,21 @@ async def test_only_the_starter_moves_the_conversation_on(bot: SlackBot) -> None
     assert step == "name"
 
 
-async def test_a_restart_mid_conversation_continues_where_it_was(bot: SlackBot) -> None:
-    thread = await start(bot)
-    await answer(bot, "Week-of details", thread, "Send it by")
-    await answer(bot, "email", thread, "is saved as a draft")
-    await bot.restart()
-    await answer(bot, "rsvp=confirmed", thread, "guests match")
-    await answer(bot, "week_of", thread, "Preview of campaign")
-    async with bot.database.reading() as session:
+async def test_a_restart_mid_conversation_continues_where_it_was(
+    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
+) -> None:
+    """The second bot shares only the database with the first: nothing in memory survives."""
+    clock = midday_clock()
+    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, clock) as first:
+        thread = await start(first)
+        await answer(first, "Week-of details", thread, "Send it by")
+        await answer(first, "email", thread, "is saved as a draft")
+    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, clock) as second:
+        await answer(second, "rsvp=confirmed", thread, "guests match")
+        await answer(second, "week_of", thread, "Preview of campaign")
+        preview = await second.said("Preview of campaign")
+        assert preview["thread_ts"] == thread
+    async with sqlite_database.reading() as session:
         campaign = await session.scalar(select(Campaign))
     assert campaign is not None
     assert (campaign.audience, campaign.template_key) == ("rsvp=confirmed", "week_of")
