@@ -50,8 +50,8 @@ async def edit(request: CommandRequest, campaign_id: int, changes: Mapping[str, 
         )
     else:
         return edited
-    await announce(request, campaign_id, why)
     await withdraw_cards(request, campaign_id, why)
+    await announce(request, campaign_id, why)
     return edited
 
 
