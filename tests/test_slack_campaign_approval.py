@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from store.audit import Actor
 from store.database import Database
 from store.enums import CampaignState, Tier
-from store.audit import Actor
 from store.guestlist.importer import apply_guest_rows
 from store.guestlist.reader import GuestRow, ParsedGuestList
 from store.models import AuditEntry, Campaign, Delivery, Wedding
