@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.slack import (
+    campaign_commands,
     compliance,
     guest_import,
     guests,
@@ -23,4 +24,5 @@ AREAS: list[Area] = [
     members.register,
     compliance.register,
     stats.register,
+    campaign_commands.register,
 ]

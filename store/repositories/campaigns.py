@@ -107,6 +107,36 @@ class CampaignRepository:
         )
         return await self._refreshed(campaign_id)
 
+    async def update_content(
+        self, campaign_id: int, actor: Actor, changes: Mapping[str, Any]
+    ) -> Campaign:
+        """Change what a campaign says or whom it reaches, with one audit row.
+
+        The state machine is not touched here: whoever edits decides whether
+        the change voids an approval (see ``dispatch.editing``).
+        """
+        campaign = await self.get(campaign_id)
+        before = {key: getattr(campaign, key) for key in changes}
+        await self.session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(updated_at=utcnow(), **changes)
+            .execution_options(synchronize_session=False)
+        )
+        await audit.record_one(
+            self.session,
+            actor,
+            AuditRecord(
+                campaign.organisation_id,
+                "campaign.edited",
+                "campaign",
+                campaign_id,
+                before=_jsonable(before),
+                after=_jsonable(changes),
+            ),
+        )
+        return await self._refreshed(campaign_id)
+
     async def _refreshed(self, campaign_id: int) -> Campaign:
         campaign = await self.session.scalar(
             select(Campaign)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -374,6 +374,28 @@ class DeliveryRepository:
                 Delivery.status.in_([DeliveryStatus.PENDING, DeliveryStatus.DEFERRED]),
             )
             .values(status=DeliveryStatus.CANCELLED, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def discard_unsent(self, campaign_id: int) -> int:
+        """Forget the rows an approval wrote, when an edit voids it before any was sent.
+
+        Only for a campaign that never started (scheduled, not sending): the
+        next approval writes them again from the changed content."""
+        result = await self.session.execute(
+            delete(Delivery)
+            .where(
+                Delivery.campaign_id == campaign_id,
+                Delivery.status.in_(
+                    [
+                        DeliveryStatus.PENDING,
+                        DeliveryStatus.SUPPRESSED,
+                        DeliveryStatus.SKIPPED,
+                        DeliveryStatus.CANCELLED,
+                    ]
+                ),
+            )
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
