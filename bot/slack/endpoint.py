@@ -7,6 +7,8 @@ every forged request gets 401 and runs nothing.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -59,7 +61,31 @@ def mount(app: web.Application, bolt: AsyncApp | None, missing: list[str]) -> No
     """Route Slack's requests to ``bolt`` (None with ``missing`` settings: 503)."""
     if bolt is not None:
         app[SLACK_BOLT] = bolt
+        app.on_shutdown.append(finish_slack_work)
     app[SLACK_MISSING] = missing
     app.router.add_post("/slack/events", slack_events)
     app.router.add_get("/slack/install", slack_oauth)
     app.router.add_get("/slack/oauth_redirect", slack_oauth)
+
+
+async def finish_slack_work(_app: web.Application) -> None:
+    """Let the work of requests already acknowledged finish before the app stops.
+
+    Bolt answers Slack first and runs the listener on in a task of its own; a
+    stop that cut those short would leave a planner's command half done with
+    "ok" already said. They get a grace period, then are cancelled.
+    """
+    running = [
+        task
+        for task in asyncio.all_tasks()
+        if not task.done() and _BOLT_WORK in task.get_coro().__qualname__  # type: ignore[union-attr]
+    ]
+    if running:
+        _done, late = await asyncio.wait(running, timeout=SHUTDOWN_GRACE_SECONDS)
+        for task in late:
+            task.cancel()
+
+
+# The coroutine Bolt runs a listener in after its ack (slack_bolt/listener/asyncio_runner.py).
+_BOLT_WORK = "run_ack_function_asynchronously"
+SHUTDOWN_GRACE_SECONDS = 20.0
