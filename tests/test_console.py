@@ -3,9 +3,11 @@ typed as in Slack, a guest's STOP, and what lands in var/outbox/."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,11 +40,12 @@ def console(tmp_path: Path) -> Iterator[pexpect.spawn[str]]:
         env=env,
         cwd=str(tmp_path),
         encoding="utf-8",
-        timeout=30,
+        timeout=60,
         dimensions=(50, 200),
     )
     try:
-        child.expect_exact(PROMPT)
+        # Starting takes a while on a busy machine (imports, migrations, workers).
+        child.expect_exact(PROMPT, timeout=180)
         yield child
     finally:
         if child.isalive():
@@ -74,3 +77,46 @@ async def test_a_guest_texts_help_then_stop(console: pexpect.spawn[str], tmp_pat
     finally:
         await database.dispose()
     assert GUEST in addresses
+
+
+def test_a_newcomer_creates_approves_and_sends_a_campaign(
+    console: pexpect.spawn[str], tmp_path: Path
+) -> None:
+    """The README's first screen: the whole campaign, typed, and what guests got."""
+    for answer, then in (
+        ("/comms campaign new", "What should the campaign be called?"),
+        ("RSVP reminder", "Send it by `email`, `sms` or `both`?"),
+        ("both", "Who should get it?"),
+        ("rsvp=pending", "What should it say?"),
+        ("rsvp_reminder", "Compliance score"),
+        ("send now", "Approve campaign 1"),
+    ):
+        console.expect_exact(PROMPT)
+        console.sendline(answer)
+        console.expect_exact(then)
+    console.expect_exact(PROMPT)
+    console.sendline("/click 1 as U_APPROVER")
+    console.expect_exact("approved by @Avery Approver: sending has started")
+    console.expect_exact(PROMPT)
+    outbox = tmp_path / "outbox"
+    texts = _wait_for_texts(outbox)
+    emails = list(outbox.glob("*.eml"))
+    assert emails
+    assert all("Reminder: will you join Alex & Sam" in e.read_text() for e in emails)
+    guest = texts[0]["to"]
+    console.sendline(f"/guest {guest} yes 2")
+    console.expect_exact(f"(text to {guest})")
+    console.expect_exact("2")
+    console.expect_exact(PROMPT)
+    console.sendline("/comms campaign list")
+    console.expect_exact("1. RSVP reminder")
+
+
+def _wait_for_texts(outbox: Path) -> list[dict[str, str]]:
+    deadline = time.monotonic() + 60
+    path = outbox / "sms.jsonl"
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return [json.loads(line) for line in path.read_text().splitlines()]
+        time.sleep(0.2)
+    raise AssertionError("no text reached var/outbox/sms.jsonl")

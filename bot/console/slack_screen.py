@@ -75,12 +75,14 @@ class SlackScreen:
         async def answer(request: web.Request) -> web.Response:
             if request.headers.get("Authorization") != f"Bearer {self.token}":
                 return web.json_response({"ok": False, "error": "invalid_auth"})
-            if request.method == "GET":
-                payload: dict[str, Any] = dict(request.query)
-            elif request.content_type == "application/json":
-                payload = await request.json()
-            else:
-                payload = dict(await request.post())
+            # Slack reads arguments from the query string as well as the body
+            # (slack_sdk sends some there, conversations.open's users among them).
+            payload: dict[str, Any] = dict(request.query)
+            if request.method != "GET":
+                if request.content_type == "application/json":
+                    payload.update(await request.json())
+                else:
+                    payload.update(await request.post())
             return handler(payload)
 
         return answer
@@ -164,6 +166,9 @@ class SlackScreen:
         found = buttons_of(blocks)
         where = self._where(channel, thread_ts)
         lines = message_lines(text, self.names)
+        if channel.startswith("D_") and len(lines) > 1:
+            # A private copy (an approver's card) repeats what the thread shows.
+            lines = [lines[0] + " …"]
         if found:
             self.buttons = [
                 Button(label, action, value, block, channel, ts, thread_ts)
