@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack import help
+from bot.slack import following, help
 from bot.slack.bolt_app import Area
 
-AREAS: list[Area] = [help.register]
+AREAS: list[Area] = [help.register, following.register]

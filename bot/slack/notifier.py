@@ -1,0 +1,100 @@
+"""The web app's Slack notifier: every few seconds, reads the outbox and refreshes the
+progress of campaigns that are sending.
+
+It claims only the kinds it handles (breaker events are the alerts' to read),
+each with one guarded UPDATE, so two web processes never both handle one
+event. An event Slack could not take now (rate-limited, down) is given back
+and tried on the next pass; one Slack will never take (the bot is not in the
+channel) is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack.campaign_progress import CampaignFollower
+from bot.slack.guest_notes import GUEST_KINDS, GuestNotes
+from bot.slack.services import BotServices
+from bot.slack.slack_failures import try_again_later
+from store.repositories.outbox import OutboxEvent, claim_events, release_events
+
+log = structlog.get_logger(__name__)
+
+CAMPAIGN_KINDS = ("campaign.completed", "campaign.failed")
+KINDS = CAMPAIGN_KINDS + GUEST_KINDS
+
+
+class SlackNotifier:
+    def __init__(self, services: BotServices, client: AsyncWebClient) -> None:
+        self.services = services
+        self.campaigns = CampaignFollower(services, client)
+        self.guests = GuestNotes(services, client)
+
+    async def run_pass(self) -> None:
+        async with self.services.database.transaction() as session:
+            events = await claim_events(session, KINDS, self.services.clock())
+        retry: list[int] = []
+        finished = [e for e in events if e.kind in CAMPAIGN_KINDS]
+        for event in finished:
+            retry += await self._finish(event)
+        retry += await self.guests.handle([e for e in events if e.kind in GUEST_KINDS])
+        if retry:
+            async with self.services.database.transaction() as session:
+                await release_events(session, retry)
+        done = {int(e.payload.get("campaign_id", 0)) for e in finished}
+        for campaign_id in await self.campaigns.campaigns_to_refresh():
+            if campaign_id not in done:
+                await self._refresh(campaign_id)
+
+    async def _finish(self, event: OutboxEvent) -> list[int]:
+        try:
+            finished = await self.campaigns.finish(int(event.payload["campaign_id"]))
+        except Exception as error:
+            if try_again_later(error):
+                return [event.id]
+            log.exception("could not report a finished campaign", event=event.id)
+            return []
+        return [] if finished else [event.id]
+
+    async def _refresh(self, campaign_id: int) -> None:
+        try:
+            await self.campaigns.refresh(campaign_id)
+        except Exception as error:
+            # The figures stay unshown: the next pass tries again.
+            if try_again_later(error):
+                log.info("slack busy: progress waits", campaign=campaign_id)
+            else:
+                log.exception("could not show a campaign's progress", campaign=campaign_id)
+
+    async def run_forever(self) -> None:
+        every = self.services.settings.slack.slack_progress_every_seconds
+        while True:
+            try:
+                await self.run_pass()
+            except Exception:
+                # A database hiccup must not end the notifier for the process's life.
+                log.exception("slack notifier pass failed")
+            await asyncio.sleep(every)
+
+
+def notifier_context(
+    services: BotServices, client: AsyncWebClient
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """For the aiohttp app's ``cleanup_ctx``: runs while the app serves."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(SlackNotifier(services, client).run_forever())
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return context
