@@ -99,15 +99,14 @@ class GuestNotes:
                 .where(Guest.id.in_(guest_ids))
             )
             found = {guest.id: (guest, wedding, org) for guest, wedding, org in rows}
-            bodies = dict(
-                (
-                    await session.execute(
-                        select(InboundMessage.id, InboundMessage.body).where(
-                            InboundMessage.id.in_(message_ids)
-                        )
+            bodies = {
+                row.id: row.body
+                for row in await session.execute(
+                    select(InboundMessage.id, InboundMessage.body).where(
+                        InboundMessage.id.in_(message_ids)
                     )
-                ).tuples()
-            )
+                )
+            }
         notes: list[tuple[int, GuestNote]] = []
         places: dict[int, WeddingPlace] = {}
         for event in events:

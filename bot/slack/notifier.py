@@ -43,7 +43,12 @@ class SlackNotifier:
         finished = [e for e in events if e.kind in CAMPAIGN_KINDS]
         for event in finished:
             retry += await self._finish(event)
-        retry += await self.guests.handle([e for e in events if e.kind in GUEST_KINDS])
+        guest_events = [e for e in events if e.kind in GUEST_KINDS]
+        try:
+            retry += await self.guests.handle(guest_events)
+        except Exception:
+            # A fault of ours, not Slack's: retrying would fail the same way forever.
+            log.exception("could not read guests' events", events=[e.id for e in guest_events])
         if retry:
             async with self.services.database.transaction() as session:
                 await release_events(session, retry)

@@ -43,6 +43,8 @@ class SlackFake:
     # file id → (name, bytes), downloadable with the bot token.
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # How many requests were answered 429 (rate_limit_next).
+    throttled: int = 0
     _rate_limited: int = 0
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -108,6 +110,7 @@ class SlackFake:
         with self._lock:
             if self._rate_limited:
                 self._rate_limited -= 1
+                self.throttled += 1
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"},
                     status=429,
