@@ -39,7 +39,8 @@ async def demo(bot: SlackBot) -> Demo:
                 select(Member).where(Member.organisation_id == organisation_id)
             )
         }
-    assert organisation_id is not None and wedding_id is not None
+    assert organisation_id is not None
+    assert wedding_id is not None
     return Demo(organisation_id, wedding_id, members[Role.PLANNER], members[Role.APPROVER])
 
 

@@ -29,8 +29,8 @@ from bot.dispatching import Dispatching
 from bot.settings import Settings
 from bot.slack.settings import SlackSettings
 from bot.web_app import build_web_app
-from store.audit import Actor
 from dispatch.runtime import Runtime
+from store.audit import Actor
 from store.database import Database
 from store.demo import load_demo_data
 from tests.dispatch_harness import Fakes, running_dispatch, running_fakes, settings_for

@@ -4,6 +4,7 @@ ones again. Two web processes never post twice; a 429 delays an edit, never lose
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,14 @@ async def test_a_campaign_is_followed_in_its_thread_reported_and_its_failures_re
 
     # One progress message, in the campaign's thread, edited in place to the end.
     assert len(progress_posts(bot, campaign_id)) == 1
-    assert posted[0]["channel"] == CHANNEL and posted[0]["thread_ts"] == thread
+    assert posted[0]["channel"] == CHANNEL
+    assert posted[0]["thread_ts"] == thread
     ts = next(m["ts"] for m in bot.fake.in_channel(CHANNEL) if "messages done" in m["text"])
     edits = [p for p in bot.fake.payloads("chat.update") if p["ts"] == ts]
     texts = [posted[0]["text"]] + [edit["text"] for edit in edits]
     assert len(edits) >= 1
     # Edited only when the figures changed: never the same text twice in a row.
-    assert all(before != after for before, after in zip(texts, texts[1:], strict=False))
+    assert all(before != after for before, after in itertools.pairwise(texts))
     final = bot.fake.messages[(CHANNEL, ts)]["text"]
     total = final.split(" of ")[1].split()[0]
     assert f"[██████████] 100% — {total} of {total} messages done" in final
@@ -87,10 +89,12 @@ async def test_a_campaign_is_followed_in_its_thread_reported_and_its_failures_re
 
     # The report: in the same thread, with the rate in words and Retry failed.
     assert report["thread_ts"] == thread
-    assert "delivery rate" in report["text"] and "2 failed" in report["text"]
+    assert "delivery rate" in report["text"]
+    assert "2 failed" in report["text"]
     assert f"/comms campaign retry {campaign_id}" in report["text"]
     retry = button(report, "campaign_retry_failed")
-    assert retry is not None and retry["text"]["text"] == "Retry failed"
+    assert retry is not None
+    assert retry["text"]["text"] == "Retry failed"
 
     # A viewer may not retry; a planner may, and the failed ones go out again.
     await bot.click(
@@ -123,7 +127,8 @@ async def test_a_campaign_without_a_conversation_is_followed_in_the_weddings_cha
     await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
     report = (await bot.wait_for(lambda: reports(bot, campaign_id), what="the report"))[0]
     posted = progress_posts(bot, campaign_id)
-    assert len(posted) == 1 and posted[0]["channel"] == WEDDING_CHANNEL
+    assert len(posted) == 1
+    assert posted[0]["channel"] == WEDDING_CHANNEL
     assert "thread_ts" not in posted[0] or not posted[0]["thread_ts"]
     progress_ts = next(
         m["ts"] for m in bot.fake.in_channel(WEDDING_CHANNEL) if "messages done" in m["text"]
