@@ -13,9 +13,12 @@ from store.demo import DEMO_ORGANISATION, DEMO_WEDDING
 from store.enums import Channel, Role
 from store.models import Conversation, Guest, Member, Organisation, Wedding
 from tests.dispatch_harness import APPROVER, draft_for_approval
+from tests.fakes.twilio import AUTH_TOKEN
 from tests.slack_harness import CHANNEL, SlackBot
+from tests.twilio_webhook_client import post_signed, text_from
 
 WEDDING_CHANNEL = "C_ALEX_AND_SAM"
+ORGANISATION_NUMBER = "+12015550100"  # the demo organisation's texting number
 CAMPAIGN_THREAD = "1800000000.000001"
 
 
@@ -84,3 +87,16 @@ async def phone_of(bot: SlackBot, name: str) -> str:
         phone = await session.scalar(select(Guest.phone).where(Guest.name == name))
     assert phone is not None
     return phone
+
+
+async def guest_texts(bot: SlackBot, name: str, body: str, http: Any = None) -> None:
+    """A text from the guest, as Twilio posts it (signed) into the bot's app, or ``http``."""
+    fields = text_from(await phone_of(bot, name), body, To=ORGANISATION_NUMBER)
+    answer = await post_signed(
+        http or bot.http,
+        "/twilio/sms",
+        fields,
+        token=AUTH_TOKEN,
+        signed_url=f"{bot.settings.dispatch.public_base_url}/twilio/sms",
+    )
+    assert answer.status == 200, await answer.text()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tests.following_helpers import (
     CAMPAIGN_THREAD,
     WEDDING_CHANNEL,
     give_wedding_a_channel,
+    guest_texts,
     phone_of,
     send_campaign,
 )
@@ -107,7 +109,7 @@ async def test_a_campaign_is_followed_in_its_thread_reported_and_its_failures_re
     )
     await bot.said("pressed Retry failed, and 2 failed messages are being sent again")
     for number in refused:
-        await bot.wait_for(lambda n=number: bot.fakes.twilio.sent_to(n), what=f"a text to {number}")
+        await bot.wait_for(partial(bot.fakes.twilio.sent_to, number), what=f"a text to {number}")
     second = await bot.wait_for(
         lambda: [r for r in reports(bot, campaign_id) if "has finished" in r["text"]],
         what="the second report",
@@ -137,3 +139,51 @@ async def test_a_campaign_without_a_conversation_is_followed_in_the_weddings_cha
     assert report["thread_ts"] == progress_ts
     assert "100% delivery rate" in report["text"]
     assert button(report, "campaign_retry_failed") is None
+
+
+async def test_two_web_processes_never_post_twice(bot: SlackBot) -> None:
+    await give_wedding_a_channel(bot)
+    async with bot.another_web_process() as second:
+        first_campaign = await send_campaign(bot)
+        second_campaign = await send_campaign(bot, in_thread=False)
+        for http, name, body in (
+            (bot.http, "Jorge Alvarez", "yes 2"),
+            (second, "Jorge Alvarez", "is there parking?"),
+            (second, "Grace Kim", "no"),
+            (bot.http, "Henry Kim", "STOP"),
+        ):
+            await guest_texts(bot, name, body, http)
+        for campaign_id in (first_campaign, second_campaign):
+            await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
+            await bot.wait_for(partial(reports, bot, campaign_id), what="a report")
+        await bot.said("parking")
+        await bot.said("Grace Kim replied")
+        await bot.said("1 guest opted out: Henry Kim")
+    for campaign_id in (first_campaign, second_campaign):
+        assert len(progress_posts(bot, campaign_id)) == 1
+        assert len(reports(bot, campaign_id)) == 1
+    notes = [p for p in bot.fake.payloads("chat.postMessage") if "replied by SMS" in str(p["text"])]
+    assert sorted(p["text"].split(" replied")[0] for p in notes) == [
+        "Grace Kim",
+        "Jorge Alvarez",
+        "Jorge Alvarez",
+    ]
+    roots = [p for p in notes if not p.get("thread_ts")]
+    assert sorted(p["text"].split(" replied")[0] for p in roots) == ["Grace Kim", "Jorge Alvarez"]
+    assert len([p for p in bot.fake.payloads("chat.postMessage") if "opted out:" in p["text"]]) == 1
+
+
+async def test_a_429_from_slack_delays_an_edit_but_does_not_lose_it(bot: SlackBot) -> None:
+    campaign_id = await send_campaign(bot)
+    await bot.wait_for(lambda: progress_posts(bot, campaign_id), what="progress")
+    # More 429s in a row than the client retries (three): the edit waits for a later pass.
+    bot.fake.rate_limit_next(5, retry_after=1)
+    await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
+    report = (await bot.wait_for(lambda: reports(bot, campaign_id), what="the report"))[0]
+    assert bot.fake.throttled == 5
+    assert "100% delivery rate" in report["text"]
+    ts = next(m["ts"] for m in bot.fake.in_channel(CHANNEL) if "messages done" in m["text"])
+    final = bot.fake.messages[(CHANNEL, ts)]["text"]
+    assert final.startswith(f"Finished campaign {campaign_id}")
+    assert "[██████████] 100%" in final
+    assert len(progress_posts(bot, campaign_id)) == 1

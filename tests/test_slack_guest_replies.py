@@ -13,12 +13,13 @@ from sqlalchemy import func, select
 
 from store.models import Event
 from tests.dispatch_harness import midday_clock, until
-from tests.fakes.twilio import AUTH_TOKEN
-from tests.following_helpers import WEDDING_CHANNEL, give_wedding_a_channel, phone_of
+from tests.following_helpers import (
+    ORGANISATION_NUMBER,
+    WEDDING_CHANNEL,
+    give_wedding_a_channel,
+    guest_texts,
+)
 from tests.slack_harness import SlackBot, running_bot
-from tests.twilio_webhook_client import post_signed, text_from
-
-ORGANISATION_NUMBER = "+12015550100"  # the demo organisation's texting number
 
 
 @pytest.fixture
@@ -28,18 +29,6 @@ async def bot(
     async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
         await give_wedding_a_channel(b)
         yield b
-
-
-async def guest_texts(bot: SlackBot, name: str, body: str, http: Any = None) -> None:
-    fields = text_from(await phone_of(bot, name), body, To=ORGANISATION_NUMBER)
-    answer = await post_signed(
-        http or bot.http,
-        "/twilio/sms",
-        fields,
-        token=AUTH_TOKEN,
-        signed_url=f"{bot.settings.dispatch.public_base_url}/twilio/sms",
-    )
-    assert answer.status == 200, await answer.text()
 
 
 def posts(bot: SlackBot, fragment: str) -> list[dict[str, Any]]:
