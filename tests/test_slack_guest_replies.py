@@ -162,3 +162,15 @@ async def test_without_a_wedding_channel_replies_are_left_alone(
         note = await bot.said("Jorge Alvarez replied")
         assert "“yes 3”" in note["text"]
         assert len(bot.fake.payloads("chat.postMessage")) == 1
+
+
+async def test_events_for_other_consumers_are_left_unhandled(bot: SlackBot) -> None:
+    async with bot.database.transaction() as session:
+        session.add(Event(kind="breaker.opened", payload={"key": "twilio"}))
+    await guest_texts(bot, "Jorge Alvarez", "yes")
+    await bot.said("Jorge Alvarez replied")
+
+    async with bot.database.reading() as session:
+        kinds = dict((await session.execute(select(Event.kind, Event.handled_at))).tuples().all())
+    assert kinds["guest.replied"] is not None
+    assert kinds["breaker.opened"] is None  # the alerts' to read
