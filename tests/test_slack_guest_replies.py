@@ -171,6 +171,7 @@ async def test_events_for_other_consumers_are_left_unhandled(bot: SlackBot) -> N
     await bot.said("Jorge Alvarez replied")
 
     async with bot.database.reading() as session:
-        kinds = dict((await session.execute(select(Event.kind, Event.handled_at))).tuples().all())
+        rows = await session.execute(select(Event.kind, Event.handled_at))
+        kinds = {row.kind: row.handled_at for row in rows}
     assert kinds["guest.replied"] is not None
     assert kinds["breaker.opened"] is None  # the alerts' to read
