@@ -10,7 +10,7 @@ from aiohttp import web
 from bot.dispatching import Dispatching
 from bot.settings import Settings
 from bot.slack.areas import AREAS
-from bot.slack.bolt_app import build_bolt_app, web_client
+from bot.slack.bolt_app import build_bolt_app
 from bot.slack.endpoint import mount
 from bot.slack.notifier import notifier_context
 from bot.slack.services import BotServices
@@ -34,8 +34,7 @@ def build_web_app(
     if token is not None:
         # Progress messages and guests' replies go to the single workspace's
         # channels; a multi-workspace (OAuth) install has no one token for them.
-        client = web_client(settings.slack, token.get_secret_value())
-        app.cleanup_ctx.append(notifier_context(services, client))
+        app.cleanup_ctx.append(notifier_context(services, settings.slack, token.get_secret_value()))
 
     async def close_runtime(_app: web.Application) -> None:
         await runtime.close()

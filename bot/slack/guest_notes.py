@@ -81,8 +81,7 @@ class GuestNotes:
             return [] if await posting else ids
         except Exception as error:
             if try_again_later(error):
-                log.info("slack busy: guest events wait for the next pass", events=ids)
-                return ids
+                return ids  # Slack is busy: the next pass posts them
             log.exception("could not tell the planners about guests' replies", events=ids)
             return []
 

@@ -15,12 +15,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import structlog
-from aiohttp import web
+from aiohttp import ClientSession, web
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack.bolt_app import web_client
 from bot.slack.campaign_progress import CampaignFollower
 from bot.slack.guest_notes import GUEST_KINDS, GuestNotes
 from bot.slack.services import BotServices
+from bot.slack.settings import SlackSettings
 from bot.slack.slack_failures import try_again_later
 from store.repositories.outbox import OutboxEvent, claim_events, release_events
 
@@ -28,6 +30,8 @@ log = structlog.get_logger(__name__)
 
 CAMPAIGN_KINDS = ("campaign.completed", "campaign.failed")
 KINDS = CAMPAIGN_KINDS + GUEST_KINDS
+# A pass waiting out Slack's Retry-After may take a few seconds to finish.
+STOP_WAIT_SECONDS = 15.0
 
 
 class SlackNotifier:
@@ -71,35 +75,47 @@ class SlackNotifier:
         try:
             await self.campaigns.refresh(campaign_id)
         except Exception as error:
-            # The figures stay unshown: the next pass tries again.
-            if try_again_later(error):
-                log.info("slack busy: progress waits", campaign=campaign_id)
-            else:
+            # The figures stay unshown; a busy Slack's turn comes on the next pass.
+            if not try_again_later(error):
                 log.exception("could not show a campaign's progress", campaign=campaign_id)
 
-    async def run_forever(self) -> None:
+    async def run_until(self, stopping: asyncio.Event) -> None:
         every = self.services.settings.slack.slack_progress_every_seconds
-        while True:
+        while not stopping.is_set():
             try:
                 await self.run_pass()
             except Exception:
-                # A database hiccup must not end the notifier for the process's life.
-                log.exception("slack notifier pass failed")
-            await asyncio.sleep(every)
+                # A database hiccup must not end the notifier for the process's life
+                # (nor a log stream that is gone).
+                with contextlib.suppress(Exception):
+                    log.exception("slack notifier pass failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every)
 
 
 def notifier_context(
-    services: BotServices, client: AsyncWebClient
+    services: BotServices, settings: SlackSettings, token: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
-    """For the aiohttp app's ``cleanup_ctx``: runs while the app serves."""
+    """For the aiohttp app's ``cleanup_ctx``: runs while the app serves.
+
+    On shutdown the pass under way is let finish (a claimed event is posted,
+    not lost) before the client's HTTP session closes.
+    """
 
     async def context(_app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(SlackNotifier(services, client).run_forever())
+        session = ClientSession()
+        client = web_client(settings, token, session)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(SlackNotifier(services, client).run_until(stopping))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            stopping.set()
+            try:
+                await asyncio.wait_for(task, STOP_WAIT_SECONDS)
+            except TimeoutError:
+                pass  # wait_for cancelled it
+            finally:
+                await session.close()
 
     return context
