@@ -12,6 +12,7 @@ from bot.settings import Settings
 from bot.slack.areas import AREAS
 from bot.slack.bolt_app import build_bolt_app
 from bot.slack.endpoint import mount
+from bot.slack.notifier import notifier_context
 from bot.slack.services import BotServices
 from handlers.app import create_app
 from store.models.base import utcnow
@@ -29,6 +30,11 @@ def build_web_app(
     runtime = dispatching.control_runtime(settings, clock)
     services = BotServices(settings, runtime, clock=clock)
     mount(app, build_bolt_app(services, AREAS), [])
+    token = settings.slack.slack_bot_token
+    if token is not None:
+        # Progress messages and guests' replies go to the single workspace's
+        # channels; a multi-workspace (OAuth) install has no one token for them.
+        app.cleanup_ctx.append(notifier_context(services, settings.slack, token.get_secret_value()))
 
     async def close_runtime(_app: web.Application) -> None:
         await runtime.close()

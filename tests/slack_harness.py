@@ -25,9 +25,11 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 from slack_sdk.signature import SignatureVerifier
 
+from bot.dispatching import Dispatching
 from bot.settings import Settings
 from bot.slack.settings import SlackSettings
 from bot.web_app import build_web_app
+from dispatch.runtime import Runtime
 from store.audit import Actor
 from store.database import Database
 from store.demo import load_demo_data
@@ -50,7 +52,9 @@ def sign(
     return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": signature}
 
 
-def with_slack(settings: Settings, api_url: str, *, oauth: bool = False) -> Settings:
+def with_slack(
+    settings: Settings, api_url: str, *, oauth: bool = False, progress_every: float = 0.2
+) -> Settings:
     """A single-workspace install (the bot token), or with ``oauth`` a multi-workspace
     one (client id and secret; tokens come from installations)."""
     credentials: dict[str, Any] = (
@@ -63,7 +67,7 @@ def with_slack(settings: Settings, api_url: str, *, oauth: bool = False) -> Sett
         slack=SlackSettings(
             slack_signing_secret=SIGNING_SECRET,
             slack_api_url=api_url,
-            slack_progress_every_seconds=0.2,
+            slack_progress_every_seconds=progress_every,
             **credentials,
         ),
     )
@@ -79,7 +83,18 @@ class SlackBot:
     database: Database
     settings: Settings
     fakes: Fakes
+    dispatching: Dispatching
+    clock: Callable[[], datetime]
+    control: Runtime  # the test's own dispatch calls (approve_campaign…), on its loop
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @asynccontextmanager
+    async def another_web_process(self) -> AsyncIterator[TestClient[Any, Any]]:
+        """A second web app on the same database and broker, as a second `serve` is:
+        its own Bolt app and its own Slack notifier."""
+        app = build_web_app(self.settings, self.dispatching, self.clock)
+        async with TestClient(TestServer(app)) as http:
+            yield http
 
     async def command(
         self, text: str, *, user: str = "U_PLANNER", channel: str = CHANNEL, team: str = TEAM_ID
@@ -246,6 +261,7 @@ async def running_bot(
     tmp_path: Path,
     clock: Callable[[], datetime],
     redis_url: str | None = None,
+    progress_every: float = 0.2,
     *,
     oauth: bool = False,
     **dispatch: Any,
@@ -259,8 +275,19 @@ async def running_bot(
             settings_for(database_url, fakes, tmp_path, redis_url, **dispatch),
             f"{slack_server.url}/api/",
             oauth=oauth,
+            progress_every=progress_every,
         )
         async with running_dispatch(settings, clock) as running:
             app = build_web_app(settings, running.dispatching, clock)
             async with TestClient(TestServer(app)) as http:
-                yield SlackBot(http, fake, slack_server.url, database, settings, fakes)
+                yield SlackBot(
+                    http,
+                    fake,
+                    slack_server.url,
+                    database,
+                    settings,
+                    fakes,
+                    running.dispatching,
+                    clock,
+                    running.control,
+                )

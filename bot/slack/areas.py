@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.slack import (
     campaign_commands,
     compliance,
+    following,
     guest_import,
     guests,
     help,
@@ -25,4 +26,5 @@ AREAS: list[Area] = [
     compliance.register,
     stats.register,
     campaign_commands.register,
+    following.register,
 ]

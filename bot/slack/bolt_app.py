@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from aiohttp import ClientSession
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -33,10 +34,13 @@ _MENTION = re.compile(r"^\s*<@[A-Z0-9]+>\s*")
 _TYPED_COMMAND = re.compile(r"^\s*/?comms\b\s*", re.IGNORECASE)
 
 
-def web_client(settings: SlackSettings, token: str | None = None) -> AsyncWebClient:
+def web_client(
+    settings: SlackSettings, token: str | None = None, session: ClientSession | None = None
+) -> AsyncWebClient:
     """slack_sdk's client, retrying 429s after Retry-After and dropped connections."""
     return AsyncWebClient(
         token=token,
+        session=session,
         base_url=settings.slack_api_url or AsyncWebClient.BASE_URL,
         retry_handlers=[
             AsyncRateLimitErrorRetryHandler(max_retry_count=3),

@@ -3,7 +3,7 @@
 slack_sdk ships async stores for SQLAlchemy (``AsyncSQLAlchemyInstallationStore``
 and ``AsyncSQLAlchemyOAuthStateStore``), so they run on the process's own
 async engine — no second, synchronous engine and no thread pool. Their tables
-are built by migration 0008, never by ``create_tables()`` at run time.
+are built by migration 0007, never by ``create_tables()`` at run time.
 
 ``/slack/install`` redirects straight to Slack's consent screen (with the
 state in a cookie and in the URL); ``/slack/oauth_redirect`` exchanges the

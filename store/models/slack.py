@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base, BigId, JsonDocument, UtcDateTime, utcnow
@@ -50,6 +50,22 @@ class SlackMessage(Base):
     __table_args__ = (
         Index("ix_slack_messages_campaign_id_purpose", "campaign_id", "purpose"),
         Index("ix_slack_messages_guest_id_purpose", "guest_id", "purpose"),
+        # One progress message per campaign and one thread per guest, even when two
+        # web processes race to post them: the loser's insert fails.
+        Index(
+            "uq_slack_messages_progress",
+            "campaign_id",
+            unique=True,
+            sqlite_where=text("purpose = 'progress'"),
+            postgresql_where=text("purpose = 'progress'"),
+        ),
+        Index(
+            "uq_slack_messages_guest_thread",
+            "guest_id",
+            unique=True,
+            sqlite_where=text("purpose = 'guest_thread'"),
+            postgresql_where=text("purpose = 'guest_thread'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -58,7 +74,14 @@ class SlackMessage(Base):
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     guest_id: Mapped[int | None] = mapped_column(ForeignKey("guests.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(32))
+    # Empty while the message is being posted (the row is claimed first).
     ts: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    # A hash of what the message shows now: it is edited only when that changes.
+    digest: Mapped[str | None] = mapped_column(String(64))
+    # Closed: a progress message showing final figures, a review card dealt with,
+    # a report whose Retry was pressed; closed_by is the Slack user who did it.
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

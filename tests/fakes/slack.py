@@ -54,6 +54,8 @@ class SlackFake:
     # bot token → team id of every workspace that installed the app.
     oauth_codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     team_tokens: dict[str, str] = field(default_factory=dict)
+    # How many requests were answered 429 (rate_limit_next).
+    throttled: int = 0
     _rate_limited: int = 0
     _retry_after: int = 1
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -143,6 +145,7 @@ class SlackFake:
         with self._lock:
             if self._rate_limited:
                 self._rate_limited -= 1
+                self.throttled += 1
                 return web.json_response(
                     {"ok": False, "error": "ratelimited"},
                     status=429,

@@ -1,0 +1,148 @@
+"""The buttons on the messages that follow campaigns and guests: Retry failed on a
+campaign's report, Keep opted out on a likely opt-out's review card.
+
+Both ack first and work after. Keep opted out also exists as a typed command,
+``/comms optouts keep N``; Retry failed is ``/comms campaign retry N``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy import select
+
+from bot.slack.access import PLAN, Caller
+from bot.slack.command_table import Command
+from bot.slack.errors import UsageError
+from bot.slack.guest_note_text import KEEP_OPTED_OUT_ACTION, reviewed_card
+from bot.slack.progress_text import RETRY_ACTION, retried_report
+from bot.slack.requests import CommandRequest, Place
+from bot.slack.router import BotWiring, answering
+from bot.slack.services import BotServices
+from dispatch import control
+from store.models import Campaign, Guest, SlackMessage
+from store.repositories.campaign_figures import campaign_figures
+from store.repositories.slack_messages import OPT_OUT_REVIEW, SlackMessages
+
+RETRYING = "send a campaign's failed messages again"
+REVIEWING = "review an opt-out"
+
+
+def register(bolt: AsyncApp, wiring: BotWiring) -> None:
+    services = wiring.services
+
+    async def retry_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        place = _place_of(body)
+        async with answering(client, place):
+            caller = await wiring.caller(place)
+            caller.require(PLAN, RETRYING)
+            campaign_id = _number(body, "campaign")
+            name, count = await retry_failed(services, caller, campaign_id)
+            rendered = retried_report(campaign_id, name, place.user_id, count)
+            await client.chat_update(
+                channel=place.channel_id,
+                ts=_message_ts(body),
+                text=rendered.text,
+                blocks=rendered.blocks,
+            )
+
+    async def keep_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        place = _place_of(body)
+        async with answering(client, place):
+            caller = await wiring.caller(place)
+            caller.require(PLAN, REVIEWING)
+            await keep_opted_out(services, client, caller, _number(body, "review"))
+
+    async def keep_typed(request: CommandRequest) -> None:
+        if len(request.arguments) != 1 or not request.arguments[0].lstrip("#").isdigit():
+            raise UsageError(
+                "Say which review card: `/comms optouts keep 12` (its number is on the card)."
+            )
+        review_id = int(request.arguments[0].lstrip("#"))
+        await keep_opted_out(services, request.client, request.caller, review_id)
+        await request.tell(f"Review #{review_id} is marked reviewed: kept opted out.")
+
+    bolt.action(RETRY_ACTION)(retry_pressed)
+    bolt.action(KEEP_OPTED_OUT_ACTION)(keep_pressed)
+    wiring.table.add(
+        Command(
+            words=("optouts", "keep"),
+            arguments="<review number>",
+            summary="mark a likely opt-out's review card reviewed; the guest stays opted out",
+            example="/comms optouts keep 12",
+            group="Compliance",
+            allowed=PLAN,
+            doing=REVIEWING,
+            run=keep_typed,
+        )
+    )
+
+
+async def retry_failed(services: BotServices, caller: Caller, campaign_id: int) -> tuple[str, int]:
+    """Send the campaign's failed messages again; its name and how many."""
+    async with services.database.reading() as session:
+        campaign = await session.scalar(
+            select(Campaign).where(
+                Campaign.id == campaign_id,
+                Campaign.organisation_id == caller.organisation.id,
+            )
+        )
+        if campaign is None:
+            raise UsageError(f"There is no campaign {campaign_id} in your organisation.")
+        failed = (await campaign_figures(session, campaign_id)).failed
+    if not failed:
+        raise UsageError(
+            f"Nothing failed in campaign {campaign_id} “{campaign.name}”: "
+            "there is nothing to send again."
+        )
+    count = await control.retry_failed(services.runtime, campaign_id, caller.actor)
+    return campaign.name, count
+
+
+async def keep_opted_out(
+    services: BotServices, client: AsyncWebClient, caller: Caller, review_id: int
+) -> None:
+    """Mark the card reviewed. The opt-out itself stays: only the guest may undo it."""
+    async with services.database.transaction() as session:
+        row = await session.scalar(
+            select(SlackMessage).where(
+                SlackMessage.id == review_id,
+                SlackMessage.purpose == OPT_OUT_REVIEW,
+                SlackMessage.organisation_id == caller.organisation.id,
+            )
+        )
+        if row is None or not row.ts:
+            raise UsageError(f"There is no opt-out review card #{review_id}.")
+        if row.closed_by is not None:
+            raise UsageError(f"Review #{review_id} was already reviewed by <@{row.closed_by}>.")
+        user_id = caller.member.slack_user_id
+        if not await SlackMessages(session).close(row.id, user_id, services.clock()):
+            raise UsageError(f"Review #{review_id} was reviewed by someone else just now.")
+        guest = await session.get(Guest, row.guest_id) if row.guest_id else None
+    text, blocks = reviewed_card(review_id, guest.name if guest else "the guest", user_id)
+    await client.chat_update(channel=row.channel_id, ts=row.ts, text=text, blocks=blocks)
+
+
+def _place_of(body: dict[str, Any]) -> Place:
+    message = body.get("message") or {}
+    return Place(
+        channel_id=(body.get("channel") or {}).get("id", ""),
+        user_id=body["user"]["id"],
+        team_id=(body.get("team") or {}).get("id", ""),
+        thread_ts=message.get("thread_ts"),
+    )
+
+
+def _message_ts(body: dict[str, Any]) -> str:
+    return str((body.get("container") or {}).get("message_ts") or body["message"]["ts"])
+
+
+def _number(body: dict[str, Any], what: str) -> int:
+    value = str(body["actions"][0].get("value", ""))
+    if not value.isdigit():
+        raise UsageError(f"That button does not name a {what}; please use the typed command.")
+    return int(value)
