@@ -90,7 +90,10 @@ async def test_from_campaign_new_to_messages_at_the_providers(
         assert campaign.approved_by_member_id is not None
         async with bot.database.reading() as session:
             cards = await session.scalar(
-                select(func.count()).where(SlackMessage.campaign_id == walked.campaign_id)
+                select(func.count()).where(
+                    SlackMessage.campaign_id == walked.campaign_id,
+                    SlackMessage.purpose.in_(("approval", "approval_settled")),
+                )
             )
             edits = await session.scalar(
                 select(func.count()).where(
