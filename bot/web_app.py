@@ -30,11 +30,8 @@ def build_web_app(
     runtime = dispatching.control_runtime(settings, clock)
     services = BotServices(settings, runtime, clock=clock)
     mount(app, build_bolt_app(services, AREAS), [])
-    token = settings.slack.slack_bot_token
-    if token is not None:
-        # Progress messages and guests' replies go to the single workspace's
-        # channels; a multi-workspace (OAuth) install has no one token for them.
-        app.cleanup_ctx.append(notifier_context(services, settings.slack, token.get_secret_value()))
+    # Progress messages and guests' replies, each in its organisation's workspace.
+    app.cleanup_ctx.append(notifier_context(services))
 
     async def close_runtime(_app: web.Application) -> None:
         await runtime.close()

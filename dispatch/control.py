@@ -5,12 +5,20 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from dispatch.batches import enqueue_pending
+from dispatch.errors import DispatchError
 from dispatch.runtime import Runtime
 from store.audit import Actor
 from store.enums import CampaignState
 from store.models import Campaign
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.deliveries import DeliveryRepository
+
+
+class NothingToRetry(DispatchError):
+    """The campaign has no failed messages; retrying would send nothing."""
+
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__(f"Campaign {campaign_id} has no failed messages to retry.")
 
 
 async def start_sending(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
@@ -42,9 +50,15 @@ async def cancel(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
 
 
 async def retry_failed(runtime: Runtime, campaign_id: int, actor: Actor) -> int:
-    """Send the failed deliveries of a finished campaign again; returns how many."""
+    """Send the failed deliveries of a finished campaign again; returns how many.
+
+    With none failed it refuses and changes nothing: back in sending with nothing
+    to send, the campaign would wait for the reconciler to finish it a second time.
+    """
     async with runtime.database.transaction() as session:
         count = await DeliveryRepository(session).retry_failed(campaign_id, runtime.clock())
+        if not count:
+            raise NothingToRetry(campaign_id)
         await CampaignRepository(session).transition(
             campaign_id, CampaignState.SENDING, actor, changes={"completed_at": None}
         )

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from store.database import Database
 from store.enums import CampaignState
-from store.models import Campaign, Conversation
+from store.models import AuditEntry, Campaign, Conversation
 from tests.campaign_conversation_steps import answer, count, to_preview
 from tests.dispatch_harness import midday_clock, wait_for_state
 from tests.slack_harness import SlackBot, running_bot
@@ -89,6 +89,31 @@ async def test_retry_resends_failed_messages(bot: SlackBot) -> None:
     await bot.wait_for(lambda: count(bot, "failed message(s) again") >= 2)
     await wait_for_state(bot.database, n, {CampaignState.COMPLETED})
     assert bot.fakes.twilio.sent_to("+12015550104")
+
+
+async def test_retry_with_nothing_failed_is_refused_and_changes_nothing(bot: SlackBot) -> None:
+    walked = await to_preview(bot, channels="sms", audience="group=family")
+    n = walked.campaign_id
+    await answer(bot, "send now", walked.thread_ts, "Approval needed")
+    await bot.command(f"campaign approve {n}", user="U_APPROVER")
+    await wait_for_state(bot.database, n, {CampaignState.COMPLETED})
+    before = await _campaign_and_audit(bot, n)
+    assert before[2] > 0  # its transitions so far were audited
+    await bot.command(f"campaign retry {n}")
+    await bot.told(f"Campaign {n} has no failed messages to retry.", user="U_PLANNER")
+    assert await _campaign_and_audit(bot, n) == before
+
+
+async def _campaign_and_audit(bot: SlackBot, campaign_id: int) -> tuple[Any, ...]:
+    async with bot.database.reading() as session:
+        campaign = await session.get(Campaign, campaign_id)
+        audited = await session.scalar(
+            select(func.count()).where(
+                AuditEntry.entity_type == "campaign", AuditEntry.entity_id == str(campaign_id)
+            )
+        )
+    assert campaign is not None
+    return campaign.state, campaign.completed_at, audited
 
 
 def _form(**fields: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ commands are answered with that team's own bot token."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
@@ -14,24 +13,8 @@ from store.database import Database
 from store.enums import Role
 from store.models import AuditEntry, Member, Organisation, slack_installations
 from tests.dispatch_harness import midday_clock
-from tests.fakes.slack import CLIENT_ID
-from tests.slack_harness import SlackBot, running_bot
-
-STATE_COOKIE = "slack-app-oauth-state"
-
-
-async def _begin_install(bot: SlackBot) -> tuple[str, str]:
-    """The state Slack will send back, and the cookie the installer's browser holds."""
-    answer = await bot.http.get("/slack/install", allow_redirects=False)
-    assert answer.status == 302
-    location = urlsplit(answer.headers["Location"])
-    assert (location.scheme, location.hostname) == ("https", "slack.com")
-    query = parse_qs(location.query)
-    assert query["client_id"] == [CLIENT_ID]
-    assert "commands" in query["scope"][0]
-    state = query["state"][0]
-    cookie = answer.cookies[STATE_COOKIE].value
-    return state, cookie
+from tests.install_helpers import STATE_COOKIE, begin_install
+from tests.slack_harness import running_bot
 
 
 async def test_an_install_links_a_new_organisation_and_its_token_answers(
@@ -40,7 +23,7 @@ async def test_an_install_links_a_new_organisation_and_its_token_answers(
     url = database.url.render_as_string(hide_password=False)
     async with running_bot(database, url, tmp_path, midday_clock(), oauth=True) as bot:
         bot.fake.add_install_code("code-1", "T_BLOSSOM", "Blossom Weddings", "U_FOUNDER")
-        state, cookie = await _begin_install(bot)
+        state, cookie = await begin_install(bot)
         answer = await bot.http.get(
             "/slack/oauth_redirect",
             params={"code": "code-1", "state": state},
@@ -90,7 +73,7 @@ async def test_a_forged_or_replayed_state_installs_nothing(
         sqlite_database, sqlite_database_url, tmp_path, midday_clock(), oauth=True
     ) as bot:
         bot.fake.add_install_code("code-1", "T_BLOSSOM", "Blossom Weddings", "U_FOUNDER")
-        state, cookie = await _begin_install(bot)
+        state, cookie = await begin_install(bot)
         forged = await bot.http.get(
             "/slack/oauth_redirect",
             params={"code": "code-1", "state": "not-the-state"},

@@ -62,6 +62,9 @@ def build_bolt_app(services: BotServices, areas: list[Area]) -> AsyncApp:
             process_before_response=False,
             raise_error_for_unhandled_request=False,
         )
+        # An uninstalled workspace's installation is deleted (Bolt's own listeners for
+        # app_uninstalled and tokens_revoked), so nothing goes on posting with its token.
+        app.enable_token_revocation_listeners()
     else:
         app = AsyncApp(
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,

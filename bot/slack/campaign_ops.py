@@ -117,9 +117,8 @@ async def resume(request: CommandRequest, campaign_id: int) -> str:
 
 async def retry(request: CommandRequest, campaign_id: int) -> str:
     await _check(request, campaign_id, {S.COMPLETED, S.FAILED}, "retried")
+    # With nothing failed, control refuses (NothingToRetry) and the person is told so.
     count = await control.retry_failed(request.services.runtime, campaign_id, request.caller.actor)
-    if not count:
-        return f"Campaign {campaign_id} had no failed messages; nothing was sent again."
     return f"Campaign {campaign_id}: sending the {count} failed message(s) again."
 
 

@@ -4,6 +4,8 @@ The message goes in the campaign's conversation thread (or, for a campaign
 made elsewhere, the wedding's channel). It is edited at most once per
 ``slack_progress_every_seconds`` and only when what it shows changed; the
 database says who may edit it when, so several web processes share the work.
+Everything is said with the bot token of the campaign's organisation's own
+workspace; an organisation without one is not followed.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.slack.progress_text import Followed, Rendered, final_report, progress_message
 from bot.slack.requests import post
 from bot.slack.services import BotServices
+from bot.slack.workspace_clients import WorkspaceClients
 from store.campaign_states import FINAL_STATES
 from store.enums import CampaignState
 from store.models import Campaign, Conversation, SlackMessage, Wedding
@@ -50,7 +53,13 @@ async def followed(session: AsyncSession, campaign_id: int) -> Followed | None:
     campaign, timezone = row
     figures = await campaign_figures(session, campaign_id)
     return Followed(
-        campaign.id, campaign.name, campaign.state, figures, campaign.throttled_until, timezone
+        campaign.id,
+        campaign.organisation_id,
+        campaign.name,
+        campaign.state,
+        figures,
+        campaign.throttled_until,
+        timezone,
     )
 
 
@@ -73,9 +82,9 @@ async def spot_for(session: AsyncSession, campaign_id: int) -> Spot | None:
 
 
 class CampaignFollower:
-    def __init__(self, services: BotServices, client: AsyncWebClient) -> None:
+    def __init__(self, services: BotServices, clients: WorkspaceClients) -> None:
         self.services = services
-        self.client = client
+        self.clients = clients
         self.every = timedelta(seconds=services.settings.slack.slack_progress_every_seconds)
 
     async def campaigns_to_refresh(self) -> list[int]:
@@ -99,21 +108,24 @@ class CampaignFollower:
             messages = SlackMessages(session)
             row = await messages.find(PROGRESS, campaign_id=campaign_id)
             spot = await spot_for(session, campaign_id) if row is None else None
+        client = await self.clients.for_organisation(campaign.organisation_id)
+        if client is None:
+            return True  # no workspace to show it in (the app is not installed there)
         rendered = progress_message(campaign, now)
         closed = campaign.state in FINAL_STATES
         if row is None:
             if spot is None:
                 return True  # nowhere to show it: the organisation has no place for it
-            return await self._post_progress(campaign, spot, rendered, closed)
+            return await self._post_progress(client, campaign, spot, rendered, closed)
         if not row.ts:
-            return await self._take_over(row, campaign, rendered, closed)
+            return await self._take_over(client, row, rendered, closed)
         if row.digest == rendered.digest:
             return True
         async with self.services.database.transaction() as session:
             allowed = await SlackMessages(session).claim_edit(row.id, now - self.every, now)
         if not allowed:
             return False
-        await self.client.chat_update(
+        await client.chat_update(
             channel=row.channel_id, ts=row.ts, text=rendered.text, blocks=rendered.blocks
         )
         async with self.services.database.transaction() as session:
@@ -121,16 +133,17 @@ class CampaignFollower:
         return True
 
     async def _post_progress(
-        self, campaign: Followed, spot: Spot, rendered: Rendered, closed: bool
+        self,
+        client: AsyncWebClient,
+        campaign: Followed,
+        spot: Spot,
+        rendered: Rendered,
+        closed: bool,
     ) -> bool:
         now = self.services.clock()
         async with self.services.database.transaction() as session:
-            organisation_id = await session.scalar(
-                select(Campaign.organisation_id).where(Campaign.id == campaign.id)
-            )
-            assert organisation_id is not None
             claimed = await SlackMessages(session).claim(
-                organisation_id,
+                campaign.organisation_id,
                 PROGRESS,
                 spot.channel_id,
                 now,
@@ -139,25 +152,31 @@ class CampaignFollower:
             )
         if claimed is None:
             return False  # another process is posting it
-        await self._post_claimed(claimed, spot, rendered, closed)
+        await self._post_claimed(client, claimed, spot, rendered, closed)
         return True
 
     async def _take_over(
-        self, row: SlackMessage, campaign: Followed, rendered: Rendered, closed: bool
+        self, client: AsyncWebClient, row: SlackMessage, rendered: Rendered, closed: bool
     ) -> bool:
         now = self.services.clock()
         async with self.services.database.transaction() as session:
             taken = await SlackMessages(session).take_over(row.id, now - STALE_CLAIM, now)
         if taken:
-            await self._post_claimed(row.id, Spot(row.channel_id, row.thread_ts), rendered, closed)
+            spot = Spot(row.channel_id, row.thread_ts)
+            await self._post_claimed(client, row.id, spot, rendered, closed)
         return taken
 
     async def _post_claimed(
-        self, message_id: int, spot: Spot, rendered: Rendered, closed: bool
+        self,
+        client: AsyncWebClient,
+        message_id: int,
+        spot: Spot,
+        rendered: Rendered,
+        closed: bool,
     ) -> None:
         try:
             ts = await post(
-                self.client,
+                client,
                 spot.channel_id,
                 rendered.text,
                 rendered.blocks,
@@ -186,6 +205,9 @@ class CampaignFollower:
             progress = await SlackMessages(session).find(PROGRESS, campaign_id=campaign_id)
         if campaign is None or progress is None or campaign.state not in FINAL_STATES:
             return True  # gone, nowhere to report, or already sending again (retried)
+        client = await self.clients.for_organisation(campaign.organisation_id)
+        if client is None:
+            return True  # the workspace removed the app since the progress was posted
         report = final_report(campaign)
         now = self.services.clock()
         thread = progress.thread_ts or progress.ts
@@ -199,5 +221,6 @@ class CampaignFollower:
                 campaign_id=campaign_id,
             )
         assert claimed is not None  # reports are not unique: one per finish
-        await self._post_claimed(claimed, Spot(progress.channel_id, thread), report, False)
+        spot = Spot(progress.channel_id, thread)
+        await self._post_claimed(client, claimed, spot, report, False)
         return True

@@ -35,9 +35,16 @@ class MissingRole(SlackBotError):
 
     def __init__(self, doing: str, allowed: frozenset[Role], role: Role) -> None:
         names = " or ".join(sorted(r.value for r in allowed))
-        super().__init__(f"To {doing} you need the {names} role; you are a {role.value}.")
+        super().__init__(
+            f"To {doing} you need the {names} role; you are {_article(role.value)} {role.value}."
+        )
         self.allowed = allowed
         self.role = role
+
+
+def _article(word: str) -> str:
+    # Role names are plain English words: "an admin", "an owner", "a planner".
+    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 class UsageError(SlackBotError):

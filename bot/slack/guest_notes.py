@@ -3,7 +3,10 @@ likely opt-outs as a review card.
 
 Each pass of the notifier hands over the guest events it claimed. The events
 carry ids only; names and words are read here, at the moment of posting (an
-erased guest's event has nothing left to show and is dropped).
+erased guest's event has nothing left to show and is dropped), and so is
+the client with the bot token of the organisation's own workspace (an
+organisation without one has nowhere to show them: its events are dropped,
+as for a wedding without a channel).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from bot.slack.guest_note_text import GuestNote, opt_out_summary, review_card, t
 from bot.slack.requests import post
 from bot.slack.services import BotServices
 from bot.slack.slack_failures import try_again_later
+from bot.slack.workspace_clients import WorkspaceClients
 from store.enums import InboundClass
 from store.models import Guest, InboundMessage, Organisation, Wedding
 from store.repositories.outbox import OutboxEvent
@@ -38,9 +42,12 @@ _OPT_IN = {InboundClass.OPT_IN.value}
 
 
 class WeddingPlace:
-    """A wedding's channel, and what its messages need to name."""
+    """A wedding's channel, the client that posts there, and what its messages name."""
 
-    def __init__(self, wedding: Wedding, organisation: Organisation) -> None:
+    def __init__(
+        self, wedding: Wedding, organisation: Organisation, client: AsyncWebClient
+    ) -> None:
+        self.client = client
         self.organisation_id = organisation.id
         self.channel_id = wedding.slack_channel_id or ""
         self.couple_names = wedding.couple_names
@@ -48,9 +55,9 @@ class WeddingPlace:
 
 
 class GuestNotes:
-    def __init__(self, services: BotServices, client: AsyncWebClient) -> None:
+    def __init__(self, services: BotServices, clients: WorkspaceClients) -> None:
         self.services = services
-        self.client = client
+        self.clients = clients
 
     async def handle(self, events: list[OutboxEvent]) -> list[int]:
         """Post what the events say; returns the ids to give back for the next pass."""
@@ -106,6 +113,10 @@ class GuestNotes:
                     )
                 )
             }
+        clients: dict[int, AsyncWebClient | None] = {}
+        for _guest, _wedding, organisation in found.values():
+            if organisation.id not in clients:
+                clients[organisation.id] = await self.clients.for_organisation(organisation.id)
         notes: list[tuple[int, GuestNote]] = []
         places: dict[int, WeddingPlace] = {}
         for event in events:
@@ -113,9 +124,12 @@ class GuestNotes:
             if guest_id not in found:
                 continue  # a number that is no guest's, or a guest since erased
             guest, wedding, organisation = found[guest_id]
+            client = clients[organisation.id]
             if not wedding.slack_channel_id or organisation.id != event.organisation_id:
                 continue  # the organisation has no place for it
-            places[wedding.id] = WeddingPlace(wedding, organisation)
+            if client is None:
+                continue  # nor a workspace the app is installed in
+            places[wedding.id] = WeddingPlace(wedding, organisation, client)
             note = GuestNote(
                 event_id=event.id,
                 kind=event.kind,
@@ -154,12 +168,12 @@ class GuestNotes:
             else:
                 claimed = None
         if row is not None and row.ts and row.channel_id == place.channel_id:
-            await post(self.client, row.channel_id, text, thread_ts=row.ts)
+            await post(place.client, row.channel_id, text, thread_ts=row.ts)
             return True
         if claimed is None:
             return False  # another process is starting this guest's thread
         try:
-            ts = await post(self.client, place.channel_id, text)
+            ts = await post(place.client, place.channel_id, text)
         except BaseException:
             if row is None:
                 async with self.services.database.transaction() as session:
@@ -173,7 +187,7 @@ class GuestNotes:
         self, place: WeddingPlace, opted_out: list[GuestNote], opted_in: list[GuestNote]
     ) -> bool:
         text = opt_out_summary(place.couple_names, opted_out, opted_in)
-        ts = await post(self.client, place.channel_id, text)
+        ts = await post(place.client, place.channel_id, text)
         async with self.services.database.transaction() as session:
             messages = SlackMessages(session)
             now = self.services.clock()
@@ -193,7 +207,7 @@ class GuestNotes:
         assert claimed is not None  # review cards are not unique: one per reply
         text, blocks = review_card(note, claimed, place.sms_number)
         try:
-            ts = await post(self.client, place.channel_id, text, blocks)
+            ts = await post(place.client, place.channel_id, text, blocks)
         except BaseException:
             async with self.services.database.transaction() as session:
                 await SlackMessages(session).unclaim(claimed)

@@ -8,7 +8,9 @@ are built by migration 0007, never by ``create_tables()`` at run time.
 ``/slack/install`` redirects straight to Slack's consent screen (with the
 state in a cookie and in the URL); ``/slack/oauth_redirect`` exchanges the
 code (``oauth.v2.access``), stores the installation, and links the team to
-its organisation before the installer sees the success page.
+its organisation before the installer sees the success page. When a
+workspace removes the app, Bolt's ``app_uninstalled`` listener (enabled in
+``build_bolt_app``) deletes its installation.
 """
 
 from __future__ import annotations
@@ -68,13 +70,19 @@ def oauth_settings(services: BotServices) -> AsyncOAuthSettings:
         scopes=list(BOT_SCOPES),
         redirect_uri=f"{base}/slack/oauth_redirect",
         install_page_rendering_enabled=False,
-        installation_store=AsyncSQLAlchemyInstallationStore(
-            client_id=settings.slack_client_id, engine=engine
-        ),
+        installation_store=installation_store(services),
         state_store=AsyncSQLAlchemyOAuthStateStore(expiration_seconds=STATE_SECONDS, engine=engine),
         state_expiration_seconds=STATE_SECONDS,
         callback_options=AsyncCallbackOptions(success=installed, failure=_failed),
     )
+
+
+def installation_store(services: BotServices) -> AsyncSQLAlchemyInstallationStore:
+    """Each installed workspace's bot token, for Bolt (answering requests) and for the
+    notifier (posting on its own): the same tables on the process's engine."""
+    client_id = services.settings.slack.slack_client_id
+    assert client_id  # only with OAuth enabled
+    return AsyncSQLAlchemyInstallationStore(client_id=client_id, engine=services.database.engine)
 
 
 async def _failed(args: AsyncFailureArgs) -> BoltResponse:

@@ -6,6 +6,11 @@ each with one guarded UPDATE, so two web processes never both handle one
 event. An event Slack could not take now (rate-limited, down) is given back
 and tried on the next pass; one Slack will never take (the bot is not in the
 channel) is logged and dropped.
+
+Each organisation's messages go to its own workspace with that workspace's
+bot token (``WorkspaceClients``): the one SLACK_BOT_TOKEN in a
+single-workspace install, its installation's token in a multi-workspace one.
+An organisation whose workspace has not installed the app is skipped.
 """
 
 from __future__ import annotations
@@ -16,14 +21,12 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 from aiohttp import ClientSession, web
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.bolt_app import web_client
 from bot.slack.campaign_progress import CampaignFollower
 from bot.slack.guest_notes import GUEST_KINDS, GuestNotes
 from bot.slack.services import BotServices
-from bot.slack.settings import SlackSettings
 from bot.slack.slack_failures import try_again_later
+from bot.slack.workspace_clients import WorkspaceClients, workspace_clients
 from store.repositories.outbox import OutboxEvent, claim_events, release_events
 
 log = structlog.get_logger(__name__)
@@ -35,10 +38,10 @@ STOP_WAIT_SECONDS = 15.0
 
 
 class SlackNotifier:
-    def __init__(self, services: BotServices, client: AsyncWebClient) -> None:
+    def __init__(self, services: BotServices, clients: WorkspaceClients) -> None:
         self.services = services
-        self.campaigns = CampaignFollower(services, client)
-        self.guests = GuestNotes(services, client)
+        self.campaigns = CampaignFollower(services, clients)
+        self.guests = GuestNotes(services, clients)
 
     async def run_pass(self) -> None:
         async with self.services.database.transaction() as session:
@@ -94,19 +97,19 @@ class SlackNotifier:
 
 
 def notifier_context(
-    services: BotServices, settings: SlackSettings, token: str
+    services: BotServices,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """For the aiohttp app's ``cleanup_ctx``: runs while the app serves.
 
     On shutdown the pass under way is let finish (a claimed event is posted,
-    not lost) before the client's HTTP session closes.
+    not lost) before the clients' shared HTTP session closes.
     """
 
     async def context(_app: web.Application) -> AsyncIterator[None]:
         session = ClientSession()
-        client = web_client(settings, token, session)
+        clients = workspace_clients(services, session)
         stopping = asyncio.Event()
-        task = asyncio.create_task(SlackNotifier(services, client).run_until(stopping))
+        task = asyncio.create_task(SlackNotifier(services, clients).run_until(stopping))
         try:
             yield
         finally:

@@ -33,6 +33,7 @@ class Followed:
     """A campaign as its messages describe it."""
 
     id: int
+    organisation_id: int
     name: str
     state: CampaignState
     figures: Figures
