@@ -62,6 +62,16 @@ async def record(
     request_id: str | None = None,
 ) -> int:
     """Append audit rows in one statement; returns how many were written."""
+    return await record_each(session, ((actor, r) for r in records), request_id=request_id)
+
+
+async def record_each(
+    session: AsyncSession,
+    entries: Iterable[tuple[Actor, AuditRecord]],
+    *,
+    request_id: str | None = None,
+) -> int:
+    """Audit rows of several actors (guests' replies in one batch) in one statement."""
     now = utcnow()
     rows = [
         {
@@ -75,7 +85,7 @@ async def record(
             "request_id": request_id,
             "created_at": now,
         }
-        for r in records
+        for actor, r in entries
     ]
     if rows:
         await session.execute(insert(AuditEntry), rows)
