@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditEntry
@@ -88,7 +88,8 @@ async def record_each(
         for actor, r in entries
     ]
     if rows:
-        await session.execute(insert(AuditEntry), rows)
+        # The table, not the entity: a Core executemany, no ORM bulk-insert machinery.
+        await session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
     return len(rows)
 
 

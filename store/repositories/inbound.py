@@ -87,13 +87,14 @@ async def record_arrivals(
         return {}
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     table = cast(Table, InboundMessage.__table__)
+    # Parameters apart from the statement (executemany): one compiled form,
+    # cached, which SQLAlchemy sends as one multi-row INSERT … RETURNING.
     statement = (
         insert(table)
-        .values(list(values.values()))
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
         .returning(table.c.id, table.c.provider, table.c.provider_message_id)
     )
-    result = await session.execute(statement)
+    result = await session.execute(statement, list(values.values()))
     return {(provider, sid): id_ for id_, provider, sid in result}
 
 
@@ -226,7 +227,7 @@ async def tell_planners_each(
     if events:
         now = utcnow()
         await session.execute(
-            insert(Event),
+            insert(cast(Table, Event.__table__)),
             [
                 {"organisation_id": o, "kind": kind, "payload": payload, "created_at": now}
                 for o, kind, payload in events

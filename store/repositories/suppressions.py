@@ -73,30 +73,28 @@ class SuppressionLedger:
         table = cast(Table, Suppression.__table__)
         statement = (
             insert(table)
-            .values(
-                [
-                    {
-                        "organisation_id": e.organisation_id,
-                        "channel": e.channel,
-                        "address": e.address,
-                        "reason": e.reason,
-                        "source": e.source,
-                        "detail": e.detail,
-                        "created_at": now,
-                    }
-                    for e in by_key.values()
-                ]
-            )
             .on_conflict_do_nothing(
                 index_elements=["organisation_id", "channel", "address"],
                 index_where=table.c.lifted_at.is_(None),
             )
             .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address)
         )
+        rows = [
+            {
+                "organisation_id": e.organisation_id,
+                "channel": e.channel,
+                "address": e.address,
+                "reason": e.reason,
+                "source": e.source,
+                "detail": e.detail,
+                "created_at": now,
+            }
+            for e in by_key.values()
+        ]
         added: dict[tuple[int, Channel, str], int] = {
             (organisation_id, Channel(channel), address): suppression_id
             for suppression_id, organisation_id, channel, address in await self.session.execute(
-                statement
+                statement, rows
             )
         }
         await audit.record_each(
