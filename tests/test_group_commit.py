@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
 
 from store.database import Database
 from store.group_commit import GroupCommit
@@ -73,14 +74,16 @@ async def test_a_failing_item_fails_alone_and_its_batch_commits_nothing_of_it(
     await asyncio.sleep(0)
     items = ["a", POISON, "b", "c"]  # arrive while "first" commits: one batch
 
-    results = await asyncio.gather(
-        *(commits.submit(item) for item in items), return_exceptions=True
-    )
+    with capture_logs() as logs:
+        results = await asyncio.gather(
+            *(commits.submit(item) for item in items), return_exceptions=True
+        )
 
     assert await first == "FIRST"
     assert results[0] == "A"
     assert results[2:] == ["B", "C"]
     assert isinstance(results[1], ValueError)
+    assert [log["log_level"] for log in logs] == ["warning", "error"]  # the batch, the item
     assert ["a", POISON, "b", "c"] in recorder.batches  # tried together, then each alone
     # Each good item stored once; nothing of the poison, nor of the batch that held it.
     assert await kinds(database) == ["a", "b", "c", "first"]
@@ -93,11 +96,13 @@ async def test_when_nothing_can_be_stored_every_caller_hears_so(database: Databa
 
     commits: GroupCommit[str, str] = GroupCommit(database, broken)
 
-    results = await asyncio.gather(
-        *(commits.submit(f"lost-{n}") for n in range(6)), return_exceptions=True
-    )
+    with capture_logs() as logs:
+        results = await asyncio.gather(
+            *(commits.submit(f"lost-{n}") for n in range(6)), return_exceptions=True
+        )
 
     assert all(isinstance(result, ConnectionError) for result in results)
+    assert sum(log["log_level"] == "error" for log in logs) == 6
     async with database.reading() as session:
         assert await session.scalar(select(func.count()).select_from(Event)) == 0
 
