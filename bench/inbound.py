@@ -64,6 +64,9 @@ class SignedText:
 class Load:
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)  # timed requests only
+    # The server's CPU time per request (warm-up included): unlike rates, it
+    # hardly moves when other processes share the machine.
+    cpu_per_request: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)  # all requests; 0: no answer
     answered_senders: set[str] = field(default_factory=set)
 
@@ -158,10 +161,19 @@ def tail(log: Path) -> str:
     return log.read_text()[-2000:]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
 async def serving(
     command: Sequence[str], env: dict[str, str], cwd: Path, log: Path, ready: str
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
     """A server process, from when ``ready`` answers (any status) until it is stopped."""
     with log.open("ab") as output:  # kept for the summary: one traceback per 500
         process = await asyncio.create_subprocess_exec(
@@ -178,7 +190,7 @@ async def serving(
                 await asyncio.sleep(0.1)
             else:
                 raise SystemExit(f"{ready} never answered:\n{tail(log)}")
-        yield
+        yield process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.terminate()  # SIGTERM: the server closes its database cleanly
@@ -229,14 +241,18 @@ async def run(seconds: float, connections: int) -> int:
 
         baseline_url = f"http://127.0.0.1:{baseline_port}/twilio/sms"
         trivial = (sys.executable, "-m", "bench.inbound", "--baseline-port", str(baseline_port))
-        async with serving(trivial, env, PROJECT, log, baseline_url):
+        async with serving(trivial, env, PROJECT, log, baseline_url) as pid:
             cycled = islice(cycle(texts), int(BASELINE_RATE * seconds))
+            cpu = cpu_seconds(pid)
             baseline = await load(baseline_url, cycled, connections, seconds)
+            baseline.cpu_per_request = (cpu_seconds(pid) - cpu) / baseline.statuses.total()
 
         serve = (guestcomms, "serve", "--port", str(port))
-        async with serving(serve, env, work, log, f"{base_url}/api/health"):
+        async with serving(serve, env, work, log, f"{base_url}/api/health") as pid:
             unique = iter(texts)
+            cpu = cpu_seconds(pid)
             served = await load(f"{base_url}/twilio/sms", unique, connections, seconds)
+            served.cpu_per_request = (cpu_seconds(pid) - cpu) / max(1, served.statuses.total())
         suppressed_after, inbound_after, _ = database_facts(database)
         errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
 
@@ -254,6 +270,7 @@ async def run(seconds: float, connections: int) -> int:
     for label, result in (("baseline (trivial aiohttp)", baseline), ("guestcomms", served)):
         lines.append(f"{label}: {result.rate():.1f} requests/s")
         lines += [f"{label} p{p}: {result.percentile_ms(p):.1f} ms" for p in (50, 99)]
+        lines.append(f"{label} server CPU: {result.cpu_per_request * 1e6:.0f} µs a request")
     lines += [
         f"ratio: {ratio:.2f} (target ≥ 0.4: {'met' if ratio >= 0.4 else 'MISSED'})",
         f"p99: {p99:.1f} ms (target < 25 ms: {'met' if p99 < 25 else 'MISSED'})",

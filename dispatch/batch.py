@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from dispatch.campaign_states import campaign_states
 from dispatch.completion import complete_if_done
 from dispatch.compose.composer import (
     CampaignContent,
@@ -66,8 +67,6 @@ class _Batch:
     pending: list[Settled] = field(default_factory=list)
     uncertain: list[int] = field(default_factory=list)
     not_sent: int = 0
-    _state: CampaignState | None = CampaignState.SENDING
-    _state_checked_at: float = field(default_factory=time.monotonic)
     # Successes are told to the breaker in groups (a Redis call each time);
     # failures at once, since they may open it.
     _successes: dict[str, int] = field(default_factory=dict)
@@ -146,16 +145,11 @@ class _Batch:
         return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{reason}")
 
     async def still_sending(self) -> bool:
-        """Whether the campaign is still sending (asked at most once a second): a pause
-        or cancel stops a batch between two messages, not only at its next claim."""
-        now = time.monotonic()
-        if now - self._state_checked_at >= 1:
-            async with self.runtime.database.glance() as session:
-                self._state = await session.scalar(
-                    select(Campaign.state).where(Campaign.id == self.campaign.id)
-                )
-            self._state_checked_at = now
-        return self._state == CampaignState.SENDING
+        """Whether the campaign is still sending (as read within the last second, the
+        read shared by this process's batches): a pause or cancel stops a batch
+        between two messages, not only at its next claim."""
+        state = await campaign_states(self.runtime.database).state(self.campaign.id)
+        return state == CampaignState.SENDING
 
     async def provider_down(self, key: str) -> bool:
         """The breaker's state, asked at most once every half second per provider."""

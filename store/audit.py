@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import AuditEntry
@@ -62,6 +62,16 @@ async def record(
     request_id: str | None = None,
 ) -> int:
     """Append audit rows in one statement; returns how many were written."""
+    return await record_each(session, ((actor, r) for r in records), request_id=request_id)
+
+
+async def record_each(
+    session: AsyncSession,
+    entries: Iterable[tuple[Actor, AuditRecord]],
+    *,
+    request_id: str | None = None,
+) -> int:
+    """Audit rows of several actors (guests' replies in one batch) in one statement."""
     now = utcnow()
     rows = [
         {
@@ -75,10 +85,11 @@ async def record(
             "request_id": request_id,
             "created_at": now,
         }
-        for r in records
+        for actor, r in entries
     ]
     if rows:
-        await session.execute(insert(AuditEntry), rows)
+        # The table, not the entity: a Core executemany, no ORM bulk-insert machinery.
+        await session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
     return len(rows)
 
 

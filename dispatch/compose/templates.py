@@ -9,6 +9,7 @@ template can reach Python objects, run for long or build huge output.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -106,8 +107,14 @@ class CompiledTemplate:
             raise TemplateRefused(f"The template cannot be rendered: {error}") from None
 
 
+@functools.lru_cache(maxsize=256)
 def compile_template(source: str, *, html: bool, part: str) -> CompiledTemplate:
-    """Read a template; raise ``TemplateRefused`` naming ``part`` (e.g. "SMS text") and why."""
+    """Read a template; raise ``TemplateRefused`` naming ``part`` (e.g. "SMS text") and why.
+
+    Cached: every batch of a campaign composes with the same templates, and
+    compiling them took longer than rendering a batch's worth of messages. A
+    compiled template is immutable and safe to share; refusals are not cached.
+    """
     if len(source) > MAX_TEMPLATE_LENGTH:
         raise TemplateRefused(
             f"The {part} is {len(source):,} characters; the limit is {MAX_TEMPLATE_LENGTH:,}."

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,8 @@ from store.audit import Actor, AuditRecord
 from store.enums import Channel, InboundClass, RsvpStatus
 from store.models import Delivery, Event, Guest, InboundMessage, Organisation, Wedding
 from store.models.base import utcnow
+
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +30,16 @@ class ArrivedMessage:
     body: str
 
 
+@dataclass(frozen=True, slots=True)
+class ArrivalRow:
+    """A message to store, with what we know of it."""
+
+    message: ArrivedMessage
+    organisation_id: int | None
+    guest_id: int | None = None
+    classification: InboundClass | None = None
+
+
 async def record_arrival(
     session: AsyncSession,
     organisation_id: int | None,
@@ -35,30 +48,54 @@ async def record_arrival(
     guest_id: int | None = None,
     classification: InboundClass | None = None,
 ) -> int | None:
-    """Store the message; None when this provider id was seen before (a retried webhook).
-
-    INSERT … ON CONFLICT DO NOTHING on (provider, provider_message_id): two
-    deliveries of one webhook racing each other still give one row and one effect.
-    """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(InboundMessage)
-        .values(
-            organisation_id=organisation_id,
-            guest_id=guest_id,
-            classification=classification,
-            channel=message.channel,
-            provider=message.provider,
-            provider_message_id=message.provider_message_id,
-            from_address=message.from_address,
-            to_address=message.to_address,
-            body=message.body,
-            received_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
-        .returning(InboundMessage.id)
+    """Store the message; None when this provider id was seen before (a retried webhook)."""
+    stored = await record_arrivals(
+        session, [ArrivalRow(message, organisation_id, guest_id, classification)]
     )
-    return await session.scalar(statement)
+    return stored.get((message.provider, message.provider_message_id))
+
+
+async def record_arrivals(
+    session: AsyncSession, rows: Sequence[ArrivalRow]
+) -> dict[tuple[str, str], int]:
+    """Store messages in one statement; returns the new rows' ids by (provider, provider id).
+
+    INSERT … ON CONFLICT DO NOTHING on (provider, provider_message_id): a
+    retried webhook, even one racing the first delivery, finds no id here and
+    so has no effect. Within ``rows`` the first of a provider id wins.
+    """
+    now = utcnow()
+    values: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        message = row.message
+        values.setdefault(
+            (message.provider, message.provider_message_id),
+            {
+                "organisation_id": row.organisation_id,
+                "guest_id": row.guest_id,
+                "classification": row.classification,
+                "channel": message.channel,
+                "provider": message.provider,
+                "provider_message_id": message.provider_message_id,
+                "from_address": message.from_address,
+                "to_address": message.to_address,
+                "body": message.body,
+                "received_at": now,
+            },
+        )
+    if not values:
+        return {}
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    table = cast(Table, InboundMessage.__table__)
+    # Parameters apart from the statement (executemany): one compiled form,
+    # cached, which SQLAlchemy sends as one multi-row INSERT … RETURNING.
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
+        .returning(table.c.id, table.c.provider, table.c.provider_message_id)
+    )
+    result = await session.execute(statement, list(values.values()))
+    return {(provider, sid): id_ for id_, provider, sid in result}
 
 
 async def organisation_for_sms(
@@ -83,40 +120,56 @@ async def only_organisation(session: AsyncSession) -> Organisation | None:
 async def guest_replying(
     session: AsyncSession, organisation_id: int, channel: Channel, address: str
 ) -> Guest | None:
-    """Which of the organisation's guests with this address the reply is from.
+    """Which of the organisation's guests with this address the reply is from."""
+    found = await guests_replying(session, channel, [(organisation_id, address)])
+    replying = found.get((organisation_id, address))
+    return replying[0] if replying else None
+
+
+async def guests_replying(
+    session: AsyncSession, channel: Channel, senders: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[Guest, Wedding]]:
+    """For each (organisation id, address), the guest the reply is from, with the wedding.
 
     Several guests may share a number (a household) or appear in several
     weddings: the one we last sent something to on this channel is the one
-    answering; otherwise the guest of the wedding that comes soonest.
+    answering; otherwise the guest of the wedding that comes soonest. One
+    query for all senders (replies are the webhooks' hot path); the few
+    candidates per address are ranked here.
     """
+    if not senders:
+        return {}
     address_column = Guest.phone if channel == Channel.SMS else Guest.email
     last_messaged = (
         select(func.max(Delivery.sent_at))
         .where(
             Delivery.guest_id == Guest.id,
             Delivery.channel == channel,
-            Delivery.address == address,
+            Delivery.address == address_column,
         )
         .scalar_subquery()
     )
-    # One round trip (replies are the webhooks' hot path); the wedding comes
-    # along into the session, for the answer to name the couple.
-    row = (
-        await session.execute(
-            select(Guest, Wedding)
-            .join(Wedding, Wedding.id == Guest.wedding_id)
-            .where(Wedding.organisation_id == organisation_id, address_column == address)
-            .order_by(
-                last_messaged.desc().nulls_last(),
-                # Then weddings still to come, the nearest first; past ones after.
-                (Wedding.wedding_date < date.today()).asc(),
-                Wedding.wedding_date,
-                Guest.id,
-            )
-            .limit(1)
+    result = await session.execute(
+        select(Guest, Wedding, last_messaged)
+        .join(Wedding, Wedding.id == Guest.wedding_id)
+        .where(
+            Wedding.organisation_id.in_({organisation for organisation, _ in senders}),
+            address_column.in_({address for _, address in senders}),
         )
-    ).first()
-    return None if row is None else row.Guest
+    )
+    rows = list(result.all())
+    today = date.today()
+    # Weddings still to come, the nearest first; past ones after; then the
+    # latest messaged first (stable: a second sort keeps the first's order for ties).
+    rows.sort(key=lambda r: (r[1].wedding_date < today, r[1].wedding_date, r[0].id))
+    rows.sort(key=lambda r: (r[2] is not None, r[2] or _NEVER), reverse=True)
+    chosen: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
+    wanted = set(senders)
+    for guest, wedding, _ in rows:
+        key = (wedding.organisation_id, getattr(guest, address_column.key))
+        if key in wanted:
+            chosen.setdefault(key, (guest, wedding))
+    return chosen
 
 
 async def record_rsvp(
@@ -165,3 +218,18 @@ async def tell_planners(
             organisation_id=organisation_id, kind=kind, payload=payload, created_at=utcnow()
         )
     )
+
+
+async def tell_planners_each(
+    session: AsyncSession, events: Sequence[tuple[int, str, dict[str, Any]]]
+) -> None:
+    """Several outbox events, (organisation id, kind, payload) each, in one statement."""
+    if events:
+        now = utcnow()
+        await session.execute(
+            insert(cast(Table, Event.__table__)),
+            [
+                {"organisation_id": o, "kind": kind, "payload": payload, "created_at": now}
+                for o, kind, payload in events
+            ],
+        )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +21,19 @@ from store.models.base import utcnow
 GUEST_LIFTABLE = frozenset({SuppressionReason.STOP, SuppressionReason.UNSUBSCRIBE})
 
 _ACTIVE = Suppression.lifted_at.is_(None)
+
+
+@dataclass(frozen=True, slots=True)
+class NewEntry:
+    """An address to suppress, and who asked."""
+
+    actor: Actor
+    organisation_id: int
+    channel: Channel
+    address: str
+    reason: SuppressionReason
+    source: str
+    detail: str | None = None
 
 
 class SuppressionLedger:
@@ -36,50 +51,75 @@ class SuppressionLedger:
         source: str,
         detail: str | None = None,
     ) -> bool:
-        """Add an active entry; returns False when the address was already suppressed.
+        """Add an active entry; returns False when the address was already suppressed."""
+        entry = NewEntry(actor, organisation_id, channel, address, reason, source, detail)
+        return bool(await self.suppress_all([entry]))
+
+    async def suppress_all(self, entries: Sequence[NewEntry]) -> set[tuple[int, Channel, str]]:
+        """Add active entries, each audited, in two statements; returns the (organisation
+        id, channel, address) keys that were not suppressed already.
 
         Uses the dialect's INSERT … ON CONFLICT DO NOTHING on the partial unique
         index, so two STOPs racing on PostgreSQL give one entry and no error.
         """
-        values = {
-            "organisation_id": organisation_id,
-            "channel": channel,
-            "address": address,
-            "reason": reason,
-            "source": source,
-            "detail": detail,
-            "created_at": utcnow(),
-        }
+        now = utcnow()
+        by_key: dict[tuple[int, Channel, str], NewEntry] = {}
+        for entry in entries:
+            by_key.setdefault((entry.organisation_id, entry.channel, entry.address), entry)
+        if not by_key:
+            return set()
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        table = cast(Table, Suppression.__table__)
         statement = (
-            insert(Suppression)
-            .values(**values)
+            insert(table)
             .on_conflict_do_nothing(
-                index_elements=["organisation_id", "channel", "address"], index_where=_ACTIVE
+                index_elements=["organisation_id", "channel", "address"],
+                index_where=table.c.lifted_at.is_(None),
             )
-            .returning(Suppression.id)
+            .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address)
         )
-        suppression_id = await self.session.scalar(statement)
-        if suppression_id is None:
-            return False
-        await audit.record_one(
+        rows = [
+            {
+                "organisation_id": e.organisation_id,
+                "channel": e.channel,
+                "address": e.address,
+                "reason": e.reason,
+                "source": e.source,
+                "detail": e.detail,
+                "created_at": now,
+            }
+            for e in by_key.values()
+        ]
+        added: dict[tuple[int, Channel, str], int] = {
+            (organisation_id, Channel(channel), address): suppression_id
+            for suppression_id, organisation_id, channel, address in await self.session.execute(
+                statement, rows
+            )
+        }
+        await audit.record_each(
             self.session,
-            actor,
-            AuditRecord(
-                organisation_id,
-                "suppression.added",
-                "suppression",
-                suppression_id,
-                after={
-                    "channel": channel.value,
-                    "address": address,
-                    "reason": reason.value,
-                    "source": source,
-                },
+            (
+                (
+                    entry.actor,
+                    AuditRecord(
+                        entry.organisation_id,
+                        "suppression.added",
+                        "suppression",
+                        added[key],
+                        after={
+                            "channel": entry.channel.value,
+                            "address": entry.address,
+                            "reason": entry.reason.value,
+                            "source": entry.source,
+                        },
+                    ),
+                )
+                for key, entry in by_key.items()
+                if key in added
             ),
         )
-        return True
+        return set(added)
 
     async def active(
         self, organisation_id: int, channel: Channel, address: str

@@ -1,0 +1,102 @@
+"""Group commit: concurrent callers' writes share one transaction, and each caller
+hears back only after that transaction committed.
+
+A webhook whose answer must wait for its effect to be durable (a STOP is final
+before its TwiML leaves) pays for a whole transaction per request when each
+runs its own; SQLite serialises them, so 32 requests in flight queue for
+32 transactions. Here one writer task per process (per event loop) takes
+everything that arrived while the previous batch was committing and applies
+it in one transaction with set-based statements. Under no load a batch is one
+item and nothing waits for a timer; under load the batch grows with the load.
+
+Failure never commits part of a batch. A batch that raises is rolled back and
+each of its items is tried again alone, so one item that cannot be stored
+fails only its own caller; when the database itself is down every caller gets
+the error, and none is told its write happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.database import Database
+
+log = structlog.get_logger(__name__)
+
+ItemT = TypeVar("ItemT")
+ResultT = TypeVar("ResultT")
+
+Apply = Callable[[AsyncSession, Sequence[ItemT]], Awaitable[Sequence[ResultT]]]
+# Bounds one transaction's statements (SQLite's bound-parameter limit, and how
+# long the write lock is held) — far above what 32 connections bring at once.
+MOST_PER_BATCH = 256
+
+
+class GroupCommit(Generic[ItemT, ResultT]):
+    """``await submit(item)`` returns ``apply``'s result for it once its batch committed."""
+
+    def __init__(
+        self,
+        database: Database,
+        apply: Apply[ItemT, ResultT],
+        *,
+        most_per_batch: int = MOST_PER_BATCH,
+    ) -> None:
+        self.database = database
+        self.apply = apply
+        self.most_per_batch = most_per_batch
+        self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0  # committed transactions, for tests and benchmarks
+
+    async def submit(self, item: ItemT) -> ResultT:
+        future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if self._writer is None or self._writer.done():
+            # Started on demand and gone when idle: no task outlives the work.
+            self._writer = asyncio.create_task(self._write())
+        # Shielded: a caller that goes away (client disconnected) must not
+        # cancel a future the writer is about to resolve; its write still commits.
+        return await asyncio.shield(future)
+
+    async def _write(self) -> None:
+        batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
+        try:
+            while self._waiting:
+                batch = self._waiting[: self.most_per_batch]
+                del self._waiting[: len(batch)]
+                await self._commit(batch)
+                batch = []
+        except BaseException:  # cancelled at shutdown: nobody may wait forever
+            for _, future in batch + self._waiting:
+                if not future.done():
+                    future.set_exception(RuntimeError("the writer stopped before committing"))
+            self._waiting.clear()
+            raise
+
+    async def _commit(self, batch: Sequence[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+        try:
+            async with self.database.transaction() as session:
+                results = await self.apply(session, [item for item, _ in batch])
+                if len(results) != len(batch):
+                    raise RuntimeError("apply must return one result per item")
+        except Exception as error:
+            if len(batch) > 1:
+                log.warning("group commit failed; trying each item alone", items=len(batch))
+                for one in batch:
+                    await self._commit([one])
+                return
+            log.exception("group commit failed")
+            _, future = batch[0]
+            if not future.done():
+                future.set_exception(error)
+            return
+        self.batches += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)

@@ -1,0 +1,119 @@
+"""Group commit: callers share transactions, hear back only after commit, and a
+failure never commits part of a batch nor sinks the callers that did nothing wrong."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from structlog.testing import capture_logs
+
+from store.database import Database
+from store.group_commit import GroupCommit
+from store.models import Event
+
+POISON = "poison"
+
+
+class Recorder:
+    """An ``apply`` that stores one event per item, then refuses a batch holding poison."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self.batches: list[list[str]] = []
+        self.visible_after_commit: list[bool] = []
+
+    async def apply(self, session: AsyncSession, items: Sequence[str]) -> list[str]:
+        self.batches.append(list(items))
+        await session.execute(insert(Event), [{"kind": item, "payload": {}} for item in items])
+        if POISON in items:  # after its writes: a partial batch would be visible
+            raise ValueError("this item cannot be stored")
+        return [item.upper() for item in items]
+
+
+async def kinds(database: Database) -> list[str]:
+    async with database.reading() as session:
+        return sorted(await session.scalars(select(Event.kind)))
+
+
+async def test_concurrent_callers_share_a_transaction_and_get_their_own_result(
+    database: Database,
+) -> None:
+    recorder = Recorder(database)
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+    items = [f"item-{n}" for n in range(20)]
+
+    results = await asyncio.gather(*(commits.submit(item) for item in items))
+
+    assert results == [item.upper() for item in items]
+    assert sorted(item for batch in recorder.batches for item in batch) == sorted(items)
+    # The first caller starts the writer alone; the others, arriving meanwhile, share.
+    assert commits.batches == len(recorder.batches) < len(items)
+    assert await kinds(database) == sorted(items)
+
+
+async def test_an_answer_comes_only_after_its_commit(database: Database) -> None:
+    commits: GroupCommit[str, str] = GroupCommit(database, Recorder(database).apply)
+
+    async def submit_then_look(item: str) -> bool:
+        await commits.submit(item)
+        return item in await kinds(database)  # another session: only committed rows
+
+    assert all(await asyncio.gather(*(submit_then_look(f"look-{n}") for n in range(8))))
+
+
+async def test_a_failing_item_fails_alone_and_its_batch_commits_nothing_of_it(
+    database: Database,
+) -> None:
+    recorder = Recorder(database)
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+    first = asyncio.ensure_future(commits.submit("first"))  # starts the writer
+    await asyncio.sleep(0)
+    items = ["a", POISON, "b", "c"]  # arrive while "first" commits: one batch
+
+    with capture_logs() as logs:
+        results = await asyncio.gather(
+            *(commits.submit(item) for item in items), return_exceptions=True
+        )
+
+    assert await first == "FIRST"
+    assert results[0] == "A"
+    assert results[2:] == ["B", "C"]
+    assert isinstance(results[1], ValueError)
+    assert [log["log_level"] for log in logs] == ["warning", "error"]  # the batch, the item
+    assert ["a", POISON, "b", "c"] in recorder.batches  # tried together, then each alone
+    # Each good item stored once; nothing of the poison, nor of the batch that held it.
+    assert await kinds(database) == ["a", "b", "c", "first"]
+
+
+async def test_when_nothing_can_be_stored_every_caller_hears_so(database: Database) -> None:
+    async def broken(session: AsyncSession, items: Sequence[str]) -> list[str]:
+        await session.execute(insert(Event), [{"kind": item, "payload": {}} for item in items])
+        raise ConnectionError("the database went away")
+
+    commits: GroupCommit[str, str] = GroupCommit(database, broken)
+
+    with capture_logs() as logs:
+        results = await asyncio.gather(
+            *(commits.submit(f"lost-{n}") for n in range(6)), return_exceptions=True
+        )
+
+    assert all(isinstance(result, ConnectionError) for result in results)
+    assert sum(log["log_level"] == "error" for log in logs) == 6
+    async with database.reading() as session:
+        assert await session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+async def test_a_caller_that_goes_away_does_not_undo_its_write(database: Database) -> None:
+    commits: GroupCommit[str, str] = GroupCommit(database, Recorder(database).apply)
+    gone = asyncio.ensure_future(commits.submit("gone"))
+    await asyncio.sleep(0)
+    gone.cancel()  # a client that disconnected: its text was accepted all the same
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+
+    assert await commits.submit("after") == "AFTER"
+    assert await kinds(database) == ["after", "gone"]
