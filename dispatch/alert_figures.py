@@ -114,7 +114,7 @@ async def _complaint_rates(session: AsyncSession, now: datetime) -> dict[str, fl
         .where(recent, emailed)
         .group_by(Delivery.campaign_id)
     )
-    sent: dict[int, int] = dict(sent_rows.tuples().all())
+    sent: dict[int, int] = {row[0]: row[1] for row in sent_rows}
     complaint_rows = await session.execute(
         select(Delivery.campaign_id, func.count())
         .join(Campaign, Campaign.id == Delivery.campaign_id)
