@@ -288,9 +288,10 @@ async def mute_rule(services: BotServices, caller: Caller, slug: str, length: st
 
 async def acknowledge(services: BotServices, caller: Caller, alert_id: int) -> str:
     async with services.database.transaction() as session:
-        alert = await AlertRules(session, caller.actor).acknowledge(alert_id, services.clock())
+        rules = AlertRules(session, caller.actor)
+        alert, newly = await rules.acknowledge(alert_id, services.clock())
         by, name = alert.acknowledged_by, alert.rule_name
-    if by != str(caller.actor):
+    if not newly:
         return f"Alert #{alert_id} ({name}) was already acknowledged by {who(by or '')}."
     return f"Alert #{alert_id} ({name}) is acknowledged: no more reminders while it fires."
 

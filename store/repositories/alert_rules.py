@@ -112,19 +112,23 @@ class AlertRules:
         await self.session.delete(rule)
         await self.session.flush()
 
-    async def acknowledge(self, alert_id: int, now: datetime) -> Alert:
-        """Mark a firing alert acknowledged (stops re-notifying); the first one counts."""
+    async def acknowledge(self, alert_id: int, now: datetime) -> tuple[Alert, bool]:
+        """Mark a firing alert acknowledged (stops re-notifying); the first one counts.
+        Says whether this call was it."""
         alert = await self.session.get(Alert, alert_id)
         if alert is None or alert.status not in FIRING:
             raise UnknownAlert(f"There is no firing alert #{alert_id}.")
         if alert.acknowledged_by is not None:
-            return alert
-        await self.session.execute(
+            return alert, False
+        done = await self.session.execute(
             update(Alert)
             .where(Alert.id == alert_id, Alert.acknowledged_by.is_(None))
             .values(acknowledged_by=str(self.actor), acknowledged_at=now, shown=None)
             .execution_options(synchronize_session=False)
         )
+        if not done.rowcount:  # type: ignore[attr-defined]
+            await self.session.refresh(alert)
+            return alert, False
         await record_one(
             self.session,
             self.actor,
@@ -133,7 +137,7 @@ class AlertRules:
             ),
         )
         await self.session.refresh(alert)
-        return alert
+        return alert, True
 
     async def _audit(
         self, action: str, rule: AlertRule, before: dict[str, Any] | None, *, after: bool = True
