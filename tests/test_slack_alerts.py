@@ -42,10 +42,12 @@ async def test_alert_commands_are_for_admins_and_audited(
         await bot.command("alerts set high-error-rate threshold 8", user="U_OWNER")
         await bot.told("Changed: • `high-error-rate`", user="U_OWNER")
         rule = await _rule(db, "high-error-rate")
-        assert rule is not None and rule.threshold == 8
+        assert rule is not None
+        assert rule.threshold == 8
         [change] = await _audited(db, "alert_rule.changed")
         assert change.actor == "slack:U_OWNER"
-        assert change.before is not None and change.before["threshold"] == 5
+        assert change.before is not None
+        assert change.before["threshold"] == 5
 
         await bot.command("alerts mute queue-backlog soon", user="U_OWNER")
         await bot.told("“soon” is not a mute duration", user="U_OWNER")
