@@ -13,8 +13,11 @@ from aiohttp import web
 from bot.dispatching import Dispatching, start_workers, stop_workers, wire
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings
+from bot.slack.alert_poster import AlertPoster, alert_poster
 from bot.web_app import build_web_app
 from dispatch.reconciler import tick
+from dispatch.runtime import Runtime
+from dispatch.watch import watch
 
 log = structlog.get_logger(__name__)
 
@@ -41,22 +44,37 @@ async def start_web(settings: Settings, dispatching: Dispatching, port: int) -> 
 async def run_scheduler(
     settings: Settings, dispatching: Dispatching, stop: asyncio.Event, every: float
 ) -> None:
-    """Tick until stopped: start due campaigns, wake deferred work, settle expired leases."""
+    """Tick until stopped: start due campaigns, wake deferred work, settle expired leases;
+    then sample the queue, evaluate the alert rules and tell the on-call channel."""
     runtime = dispatching.control_runtime(settings)
     try:
-        while not stop.is_set():
-            try:
-                report = await tick(runtime)
-            except Exception:
-                # A failed tick (database restarting…) must not end the scheduler.
-                log.exception("scheduler tick failed")
-            else:
-                if any(asdict(report).values()):
-                    log.info("scheduler tick", **asdict(report))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
+        async with alert_poster(runtime.database, settings.slack, runtime.clock) as poster:
+            while not stop.is_set():
+                await _tick_once(runtime, poster)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=every)
     finally:
         await runtime.close()
+
+
+async def _tick_once(runtime: Runtime, poster: AlertPoster | None) -> None:
+    # A failed step (database restarting, Slack down…) must not end the scheduler.
+    try:
+        report = await tick(runtime)
+    except Exception:
+        log.exception("scheduler tick failed")
+    else:
+        if any(asdict(report).values()):
+            log.info("scheduler tick", **asdict(report))
+    try:
+        alerts = await watch(runtime)
+        if poster is not None:
+            await poster.run_pass()
+    except Exception:
+        log.exception("alert evaluation failed")
+    else:
+        if alerts.fired or alerts.resolved:
+            log.info("alerts", **asdict(alerts))
 
 
 async def serve(settings: Settings, port: int) -> None:

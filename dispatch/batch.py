@@ -34,6 +34,7 @@ from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
 from dispatch.ledger_checks import LedgerChecks
 from dispatch.limits import Grant
+from dispatch.metric_tally import MetricTally
 from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
 from dispatch.recipients import NO_SMS_CONSENT
 from dispatch.runtime import BatchRef, Runtime
@@ -72,6 +73,8 @@ class _Batch:
     _successes: dict[str, int] = field(default_factory=dict)
     _open_until: dict[str, float] = field(default_factory=dict)
     _ledger: LedgerChecks | None = None
+    # Sent / failed / latency, written as minute buckets when the batch ends.
+    tally: MetricTally = field(default_factory=MetricTally)
 
     async def record(
         self,
@@ -245,6 +248,7 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
         await runtime.tier_limiter.give_back(organisation.id, grant.granted - len(claimed), now)
     batch = _Batch(runtime, ref, campaign, organisation, lease_until, owner)
     if claimed:
+        started = time.monotonic()
         try:
             await _send_claimed(batch, claimed)
         finally:
@@ -252,6 +256,10 @@ async def process_batch(runtime: Runtime, ref: BatchRef) -> None:
             # keep their lease and the reconciler settles them.
             await batch.flush()
             await batch.tell_breaker()
+            batch.tally.observe(
+                "batch.duration_ms", 1000 * (time.monotonic() - started), runtime.clock()
+            )
+            await batch.tally.flush(runtime.database)
         if runtime.settings.enforce_hourly_and_daily_limits:
             # Quota is spent by messages sent, not by rows claimed and let go.
             await runtime.tier_limiter.give_back(organisation.id, batch.not_sent, now)
@@ -448,11 +456,13 @@ async def _send_sms(
             if stopped is not None:
                 await batch.record(stopped)
                 return
+            started = time.monotonic()
             try:
                 outcome: Outcome = await provider.send_sms(item.address, composer.sms_text(guest))
             except ProviderError as error:
                 outcome = error
-            await _record_outcome(batch, item, outcome, provider.name, name)
+            seconds = time.monotonic() - started
+            await _record_outcome(batch, item, outcome, provider.name, name, seconds)
 
     await asyncio.gather(*(send_one(item, guest) for item, guest in items))
 
@@ -513,9 +523,14 @@ async def _send_email(
             )
     sent: set[int] = set()
     async with runtime.email.session() as session:
+        started = time.monotonic()
         async for index, outcome in session.send_all(emails):
             sent.add(index)
-            await _record_outcome(batch, items[index][0], outcome, runtime.email.name, name)
+            # Emails go one after another on one connection: each took the time since the last.
+            seconds, started = time.monotonic() - started, time.monotonic()
+            await _record_outcome(
+                batch, items[index][0], outcome, runtime.email.name, name, seconds
+            )
             if not batch.lease_left() or not await batch.still_sending():
                 break
     for index, (item, _) in enumerate(items):
@@ -530,9 +545,15 @@ def _release(item: Claimed) -> Settled:
 
 
 async def _record_outcome(
-    batch: _Batch, item: Claimed, outcome: Outcome, provider: str, breaker_key: str
+    batch: _Batch,
+    item: Claimed,
+    outcome: Outcome,
+    provider: str,
+    breaker_key: str,
+    seconds: float,
 ) -> None:
     runtime = batch.runtime
+    _count_outcome(batch.tally, runtime.clock(), item.channel, provider, outcome, seconds)
     if isinstance(outcome, Accepted):
         # The record first: nothing after the provider's yes may lose it.
         await batch.record(
@@ -572,6 +593,13 @@ async def _record_outcome(
             )
         )
         return
+    batch.tally.count(
+        "messages.failed",
+        runtime.clock(),
+        channel=item.channel.value,
+        provider=provider,
+        error_class=_error_class(outcome),
+    )
     await batch.record(
         Settled(
             item.id,
@@ -583,6 +611,30 @@ async def _record_outcome(
         feedback=outcome,
         claimed=item,
     )
+
+
+def _error_class(error: ProviderError) -> str:
+    if error.ambiguous:
+        return "ambiguous"
+    return "temporary" if error.transient else "permanent"
+
+
+def _count_outcome(
+    tally: MetricTally,
+    now: datetime,
+    channel: Channel,
+    provider: str,
+    outcome: Outcome,
+    seconds: float,
+) -> None:
+    """Every provider call: the error rate is errors / attempts, the latency its mean."""
+    labels = {"channel": channel.value, "provider": provider}
+    tally.count("messages.attempts", now, **labels)
+    tally.observe("system.processing.latency_ms", 1000 * seconds, now, **labels)
+    if isinstance(outcome, Accepted):
+        tally.count("messages.sent", now, **labels)
+    else:
+        tally.count("messages.errors", now, error_class=_error_class(outcome), **labels)
 
 
 async def _announce_breaker(runtime: Runtime, provider: str, change: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.slack import (
+    alerts,
     campaign_commands,
     compliance,
     following,
@@ -27,4 +28,5 @@ AREAS: list[Area] = [
     stats.register,
     campaign_commands.register,
     following.register,
+    alerts.register,
 ]

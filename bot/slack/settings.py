@@ -16,6 +16,11 @@ class SlackSettings(BaseSettings):
     # point it at a local fake ("…/api/").
     slack_api_url: str | None = None
     slack_alerts_channel: str | None = None
+    # Where alert messages link for each rule's runbook section (the README as
+    # published, e.g. on GitHub); unset, the message names the README section.
+    slack_alerts_runbook_url: str | None = None
+    # An unacknowledged P0/P1 alert is announced again in its thread this often.
+    slack_alerts_renotify_seconds: float = 1800.0
     # A multi-workspace install (Bolt's OAuth flow): each workspace that adds
     # the app gets its own bot token, kept in the database.
     slack_client_id: str | None = None

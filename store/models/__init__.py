@@ -7,12 +7,15 @@ from store.models.event import Event
 from store.models.guest import ConsentRecord, Guest, GuestGroup
 from store.models.inbound import InboundMessage
 from store.models.ledger import Suppression
+from store.models.monitoring import Alert, AlertRule, MetricBucket
 from store.models.organisation import Member, Organisation
 from store.models.slack import Conversation, SlackEventReceipt, SlackMessage
 from store.models.slack_install import slack_bots, slack_installations, slack_oauth_states
 from store.models.wedding import Wedding
 
 __all__ = [
+    "Alert",
+    "AlertRule",
     "AuditEntry",
     "Base",
     "Campaign",
@@ -24,6 +27,7 @@ __all__ = [
     "GuestGroup",
     "InboundMessage",
     "Member",
+    "MetricBucket",
     "Organisation",
     "SlackEventReceipt",
     "SlackMessage",
