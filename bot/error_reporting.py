@@ -26,9 +26,9 @@ def start_error_reporting(settings: ErrorReportingSettings, component: str) -> b
     sentry_sdk.init(
         dsn=settings.sentry_dsn.get_secret_value(),
         environment=settings.sentry_environment,
-        send_default_pii=False,
-        include_local_variables=False,
-        max_request_body_size="never",
+        # What send_default_pii=False meant, said the way sentry-sdk 2.75+ asks:
+        # no user details, no request bodies, no local variables of frames.
+        data_collection={"user_info": False, "http_bodies": [], "stack_frame_variables": False},
         before_send=before_send,  # type: ignore[arg-type]
         before_breadcrumb=before_breadcrumb,
         integrations=[AioHttpIntegration(), DramatiqIntegration()],

@@ -203,7 +203,7 @@ async def test_a_click_seconds_after_sending_is_not_counted(bot: SlackBot) -> No
 
 async def test_untracked_organisations_emails_carry_no_tracking(bot: SlackBot) -> None:
     await _send_email_campaign(bot)
-    text, html = _parts(bot.fakes.smtp.messages[0])
+    _, html = _parts(bot.fakes.smtp.messages[0])
     assert "/t/" not in html
     assert f'href="{RSVP_LINK}"' in html
     await bot.command("stats", user="U_VIEWER")
