@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import processes
 from bot.console.run import console
+from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
 from bot.secrets import with_kept_secrets
@@ -43,6 +44,8 @@ from store.segments import parse_segment
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
+# The processes that report errors to Sentry when SENTRY_DSN is set.
+LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -57,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
+    if args.command_name in LONG_RUNNING:
+        start_error_reporting(settings.reporting, args.command_name)
     try:
         return asyncio.run(command(args, settings))
     except SQLAlchemyError as error:

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
 from dispatch.broker import backlog, build_broker
+from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
 from dispatch.providers.factory import email_provider, sms_provider
@@ -30,12 +31,22 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def unsubscribe_tokens(settings: Settings) -> UnsubscribeTokens:
-    keys = kept_secret(
+def _signing_keys(settings: Settings) -> list[str]:
+    return kept_secret(
         [key.get_secret_value() for key in settings.dispatch.unsubscribe_secret],
         "UNSUBSCRIBE_SECRET",
     )
-    return UnsubscribeTokens(keys, settings.dispatch.unsubscribe_token_max_age_days)
+
+
+def unsubscribe_tokens(settings: Settings) -> UnsubscribeTokens:
+    return UnsubscribeTokens(
+        _signing_keys(settings), settings.dispatch.unsubscribe_token_max_age_days
+    )
+
+
+def tracking_tokens(settings: Settings) -> TrackingTokens:
+    """The web app checks them with the same keys (another salt)."""
+    return TrackingTokens(_signing_keys(settings))
 
 
 def build_runtime(
@@ -68,6 +79,7 @@ def build_runtime(
             else MemoryBreaker(policy, lambda: clock().timestamp())
         ),
         tokens=unsubscribe_tokens(settings),
+        tracking=tracking_tokens(settings),
         enqueue=enqueue,
         worker_id=worker_id(),
         clock=clock,

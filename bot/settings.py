@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.error_reporting import ErrorReportingSettings
 from bot.slack.settings import SlackSettings
 from dispatch.settings import DispatchSettings
 from handlers.settings import WebSettings
@@ -17,6 +18,9 @@ class Settings:
     web: WebSettings
     # Unset unless given: tests build settings without reading the environment.
     slack: SlackSettings = field(default_factory=SlackSettings.model_construct)
+    reporting: ErrorReportingSettings = field(
+        default_factory=ErrorReportingSettings.model_construct
+    )
 
 
 def load_settings() -> Settings:
@@ -26,4 +30,5 @@ def load_settings() -> Settings:
         dispatch=DispatchSettings(),
         web=WebSettings(),
         slack=SlackSettings(),
+        reporting=ErrorReportingSettings(),
     )

@@ -7,9 +7,12 @@ module is the workers' composition root and reads the environment here.
 from __future__ import annotations
 
 from bot.dispatching import wire
+from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
 from bot.settings import load_settings
 
 configure_logging()
-dispatching = wire(load_settings())
+settings = load_settings()
+start_error_reporting(settings.reporting, "worker")
+dispatching = wire(settings)
 broker = dispatching.broker

@@ -30,6 +30,7 @@ from dispatch.compose.composer import (
 from dispatch.compose.dkim_signing import add_dkim_signature
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours, next_allowed
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
+from dispatch.compose.tracking_links import Tracking
 from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
 from dispatch.ledger_checks import LedgerChecks
@@ -499,6 +500,7 @@ async def _send_email(
                 public_base_url=runtime.settings.public_base_url,
                 sent_at=runtime.clock(),
                 to_address=item.address,
+                tracking=_tracking(runtime, batch.organisation, item.id),
             )
         except (TemplateRefused, ValueError) as error:
             await batch.record(
@@ -645,3 +647,9 @@ async def _announce_breaker(runtime: Runtime, provider: str, change: str) -> Non
                 payload={"provider": provider, "at": runtime.clock().isoformat()},
             )
         )
+
+
+def _tracking(runtime: Runtime, organisation: Organisation, delivery_id: int) -> Tracking | None:
+    if not organisation.email_tracking or runtime.tracking is None:
+        return None
+    return Tracking(runtime.tracking, runtime.settings.public_base_url, delivery_id)

@@ -22,3 +22,7 @@ class ExpiredUnsubscribeToken(InvalidUnsubscribeToken):
         super().__init__(message)
         # Genuine, so trusted: the page for an old link can name who sent it.
         self.organisation_id = organisation_id
+
+
+class InvalidTrackingToken(DispatchError):
+    """An open or click token that was altered, truncated or signed with another key."""

@@ -9,6 +9,7 @@ from datetime import datetime
 from redis.asyncio import Redis
 
 from dispatch.breaker import CircuitBreaker
+from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import Pacer, TierLimiter
 from dispatch.providers.base import EmailProvider, SmsProvider
@@ -47,6 +48,8 @@ class Runtime:
     redis: Redis | None = None
     # Messages the broker still holds for the send queue (blocking call).
     backlog: Callable[[], int] = field(default=lambda: 0)
+    # Open and click tokens of organisations that track; None: nobody is tracked.
+    tracking: TrackingTokens | None = None
 
     def provider_name(self, channel: Channel) -> str:
         """The circuit breaker key: the channel and the provider behind it."""

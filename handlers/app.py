@@ -6,13 +6,29 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
+from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
-from handlers import email_webhooks, operator_api, twilio_webhooks, unsubscribe_pages
+from handlers import (
+    email_webhooks,
+    operator_api,
+    tracking_pages,
+    twilio_webhooks,
+    unsubscribe_pages,
+)
 from handlers.errors import NotConfigured
 from handlers.health import health
-from handlers.keys import REQUEST_STATS, SERVICES, SETTINGS, UNSUBSCRIBE_TOKENS, Services
+from handlers.keys import (
+    RECENT_ERRORS,
+    REQUEST_STATS,
+    SERVICES,
+    SETTINGS,
+    TRACKING_TOKENS,
+    UNSUBSCRIBE_TOKENS,
+    Services,
+)
 from handlers.metrics import METRICS, WebMetrics, metrics
 from handlers.middleware import request_context, security_headers
+from handlers.recent_errors import RecentErrors
 from handlers.request_stats import RequestStats
 from handlers.settings import AppSettings
 from store.database import Database
@@ -30,10 +46,13 @@ def create_app(settings: AppSettings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[REQUEST_STATS] = RequestStats()
+    app[RECENT_ERRORS] = RecentErrors()
     app[METRICS] = WebMetrics()
     app[UNSUBSCRIBE_TOKENS] = UnsubscribeTokens(
         secrets, settings.dispatch.unsubscribe_token_max_age_days
     )
+    # The same keys as unsubscribe links, under another salt.
+    app[TRACKING_TOKENS] = TrackingTokens(secrets)
     app.cleanup_ctx.append(_services(settings))
     app.router.add_get("/api/health", health)
     app.router.add_get("/metrics", metrics)
@@ -41,6 +60,7 @@ def create_app(settings: AppSettings) -> web.Application:
     operator_api.register(app.router)
     twilio_webhooks.register(app.router)
     unsubscribe_pages.register(app.router)
+    tracking_pages.register(app.router)
     return app
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from datetime import UTC, datetime
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from handlers.keys import REQUEST_ID, REQUEST_STATS
+from handlers.keys import RECENT_ERRORS, REQUEST_ID, REQUEST_STATS
 from handlers.metrics import METRICS
+from handlers.recent_errors import HttpError
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +62,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         elapsed = time.perf_counter() - started
         request.app[REQUEST_STATS].record(elapsed, server_error=status >= 500)
         request.app[METRICS].observe_request(_route(request), status, elapsed)
+        if status >= 400:
+            request.app[RECENT_ERRORS].record(
+                HttpError(datetime.now(UTC), request.method, _route(request), status, request_id)
+            )
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 

@@ -8,7 +8,7 @@ Tokens come from ``guestcomms token`` (handlers/api_tokens.py).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from dispatch.actors import SEND_QUEUE
+from handlers.admin_figures import dashboard, recent_errors
 from handlers.api_guard import Caller, guarded
 from handlers.errors import BadParameter
 from handlers.keys import SERVICES, SETTINGS
@@ -28,8 +29,6 @@ from store.repositories.operations import MAX_ID, LedgerEntry, OperationsQueries
 
 ANY_ROLE = frozenset(Role)
 ADMINS = frozenset({Role.OWNER, Role.ADMIN})
-MAX_ERRORS = 500
-DASHBOARD_WINDOW = timedelta(hours=24)
 BROKER_TIMEOUT_SECONDS = 2.0
 # What a bare number means when no organisation's country applies.
 DEFAULT_COUNTRY = "US"
@@ -138,65 +137,6 @@ async def campaign_status(
             "waiting": sum(by_status[status.value] for status in WAITING),
             "percent": round(100 * finished / total, 1) if total else None,
         },
-    }
-
-
-async def recent_errors(
-    request: web.Request, _caller: Caller, queries: OperationsQueries
-) -> dict[str, Any]:
-    raw = request.query.get("limit", "50")
-    limit = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 4 else 0
-    if not 1 <= limit <= MAX_ERRORS:
-        raise BadParameter("limit", f"limit must be a whole number from 1 to {MAX_ERRORS}")
-    failures = await queries.recent_failures(limit)
-    return {
-        "limit": limit,
-        "errors": [
-            {
-                "delivery_id": f.delivery_id,
-                "campaign_id": f.campaign_id,
-                "organisation_id": f.organisation_id,
-                "guest_id": f.guest_id,
-                "channel": f.channel.value,
-                "status": f.status.value,
-                "provider": f.provider,
-                "error_code": f.error_code,
-                "error_message": f.error_message,
-                "attempts": f.attempts,
-                "at": f.at,
-            }
-            for f in failures
-        ],
-    }
-
-
-async def dashboard(
-    _request: web.Request, caller: Caller, queries: OperationsQueries
-) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    since = now - DASHBOARD_WINDOW
-    traffic = await queries.traffic(since)
-    opt_outs = await queries.opt_outs(since)
-    by_channel = {channel.value: 0 for channel in Channel}
-    by_reason: dict[str, int] = {}
-    for channel, reason, count in opt_outs:
-        by_channel[channel.value] += count
-        by_reason[reason] = by_reason.get(reason, 0) + count
-    rsvps = await queries.rsvp_counts()
-    return {
-        "organisation": _slug(caller),
-        "window": {"from": since, "to": now, "hours": DASHBOARD_WINDOW // timedelta(hours=1)},
-        "messages": {channel.value: figures for channel, figures in traffic.items()},
-        "opt_outs": {
-            "total": sum(by_channel.values()),
-            "by_channel": by_channel,
-            "by_reason": by_reason,
-        },
-        "rsvps": {
-            "replies": await queries.rsvp_replies(since),
-            "guests": {status.value: count for status, count in sorted(rsvps.items())},
-        },
-        "queue_size": await queries.waiting(),
     }
 
 

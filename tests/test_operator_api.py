@@ -423,3 +423,26 @@ async def test_queue_status_reads_the_brokers_backlog_in_redis(
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+async def test_admin_errors_are_redacted_and_include_refused_webhooks(
+    client: Client, database: Database, sample: Sample
+) -> None:
+    async with database.transaction() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.error_code == "30003")
+            .values(error_message="The 'To' number +14155550123 (jane@example.com) is unreachable")
+        )
+    refused = await client.post("/twilio/sms", data={"Body": "STOP", "From": "+14155550123"})
+    assert refused.status == 403
+    status, body = await _get(client, "/api/admin/errors")
+    assert status == 200
+    messages = [e["error_message"] for e in body["errors"] if e["kind"] == "delivery_failed"]
+    assert "The 'To' number [phone] ([email]) is unreachable" in messages
+    http = [e for e in body["errors"] if e["kind"] == "http"]
+    assert [(e["route"], e["status"]) for e in http] == [("/twilio/sms", 403)]
+    assert "+14155550123" not in str(body)
+    # A token for one organisation sees its own deliveries only, not the install's requests.
+    status, body = await _get(client, "/api/admin/errors", Role.OWNER, sample.organisation)
+    assert {e["kind"] for e in body["errors"]} == {"delivery_failed"}

@@ -48,6 +48,8 @@ def show(value: Any) -> str:
     """A stored value as the planner reads it back (and as the audit log keeps it)."""
     if value is None or value == "":
         return "(not set)"
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, time):
         return value.strftime("%H:%M")
     if isinstance(value, date):
@@ -116,6 +118,17 @@ def _channel(typed: str, _country: str) -> str:
     )
 
 
+_ON = frozenset({"on", "yes", "true"})
+_OFF = frozenset({"off", "no", "false"})
+
+
+def _switch(typed: str, _country: str) -> bool:
+    word = typed.lower()
+    if word in _ON | _OFF:
+        return word in _ON
+    raise ValueError(f"“{typed}” is neither on nor off")
+
+
 def _email(typed: str, _country: str) -> str:
     try:
         return normalise_email(typed.strip("<>").removeprefix("mailto:").split("|", 1)[0])
@@ -167,5 +180,7 @@ ORGANISATION_DETAILS = {
             optional=False,
         ),
         Detail("timezone", "timezone", "America/New_York", _timezone, optional=False),
+        # Open and click tracking of emails (privacy: off until an admin says so).
+        Detail("tracking", "email_tracking", "on", _switch, optional=False),
     )
 }

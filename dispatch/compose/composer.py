@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 
@@ -20,6 +20,7 @@ from dispatch.compose.html_safety import sanitise_html
 from dispatch.compose.sms_message import compose_sms
 from dispatch.compose.templates import CompiledTemplate, compile_template
 from dispatch.compose.tokens import GuestFacts, WeddingFacts, token_values, wedding_values
+from dispatch.compose.tracking_links import Tracking, add_tracking
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.errors import TemplateRefused
 from store.enums import Channel, Tier
@@ -217,9 +218,13 @@ class Composer:
         public_base_url: str,
         sent_at: datetime,
         to_address: str | None = None,
+        tracking: Tracking | None = None,
     ) -> Message:
         """The complete message for one guest; the same guest and campaign always get the
-        same Message-ID, so a re-send is recognisable as the same message."""
+        same Message-ID, so a re-send is recognisable as the same message.
+
+        ``tracking``: the delivery's open image and click links, when its
+        organisation turned tracking on."""
         # The delivery's address (checked against the opt-out list), not
         # whatever the guest row says now.
         address = to_address or guest.email
@@ -244,4 +249,7 @@ class Composer:
             unsubscribe_mailto=unsubscribe_mailto(self.organisation.sender_email, token),
             lang=self.lang,
         )
-        return build_email(self.email_content(guest), envelope, self.footer(unsubscribe_url))
+        content = self.email_content(guest)
+        if tracking is not None:
+            content = replace(content, html_fragment=add_tracking(content.html_fragment, tracking))
+        return build_email(content, envelope, self.footer(unsubscribe_url))

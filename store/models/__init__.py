@@ -3,6 +3,7 @@
 from store.models.audit import AuditEntry
 from store.models.base import Base
 from store.models.campaign import Campaign, Delivery
+from store.models.engagement import EmailEngagement
 from store.models.event import Event
 from store.models.guest import ConsentRecord, Guest, GuestGroup
 from store.models.inbound import InboundMessage
@@ -22,6 +23,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "Delivery",
+    "EmailEngagement",
     "Event",
     "Guest",
     "GuestGroup",

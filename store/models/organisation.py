@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.enums import Role, Tier
@@ -33,6 +33,9 @@ class Organisation(Base):
     # this organisation (inbound texts are routed by them).
     sms_number: Mapped[str | None] = mapped_column(String(32), unique=True)
     messaging_service_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Open and click tracking of emails: off unless an admin turns it on
+    # (guests are not watched by default).
+    email_tracking: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 

@@ -291,7 +291,12 @@ class SlackFake:
             return web.json_response({"ok": False, "error": "invalid_arguments"})
         with self._lock:
             file_id = f"F_UP{next(self._clock):06d}"
-            self.uploads[file_id] = {"name": payload["filename"], "content": None}
+            self.uploads[file_id] = {
+                "name": payload["filename"],
+                "content": None,
+                # Slack keeps the alt text of an image for screen readers.
+                "alt_txt": payload.get("alt_txt"),
+            }
         upload_url = f"{request.url.origin()}/upload/v1/{file_id}"
         return web.json_response({"ok": True, "upload_url": upload_url, "file_id": file_id})
 
