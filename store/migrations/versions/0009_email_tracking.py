@@ -1,7 +1,7 @@
 """Open and click tracking of emails: the organisation's switch (off) and what guests did.
 
 Revision ID: 0009
-Revises: 0007 (0008 once the alert rules' migration is merged before it)
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
