@@ -26,7 +26,7 @@ from bot.slack.alert_text import (
 )
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, Place, tell
+from bot.slack.requests import CommandRequest, clicked_number, place_of_click, tell
 from bot.slack.router import BotWiring, answering
 from bot.slack.services import BotServices
 from dispatch.alert_figures import METRICS
@@ -196,20 +196,28 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
     ) -> None:
         await ack()
-        place = _place(body)
+        place = place_of_click(body)
         async with answering(client, place):
             caller = await wiring.caller(place)
             caller.require(ADMINISTER, DOING)
-            await tell(client, place, await acknowledge(services, caller, _alert_number(body)))
+            await tell(
+                client,
+                place,
+                await acknowledge(
+                    services, caller, clicked_number(body, "an alert", "/comms alerts ack N")
+                ),
+            )
 
     async def mute_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        place = _place(body)
+        place = place_of_click(body)
         async with answering(client, place):
             caller = await wiring.caller(place)
             caller.require(ADMINISTER, DOING)
             async with services.database.reading() as session:
-                alert = await session.get(Alert, _alert_number(body))
+                alert = await session.get(
+                    Alert, clicked_number(body, "an alert", "/comms alerts ack N")
+                )
             if alert is None:
                 raise UsageError(
                     "That alert is gone; mute its rule with `/comms alerts mute <rule> 1h`."
@@ -294,20 +302,3 @@ async def acknowledge(services: BotServices, caller: Caller, alert_id: int) -> s
     if not newly:
         return f"Alert #{alert_id} ({name}) was already acknowledged by {who(by or '')}."
     return f"Alert #{alert_id} ({name}) is acknowledged: no more reminders while it fires."
-
-
-def _place(body: dict[str, Any]) -> Place:
-    message = body.get("message") or {}
-    return Place(
-        channel_id=(body.get("channel") or {}).get("id", ""),
-        user_id=body["user"]["id"],
-        team_id=(body.get("team") or {}).get("id", ""),
-        thread_ts=message.get("thread_ts"),
-    )
-
-
-def _alert_number(body: dict[str, Any]) -> int:
-    value = str(body["actions"][0].get("value", ""))
-    if not value.isdigit():
-        raise UsageError("That button does not name an alert; use `/comms alerts ack N`.")
-    return int(value)

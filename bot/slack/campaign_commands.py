@@ -27,7 +27,7 @@ from bot.slack.campaign_lookup import (
 from bot.slack.campaign_views import channels_words, summary_lines
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, Place
+from bot.slack.requests import CommandRequest, clicked_value, place_of_click
 from bot.slack.router import BotWiring, answering
 from store.models import Campaign, Delivery, Member, Wedding
 
@@ -290,14 +290,7 @@ def _buttons(bolt: AsyncApp, wiring: BotWiring) -> None:
     def on_click(work: Callable[[CommandRequest, dict[str, Any]], Awaitable[None]]) -> Any:
         async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
-            message = body.get("message") or {}
-            place = Place(
-                channel_id=body["channel"]["id"],
-                user_id=body["user"]["id"],
-                team_id=body["team"]["id"],
-                thread_ts=message.get("thread_ts"),
-                trigger_id=body.get("trigger_id"),
-            )
+            place = place_of_click(body)
             async with answering(client, place):
                 caller = await wiring.caller(place)
                 request = CommandRequest(wiring.services, client, caller, place, [], "")
@@ -306,11 +299,11 @@ def _buttons(bolt: AsyncApp, wiring: BotWiring) -> None:
         return listener
 
     async def approve(request: CommandRequest, body: dict[str, Any]) -> None:
-        await approval_cards.approve(request, campaign_number(_value(body)))
+        await approval_cards.approve(request, campaign_number(clicked_value(body)))
 
     async def reject(request: CommandRequest, body: dict[str, Any]) -> None:
         request.caller.require(APPROVE, "reject a campaign")
-        await campaign_modal.open_reject(request, campaign_number(_value(body)))
+        await campaign_modal.open_reject(request, campaign_number(clicked_value(body)))
 
     async def form(request: CommandRequest, body: dict[str, Any]) -> None:
         request.caller.require(PLAN, "create a campaign")
@@ -320,7 +313,3 @@ def _buttons(bolt: AsyncApp, wiring: BotWiring) -> None:
     bolt.action(approval_cards.APPROVE_ACTION)(on_click(approve))
     bolt.action(approval_cards.REJECT_ACTION)(on_click(reject))
     bolt.action(campaign_conversation.FORM_ACTION)(on_click(form))
-
-
-def _value(body: dict[str, Any]) -> str:
-    return str(body["actions"][0].get("value", ""))

@@ -18,7 +18,7 @@ from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
 from bot.slack.guest_note_text import KEEP_OPTED_OUT_ACTION, reviewed_card
 from bot.slack.progress_text import RETRY_ACTION, retried_report
-from bot.slack.requests import CommandRequest, Place
+from bot.slack.requests import CommandRequest, clicked_number, place_of_click
 from bot.slack.router import BotWiring, answering
 from bot.slack.services import BotServices
 from dispatch import control
@@ -35,11 +35,11 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
 
     async def retry_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        place = _place_of(body)
+        place = place_of_click(body)
         async with answering(client, place):
             caller = await wiring.caller(place)
             caller.require(PLAN, RETRYING)
-            campaign_id = _number(body, "campaign")
+            campaign_id = clicked_number(body, "a campaign", "/comms campaign retry N")
             name, count = await retry_failed(services, caller, campaign_id)
             rendered = retried_report(campaign_id, name, place.user_id, count)
             await client.chat_update(
@@ -51,11 +51,13 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
 
     async def keep_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
-        place = _place_of(body)
+        place = place_of_click(body)
         async with answering(client, place):
             caller = await wiring.caller(place)
             caller.require(PLAN, REVIEWING)
-            await keep_opted_out(services, client, caller, _number(body, "review"))
+            await keep_opted_out(
+                services, client, caller, clicked_number(body, "a review", "/comms optouts keep N")
+            )
 
     async def keep_typed(request: CommandRequest) -> None:
         if len(request.arguments) != 1 or not request.arguments[0].lstrip("#").isdigit():
@@ -127,22 +129,5 @@ async def keep_opted_out(
     await client.chat_update(channel=row.channel_id, ts=row.ts, text=text, blocks=blocks)
 
 
-def _place_of(body: dict[str, Any]) -> Place:
-    message = body.get("message") or {}
-    return Place(
-        channel_id=(body.get("channel") or {}).get("id", ""),
-        user_id=body["user"]["id"],
-        team_id=(body.get("team") or {}).get("id", ""),
-        thread_ts=message.get("thread_ts"),
-    )
-
-
 def _message_ts(body: dict[str, Any]) -> str:
     return str((body.get("container") or {}).get("message_ts") or body["message"]["ts"])
-
-
-def _number(body: dict[str, Any], what: str) -> int:
-    value = str(body["actions"][0].get("value", ""))
-    if not value.isdigit():
-        raise UsageError(f"That button does not name a {what}; please use the typed command.")
-    return int(value)

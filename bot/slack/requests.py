@@ -14,6 +14,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.access import Caller
+from bot.slack.errors import UsageError
 from bot.slack.services import BotServices
 
 
@@ -79,3 +80,27 @@ async def tell(client: AsyncWebClient, place: Place, text: str) -> None:
     await client.chat_postEphemeral(
         channel=place.channel_id, user=place.user_id, text=text, thread_ts=place.thread_ts
     )
+
+
+def place_of_click(body: dict[str, Any]) -> Place:
+    """Where a button was pressed (block_actions): the answer goes to its thread."""
+    message = body.get("message") or {}
+    return Place(
+        channel_id=(body.get("channel") or {}).get("id", ""),
+        user_id=body["user"]["id"],
+        team_id=(body.get("team") or {}).get("id", ""),
+        thread_ts=message.get("thread_ts"),
+        trigger_id=body.get("trigger_id"),
+    )
+
+
+def clicked_value(body: dict[str, Any]) -> str:
+    return str(body["actions"][0].get("value", ""))
+
+
+def clicked_number(body: dict[str, Any], what: str, typed: str) -> int:
+    """The number a button carries (a campaign, an alert); ``typed`` is its typed twin."""
+    value = clicked_value(body)
+    if not value.isdigit():
+        raise UsageError(f"That button does not name {what}; use `{typed}`.")
+    return int(value)
