@@ -1,8 +1,9 @@
 """GET /api/health: what on-call and load balancers ask first.
 
-``critical`` (HTTP 503) when something the product cannot work without is
-down; ``warning`` when it works but degraded (a provider misconfigured or
-its circuit breaker open); ``healthy`` otherwise. A check of a service this
+``critical`` when something the product cannot work without is down (HTTP
+503) or a P0/P1 alert fires; ``warning`` when it works but degraded (a
+provider misconfigured, its circuit breaker open, a P2/P3 alert firing);
+``healthy`` otherwise. Firing alerts are listed. A check of a service this
 install does not use reads ``unconfigured`` (the console providers).
 
 Breaker state comes from Redis when it is configured (where the workers keep
@@ -29,6 +30,7 @@ from dispatch.settings import DispatchSettings
 from handlers.keys import REQUEST_STATS, SERVICES, SETTINGS, Services
 from store.database import Database
 from store.enums import Channel
+from store.repositories.alert_rules import FiringAlert, firing_alerts
 from store.repositories.deliveries import DeliveryRepository
 from store.repositories.operations import latest_breaker_changes
 
@@ -36,13 +38,14 @@ CHECK_TIMEOUT_SECONDS = 3.0
 # Without these nothing can be sent or recorded.
 ESSENTIAL = ("database", "redis")
 CONSOLE = "console"
+URGENT = ("P0", "P1")  # firing alerts that make the status critical
 
 
 async def health(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     dispatch = request.app[SETTINGS].dispatch
     providers = [_email_setup(dispatch), _sms_setup(dispatch)]
-    (database_check, queue_size), redis_check, breakers = await asyncio.gather(
+    (database_check, queue_size, alerts), redis_check, breakers = await asyncio.gather(
         _check_database(services.database),
         _check_redis(services.redis),
         _breakers(services, dispatch, [p.breaker_key for p in providers]),
@@ -54,34 +57,54 @@ async def health(request: web.Request) -> web.Response:
         "sms_service": _provider_check(providers[1], breakers),
     }
     stats = request.app[REQUEST_STATS]
-    status = _overall(checks)
+    status = _overall(checks, alerts)
     body = {
         "status": status,
         "checks": checks,
+        "alerts": [
+            {
+                "rule": alert.rule_slug,
+                "severity": alert.severity,
+                "subject": alert.subject,
+                "since": alert.since.isoformat(),
+                "acknowledged": alert.acknowledged,
+            }
+            for alert in alerts
+        ],
         "metrics": {
             "queue_size": queue_size,
             "error_rate": stats.error_rate_percent(),
             "response_time": stats.mean_response_ms(),
         },
     }
-    return web.json_response(body, status=503 if status == "critical" else 200)
+    # 503 only when this instance cannot serve (its database or Redis): a load
+    # balancer must not take every instance away because a provider is down.
+    unserviceable = any(checks[name]["status"] == "error" for name in ESSENTIAL)
+    return web.json_response(body, status=503 if unserviceable else 200)
 
 
-def _overall(checks: dict[str, dict[str, Any]]) -> str:
+def _overall(checks: dict[str, dict[str, Any]], alerts: Sequence[FiringAlert]) -> str:
+    """Critical: an essential service is down, or a P0/P1 alert fires; warning: any
+    other failing check or firing alert."""
     failing = [name for name, check in checks.items() if check["status"] == "error"]
-    if any(name in ESSENTIAL for name in failing):
+    if any(name in ESSENTIAL for name in failing) or any(
+        alert.severity in URGENT for alert in alerts
+    ):
         return "critical"
-    return "warning" if failing else "healthy"
+    return "warning" if failing or alerts else "healthy"
 
 
-async def _check_database(database: Database) -> tuple[dict[str, Any], int | None]:
+async def _check_database(
+    database: Database,
+) -> tuple[dict[str, Any], int | None, list[FiringAlert]]:
     started = time.perf_counter()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_SECONDS), database.reading() as session:
             queue_size = await DeliveryRepository(session).count_waiting()
+            alerts = await firing_alerts(session)
     except (SQLAlchemyError, OSError, TimeoutError) as error:
-        return {"status": "error", "error": _describe(error)}, None
-    return {"status": "ok", "latency_ms": _elapsed_ms(started)}, queue_size
+        return {"status": "error", "error": _describe(error)}, None, []
+    return {"status": "ok", "latency_ms": _elapsed_ms(started)}, queue_size, alerts
 
 
 async def _check_redis(redis: Redis | None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from handlers.app import create_app
 from store.database import Database
 from store.models import Event
 from store.models.base import utcnow
+from store.models.monitoring import Alert
 from tests.conftest import open_database
 from tests.web_harness import ClientFactory, app_settings
 
@@ -347,3 +348,53 @@ async def test_breaker_state_is_read_from_redis_when_configured(
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
+
+
+@pytest.mark.parametrize(
+    ("severities", "expected"),
+    [(("P2",), "warning"), (("P3", "P1"), "critical"), ((), "healthy")],
+)
+async def test_firing_alerts_set_the_status_and_are_listed(
+    aiohttp_client: ClientFactory,
+    sqlite_database_url: str,
+    severities: tuple[str, ...],
+    expected: str,
+) -> None:
+    """What the alerts channel says firing, health says too — but only an unreachable
+    database or Redis answers 503: the instance itself can still serve."""
+    database = open_database(sqlite_database_url)
+    since = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    try:
+        async with database.transaction() as session:
+            for n, severity in enumerate(severities):
+                session.add(
+                    Alert(
+                        rule_slug="provider-circuit-open",
+                        rule_name="Provider circuit open",
+                        severity=severity,
+                        subject=f"sms:twilio-{n}",
+                        status="firing",
+                        breaching_since=since,
+                        firing_since=since,
+                    )
+                )
+            # A resolved alert is history, not state.
+            session.add(
+                Alert(
+                    rule_slug="queue-backlog",
+                    rule_name="Queue backlog",
+                    severity="P0",
+                    status="resolved",
+                    breaching_since=since,
+                    resolved_at=since,
+                )
+            )
+    finally:
+        await database.dispose()
+    client = await aiohttp_client(_app(sqlite_database_url))
+    status, body = await _health(client)
+
+    assert status == 200
+    assert body["status"] == expected
+    assert sorted(a["severity"] for a in body["alerts"]) == sorted(severities)
+    assert all(a["since"] == since.isoformat() for a in body["alerts"])
