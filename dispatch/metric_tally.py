@@ -55,6 +55,17 @@ class MetricTally:
         series.largest = max(series.largest, value) if series.count > 1 else value
         series.latest = value
 
+    def observe_many(
+        self, name: str, total: float, count: int, at: datetime, **labels: str
+    ) -> None:
+        """``count`` measurements known only by their sum (a histogram's growth)."""
+        series = self._at(name, at, labels)
+        mean = total / count
+        series.largest = max(series.largest, mean) if series.count else mean
+        series.count += count
+        series.total += total
+        series.latest = mean
+
     def _at(self, name: str, at: datetime, labels: dict[str, str]) -> _Series:
         return self._series.setdefault((name, labels_text(labels), bucket_of(at)), _Series())
 

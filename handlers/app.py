@@ -26,6 +26,7 @@ from handlers.keys import (
     UNSUBSCRIBE_TOKENS,
     Services,
 )
+from handlers.metric_rows import metric_rows_context
 from handlers.metrics import METRICS, WebMetrics, metrics
 from handlers.middleware import request_context, security_headers
 from handlers.recent_errors import RecentErrors
@@ -54,6 +55,8 @@ def create_app(settings: AppSettings) -> web.Application:
     # The same keys as unsubscribe links, under another salt.
     app[TRACKING_TOKENS] = TrackingTokens(secrets)
     app.cleanup_ctx.append(_services(settings))
+    # Inside the services' context: its last flush still has the database.
+    app.cleanup_ctx.append(metric_rows_context())
     app.router.add_get("/api/health", health)
     app.router.add_get("/metrics", metrics)
     email_webhooks.register(app.router)

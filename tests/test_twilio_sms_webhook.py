@@ -27,6 +27,7 @@ from store.models import (
     Wedding,
 )
 from store.models.base import utcnow
+from store.models.monitoring import MetricBucket
 from tests.dispatch_harness import make_guests
 from tests.twilio_webhook_client import ORGANISATION_NUMBER, new_sid, post_signed, text_from
 from tests.web_harness import ClientFactory, app_settings
@@ -338,3 +339,22 @@ async def guest_by_id(database: Database, guest_id: int) -> Guest:
         found = await session.get(Guest, guest_id)
         assert found is not None
         return found
+
+
+async def test_opt_outs_rsvps_and_webhook_latency_become_metric_rows(
+    client: TestClient[Any, Any], database: Database
+) -> None:
+    """What alert rules and dashboards read: the web process's figures as minute rows."""
+    await text(client, GUEST, "Yes 2")
+    await text(client, "+12015550987", "STOP")
+    await client.close()  # the app's last flush writes what it counted
+    async with database.reading() as session:
+        rows = {
+            (row.name, row.labels): (row.count, row.total)
+            for row in await session.scalars(select(MetricBucket))
+        }
+    assert rows[("rsvps", "channel=sms,status=confirmed")] == (1, 1.0)
+    assert rows[("opt_outs", "channel=sms,reason=stop")] == (1, 1.0)
+    count, total = rows[("webhook.latency_ms", "route=/twilio/sms")]
+    assert count == 2
+    assert total > 0
