@@ -25,7 +25,6 @@ class SlackSettings(BaseSettings):
     # the app gets its own bot token, kept in the database.
     slack_client_id: str | None = None
     slack_client_secret: SecretStr | None = None
-    slack_state_secret: SecretStr | None = None
     # How often a campaign's progress message may be edited (chat.update is
     # rate-limited per channel, and planners read it, not a ticker).
     slack_progress_every_seconds: float = 3.0
