@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/guestcomms.db"
+
+
+def _comma_separated(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# Keys from one comma-separated variable: the first is used, all are accepted.
+KeyList = Annotated[list[SecretStr], NoDecode, BeforeValidator(_comma_separated)]
 
 
 class StoreSettings(BaseSettings):
@@ -22,6 +34,11 @@ class StoreSettings(BaseSettings):
     # Broker, rate limits, breaker state and cache; unset on a laptop, where
     # all of those live in the process.
     redis_url: str | None = None
+    # Personal data at rest (store/keyring.py): the first key encrypts, all
+    # decrypt; the index key makes lookups and erased guests' opt-outs work
+    # and is never rotated. A laptop generates both under var/.
+    data_encryption_keys: KeyList = Field(default_factory=list)
+    data_index_key: SecretStr | None = None
 
     @field_validator("database_url")
     @classmethod
