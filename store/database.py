@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from store.keyring import Keyring, KeyringError
 from store.settings import StoreSettings
 
 
@@ -25,6 +26,8 @@ class Database:
     """Owns the async engine; hands out sessions wrapped in one transaction each."""
 
     def __init__(self, settings: StoreSettings) -> None:
+        self._settings = settings
+        self._keyring: Keyring | None = None
         self.url = make_url(settings.database_url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
@@ -97,6 +100,25 @@ class Database:
             return
         async with self._glance_sessions() as session:
             yield session
+
+    @property
+    def keyring(self) -> Keyring:
+        """The keys for personal data at rest (store/keyring.py), from the settings.
+
+        Asked for only where personal data is written, read or erased, so a
+        process that never touches it (a health probe) needs no keys.
+        """
+        if self._keyring is None:
+            index_key = self._settings.data_index_key
+            if index_key is None:
+                raise KeyringError(
+                    "DATA_INDEX_KEY is not set (dev mode keeps one in var/; production must set it)"
+                )
+            self._keyring = Keyring.from_text(
+                [key.get_secret_value() for key in self._settings.data_encryption_keys],
+                index_key.get_secret_value(),
+            )
+        return self._keyring
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
