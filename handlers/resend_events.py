@@ -118,24 +118,34 @@ def parse_event(payload: Any) -> ResendEvent | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EventEffects:
+    """What an event changed: the delivery's new status, if the event moved it, and
+    the reasons of addresses newly suppressed."""
+
+    reported: DeliveryStatus | None
+    suppressed: list[SuppressionReason]
+
+
 async def apply_event(
     session: AsyncSession, event: ResendEvent, platform_address: str | None
-) -> list[SuppressionReason]:
-    """Do what the event says, in the caller's transaction; the reasons of addresses
-    newly suppressed."""
+) -> EventEffects:
+    """Do what the event says, in the caller's transaction."""
     now = utcnow()
+    reported: DeliveryStatus | None = None
     if event.type in ("email.delivered", "email.opened", "email.complained"):
         # A complaint, too, proves the message arrived.
-        await record_report(
+        moved = await record_report(
             session,
             provider=PROVIDER,
             provider_message_id=event.email_id,
             status=DeliveryStatus.DELIVERED,
             now=now,
         )
+        reported = DeliveryStatus.DELIVERED if moved else None
     if event.type == "email.bounced":
         kind = (event.bounce_type or "undetermined").lower()
-        await record_report(
+        moved = await record_report(
             session,
             provider=PROVIDER,
             provider_message_id=event.email_id,
@@ -147,13 +157,15 @@ async def apply_event(
             + (f": {event.bounce_message}" if event.bounce_message else ""),
             from_states=BOUNCE_FROM,
         )
+        reported = DeliveryStatus.UNDELIVERED if moved else None
     if event.hard_bounce:
         reason = SuppressionReason.BOUNCE
     elif event.type == "email.complained":
         reason = SuppressionReason.COMPLAINT
     else:
-        return []
-    return [reason] * await _suppress(session, event, reason, platform_address)
+        return EventEffects(reported, [])
+    added = await _suppress(session, event, reason, platform_address)
+    return EventEffects(reported, [reason] * added)
 
 
 async def _suppress(

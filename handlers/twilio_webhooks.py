@@ -160,6 +160,8 @@ async def delivery_report(request: web.Request) -> web.Response:
             )
             if added:
                 request.app[METRICS].opt_outs.labels("sms", _reason_label(code)).inc()
+    if reported is not None:  # counted once committed, and only when the status moved
+        request.app[METRICS].delivery_reports.labels("sms", "twilio", status.value).inc()
     return web.Response(status=204)
 
 
