@@ -92,6 +92,12 @@ class Delivery(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the opt-out ledger cleared this message to go: the start of the
+    # check made right before it left. A STOP that committed earlier would
+    # have held it back, so this is the evidence that nobody was messaged
+    # after their opt-out was final. Empty for a message the reconciler found
+    # at the provider after its worker died.
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -1,4 +1,5 @@
-"""Leases on singleton work (the alert watch): one scheduler at a time does it.
+"""Leases on singleton work (the alert watch: one scheduler at a time does it), and when
+the opt-out ledger cleared each message to go (deliveries.cleared_at).
 
 Revision ID: 0014
 Revises: 0009
@@ -25,7 +26,11 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(64), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     )
+    with op.batch_alter_table("deliveries") as table:
+        table.add_column(sa.Column("cleared_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries") as table:
+        table.drop_column("cleared_at")
     op.drop_table("work_leases")
