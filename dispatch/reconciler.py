@@ -1,4 +1,5 @@
-"""The scheduler's tick: settle what workers left behind, wake what waited, start what is due.
+"""The scheduler's tick: settle what workers left behind, wake what waited, start what is
+due, and apply providers' reports that arrived before the send was recorded.
 
 The database is the source of truth. A delivery whose lease expired was
 claimed by a worker that died or stalled; before anything is sent again
@@ -20,6 +21,7 @@ from dispatch.completion import complete_if_done
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.control import due_scheduled, sending_campaigns, start_sending
+from dispatch.delivery_reports import apply_early_reports
 from dispatch.providers.base import ProviderError
 from dispatch.runtime import Runtime
 from store.audit import SYSTEM
@@ -39,6 +41,7 @@ class TickReport:
     requeued: int = 0
     started: int = 0
     completed: int = 0
+    early_reports_applied: int = 0
 
 
 async def tick(runtime: Runtime) -> TickReport:
@@ -71,6 +74,7 @@ async def tick(runtime: Runtime) -> TickReport:
             continue  # cancelled or started meanwhile
     for campaign_id in await sending_campaigns(runtime):
         report.completed += await complete_if_done(runtime, campaign_id)
+    report.early_reports_applied = await apply_early_reports(runtime)
     return report
 
 

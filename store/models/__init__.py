@@ -2,7 +2,7 @@
 
 from store.models.audit import AuditEntry
 from store.models.base import Base
-from store.models.campaign import Campaign, Delivery
+from store.models.campaign import Campaign, Delivery, EarlyDeliveryReport
 from store.models.engagement import EmailEngagement
 from store.models.event import Event
 from store.models.guest import ConsentRecord, Guest, GuestGroup
@@ -23,6 +23,7 @@ __all__ = [
     "ConsentRecord",
     "Conversation",
     "Delivery",
+    "EarlyDeliveryReport",
     "EmailEngagement",
     "Event",
     "Guest",

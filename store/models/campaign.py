@@ -101,3 +101,27 @@ class Delivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EarlyDeliveryReport(Base):
+    """A provider's report about a message we have not recorded as sent yet.
+
+    Twilio may call back within milliseconds of accepting a text, while the
+    worker that sent it still holds its result in a batch not yet committed.
+    Such a report is kept here and applied by the scheduler's tick once the
+    send is recorded, instead of being lost (the message would stay "sent"
+    for ever, and the delivery rate would read low).
+    """
+
+    __tablename__ = "early_delivery_reports"
+    __table_args__ = (
+        Index("ix_early_delivery_reports_message", "provider", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_type(DeliveryStatus))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

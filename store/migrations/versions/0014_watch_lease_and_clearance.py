@@ -1,5 +1,6 @@
-"""Leases on singleton work (the alert watch: one scheduler at a time does it), and when
-the opt-out ledger cleared each message to go (deliveries.cleared_at).
+"""Leases on singleton work (the alert watch: one scheduler at a time does it), when the
+opt-out ledger cleared each message to go (deliveries.cleared_at), and providers' reports
+that arrived before the send was recorded (early_delivery_reports).
 
 Revision ID: 0014
 Revises: 0009
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+
+BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 revision: str = "0014"
 down_revision: str | None = "0009"
@@ -28,9 +31,25 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("deliveries") as table:
         table.add_column(sa.Column("cleared_at", sa.DateTime(timezone=True)))
+    op.create_table(
+        "early_delivery_reports",
+        sa.Column("id", BIG_ID, primary_key=True),
+        sa.Column("provider", sa.String(32), nullable=False),
+        sa.Column("provider_message_id", sa.String(128), nullable=False),
+        sa.Column("status", sa.String(32), nullable=False),
+        sa.Column("error_code", sa.String(32)),
+        sa.Column("error_message", sa.Text()),
+        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    )
+    op.create_index(
+        "ix_early_delivery_reports_message",
+        "early_delivery_reports",
+        ["provider", "provider_message_id"],
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("early_delivery_reports")
     with op.batch_alter_table("deliveries") as table:
         table.drop_column("cleared_at")
     op.drop_table("work_leases")
