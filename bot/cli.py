@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import processes
+from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
@@ -145,6 +146,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    backup = add(
+        "backup",
+        backup_command,
+        "Copy the database while guestcomms runs (SQLite: a database file; "
+        "PostgreSQL: a pg_dump custom-format archive).",
+    )
+    backup.add_argument("path", help="the new backup file (must not exist yet)")
+    restore = add(
+        "restore",
+        restore_command,
+        "Restore a backup made by `guestcomms backup`, then migrate it; a database that "
+        "holds data is replaced only with --force.",
+    )
+    restore.add_argument("path", help="the backup file")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
