@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser install clean
+.PHONY: run test lint typecheck unit browser pg-client audit-deps install clean
 
 run: $(INSTALLED)
 	$(BIN)/guestcomms migrate
@@ -20,7 +20,7 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-unit: $(INSTALLED) browser
+unit: $(INSTALLED) browser pg-client
 	$(BIN)/pytest
 
 # Guests' pages are checked in a real browser (tests/test_unsubscribe_accessibility.py):
@@ -37,6 +37,20 @@ browser:
 				&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else \
 			echo "No $(CHROMIUM) and no apt-get: the browser tests will be skipped" >&2; \
+		fi; \
+	fi
+
+# `guestcomms backup` / `restore` on PostgreSQL run pg_dump and pg_restore, which must be at
+# least the server's version (15 here; Debian's postgresql-client brings them). Without
+# apt-get the PostgreSQL backup test skips, saying why (and fails under CI=true).
+pg-client:
+	@if ! command -v pg_dump >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Debian's postgresql-client for the backup tests"; \
+			$(SUDO) apt-get update -qq \
+				&& $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client; \
+		else \
+			echo "No pg_dump and no apt-get: the PostgreSQL backup test will be skipped" >&2; \
 		fi; \
 	fi
 
