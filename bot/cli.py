@@ -19,7 +19,7 @@ from bot import processes
 from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
-from bot.log_setup import configure_logging
+from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.preview_text import preview_lines
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings, load_settings
@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
+    keep_out_of_logs(settings)
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
