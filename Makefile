@@ -11,7 +11,7 @@ run: $(INSTALLED)
 	$(BIN)/guestcomms demo-data
 	$(BIN)/guestcomms dev
 
-test: lint typecheck unit
+test: lint typecheck audit-deps unit
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -19,6 +19,11 @@ lint: $(INSTALLED)
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
+
+# Known vulnerabilities in the installed dependencies fail the build (pip-audit, PyPI's
+# data); the ones that do not apply are listed with a reason in dependency-audit-ignore.toml.
+audit-deps: $(INSTALLED)
+	$(BIN)/python tools/audit_deps.py
 
 unit: $(INSTALLED) browser pg-client
 	$(BIN)/pytest
@@ -60,7 +65,7 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "guestcomms needs Python 3.11 or newer; set PYTHON=python3.11" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
 $(INSTALLED): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
