@@ -46,8 +46,15 @@ def restore_sqlite(backup: Path, target: Path, *, force: bool) -> tuple[str, dic
     """Copy ``backup`` over the database at ``target``; its schema revision and rows."""
     revision = read_backup(backup)
     if target.exists() and not force:
-        with _connect(target) as existing:
-            refuse_if_holding_data(table_counts(existing), str(target))
+        try:
+            with _connect(target) as existing:
+                counts = table_counts(existing)
+        except sqlite3.DatabaseError as error:
+            raise BackupRefused(
+                f"{target} is not a SQLite database ({error}); restore again with --force "
+                "to replace it"
+            ) from None
+        refuse_if_holding_data(counts, str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with _connect_read_only(backup) as source, _connect(target) as live:
