@@ -16,9 +16,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import processes
+from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
-from bot.log_setup import configure_logging
+from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.preview_text import preview_lines
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings, load_settings
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
+    keep_out_of_logs(settings)
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
@@ -145,6 +147,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    backup = add(
+        "backup",
+        backup_command,
+        "Copy the database while guestcomms runs (SQLite: a database file; "
+        "PostgreSQL: a pg_dump custom-format archive).",
+    )
+    backup.add_argument("path", help="the new backup file (must not exist yet)")
+    restore = add(
+        "restore",
+        restore_command,
+        "Restore a backup made by `guestcomms backup`, then migrate it; a database that "
+        "holds data is replaced only with --force.",
+    )
+    restore.add_argument("path", help="the backup file")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import select, update
 
 from dispatch.campaign_states import campaign_states
@@ -54,6 +55,8 @@ RECORD_EVERY = 25
 # must turn them into "cancelled", which needs its state read in the same
 # transaction.
 _HELD = frozenset({DeliveryStatus.PENDING, DeliveryStatus.DEFERRED})
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -603,6 +606,16 @@ async def _record_outcome(
             )
         )
         return
+    # The provider's reason often names the address ("The 'To' number … is not valid");
+    # the log's redactor (bot/log_setup.py) takes it out before the line is written.
+    log.warning(
+        "delivery failed",
+        delivery=item.id,
+        channel=item.channel.value,
+        provider=provider,
+        code=outcome.code,
+        reason=str(outcome),
+    )
     batch.tally.count(
         "messages.failed",
         runtime.clock(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.slack import (
     alerts,
     campaign_commands,
+    campaign_recovery,
     compliance,
     following,
     guest_import,
@@ -27,6 +28,7 @@ AREAS: list[Area] = [
     compliance.register,
     stats.register,
     campaign_commands.register,
+    campaign_recovery.register,
     following.register,
     alerts.register,
 ]

@@ -58,6 +58,10 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Soft deletion: a deleted campaign is left out of every list, figure and
+    # command but restore (store/repositories/campaign_deletion.py); its
+    # deliveries stay as they were.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Delivery(Base):

@@ -129,7 +129,9 @@ class TwilioFake:
                 return _error(429, 20429, "Too Many Requests")
             if to in self.refuse:
                 status, code = self.refuse[to]
-                return _error(status, code, f"Refused ({code})")
+                return _error(
+                    status, code, _REFUSALS.get(code, "Refused ({code})").format(to=to, code=code)
+                )
             message = FakeMessage(
                 sid="SM" + uuid.uuid4().hex,
                 to=to,
@@ -211,6 +213,13 @@ class TwilioFake:
                 "uri": MESSAGES,
             }
         )
+
+
+# Twilio's own wording where it names the number (what guestcomms then records and logs).
+_REFUSALS = {
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21610: "Attempt to send to unsubscribed recipient",
+}
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
