@@ -1,8 +1,8 @@
 """Campaigns are soft-deleted: ``deleted_at`` marks one that is left out of lists,
 figures and commands until it is restored.
 
-Revision ID: 0013
-Revises: 0009
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-05
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0009"
+revision: str = "0015"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
