@@ -55,14 +55,12 @@ class Children:
 
     def kill(self, process: subprocess.Popen[bytes]) -> None:
         """SIGKILL to the whole group, as the kernel's OOM killer or a lost machine would."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
+        self._signal(process, signal.SIGKILL)
         self._reap(process, 30)
 
     def stop(self, process: subprocess.Popen[bytes], timeout: float = 15) -> None:
         """SIGTERM (a clean shutdown), then SIGKILL if it takes longer than ``timeout``."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGTERM)
+        self._signal(process, signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=timeout)
         self.kill(process)
@@ -70,6 +68,14 @@ class Children:
     def kill_all(self) -> None:
         for process in list(self._alive):
             self.kill(process)
+
+    @staticmethod
+    def _signal(process: subprocess.Popen[bytes], number: signal.Signals) -> None:
+        # Only while the leader has not been reaped: after that its id may be
+        # another process's. (Every child here waits for its own children.)
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, number)
 
     def _reap(self, process: subprocess.Popen[bytes], timeout: float) -> None:
         with contextlib.suppress(subprocess.TimeoutExpired):
