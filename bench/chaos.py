@@ -79,9 +79,9 @@ async def tally(live: LiveCampaign) -> Tally:
     for message in live.fakes.twilio.messages:
         texts.setdefault(message.to, []).append(message.sid)
     mail: dict[str, Counter[str]] = {}
-    for message in live.fakes.smtp.messages:
-        _, address = parseaddr(str(message["To"]))
-        mail.setdefault(address, Counter())[str(message["Message-ID"])] += 1
+    for mailed in live.fakes.smtp.messages:
+        _, address = parseaddr(str(mailed["To"]))
+        mail.setdefault(address, Counter())[str(mailed["Message-ID"])] += 1
     numbers = {phone(n) for n in range(live.recipients)}
     addresses = {email(n) for n in range(live.recipients)}
     rows = await live.rows()
