@@ -1,5 +1,5 @@
 """guestcomms' own processes for a benchmark: Dramatiq workers as the Procfile runs them,
-the scheduler (the reconciler's tick), the web server — and killing workers at random.
+the scheduler (the reconciler's tick) — and killing workers at random.
 
 A killed worker is replaced at once, as a platform restarts a crashed
 process: the benchmark measures what the kill costs, not a smaller fleet.
@@ -59,6 +59,3 @@ class Fleet:
         return self.children.start(
             "scheduler", guestcomms("scheduler", "--every", str(every)), self.env
         )
-
-    def start_web(self, port: int, env: dict[str, str]) -> Popen[bytes]:
-        return self.children.start("web", guestcomms("serve", "--port", str(port)), env)
