@@ -11,6 +11,7 @@ loses everything, as a crashed cache node would. Every address is on
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 import uuid
@@ -91,6 +92,10 @@ class OwnRedis:
         if self.process is not None:
             self.children.kill(self.process)
             self.process = None
+
+    def close(self) -> None:
+        self.crash()
+        shutil.rmtree(self._directory, ignore_errors=True)
 
     def restart(self, down_seconds: float) -> None:
         self.crash()

@@ -268,8 +268,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--drop", type=float, default=0.05, help="share of Twilio answers cut")
     args = parser.parse_args()
-    recipients = args.recipients or (1_000 if args.quick else 10_000)
-    kills = args.kills or (3 if args.quick else 10)
+    recipients = (
+        args.recipients if args.recipients is not None else (1_000 if args.quick else 10_000)
+    )
+    kills = args.kills if args.kills is not None else (3 if args.quick else 10)
+    if recipients < 1 or kills < 1 or args.workers < 1 or args.threads < 1:
+        parser.error("recipients, kills, workers and threads must each be at least 1")
+    if not 0 <= args.drop < 1:
+        parser.error("--drop is a share of answers: from 0 up to (not including) 1")
     with stopped_by_signals():
         raise SystemExit(asyncio.run(run(recipients, kills, args.workers, args.threads, args.drop)))
 

@@ -330,7 +330,11 @@ def main() -> None:
         url, campaign, first, last, out = args.claimer
         asyncio.run(claimer(url, int(campaign), int(first), int(last), Path(out)))
         return
-    deliveries = args.deliveries or (10_000 if args.quick else 100_000)
+    deliveries = (
+        args.deliveries if args.deliveries is not None else (10_000 if args.quick else 100_000)
+    )
+    if deliveries < 1 or args.processes < 1:
+        parser.error("--deliveries and --processes must each be at least 1")
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
     with stopped_by_signals():
         raise SystemExit(asyncio.run(run(deliveries, args.processes, backends)))

@@ -175,4 +175,4 @@ async def live_campaign(
             finally:
                 await database.dispose()
     finally:
-        redis.crash()
+        redis.close()

@@ -339,8 +339,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     args = parser.parse_args()
-    recipients = args.recipients or (1_000 if args.quick else 10_000)
-    stops = args.stops or (50 if args.quick else 500)
+    recipients = (
+        args.recipients if args.recipients is not None else (1_000 if args.quick else 10_000)
+    )
+    stops = args.stops if args.stops is not None else (50 if args.quick else 500)
+    if not 1 <= stops <= recipients:
+        parser.error(f"--stops must be from 1 to the number of recipients ({recipients:,})")
+    if args.workers < 1 or args.threads < 1:
+        parser.error("workers and threads must each be at least 1")
     with stopped_by_signals():
         raise SystemExit(asyncio.run(run(recipients, stops, args.workers, args.threads)))
 
