@@ -41,7 +41,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from bench.children import PROJECT, Children, stopped_by_signals
+from bench.children import PROJECT, Children, run_benchmark
 from bench.live_campaign import LiveCampaign, email, live_campaign, phone
 from bench.results import Figure
 from bench.verdict import verdict
@@ -276,8 +276,7 @@ def main() -> None:
         parser.error("recipients, kills, workers and threads must each be at least 1")
     if not 0 <= args.drop < 1:
         parser.error("--drop is a share of answers: from 0 up to (not including) 1")
-    with stopped_by_signals():
-        raise SystemExit(asyncio.run(run(recipients, kills, args.workers, args.threads, args.drop)))
+    run_benchmark(run(recipients, kills, args.workers, args.threads, args.drop))
 
 
 if __name__ == "__main__":

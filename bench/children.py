@@ -9,14 +9,16 @@ it forks in turn (Dramatiq's CLI forks its worker processes); leaving the
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any, NoReturn
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -111,6 +113,18 @@ def stopped_by_signals() -> Iterator[None]:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def run_benchmark(benchmark: Coroutine[Any, Any, int]) -> NoReturn:
+    """Run a benchmark's coroutine and exit with its status; Ctrl-C or SIGTERM end it
+    with 130 after every ``finally`` ran (children killed, databases dropped)."""
+    with stopped_by_signals():
+        try:
+            status = asyncio.run(benchmark)
+        except KeyboardInterrupt as interruption:
+            print(f"interrupted ({str(interruption) or 'Ctrl-C'}): stopped", file=sys.stderr)
+            status = 130
+    raise SystemExit(status)
 
 
 def python(*arguments: str) -> list[str]:

@@ -33,7 +33,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from bench.backends import fresh_postgres
-from bench.children import Children, python, stopped_by_signals
+from bench.children import Children, python, run_benchmark
 from bench.results import Figure
 from bench.verdict import verdict
 from dispatch.settings import DispatchSettings
@@ -336,8 +336,7 @@ def main() -> None:
     if deliveries < 1 or args.processes < 1:
         parser.error("--deliveries and --processes must each be at least 1")
     backends = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
-    with stopped_by_signals():
-        raise SystemExit(asyncio.run(run(deliveries, args.processes, backends)))
+    run_benchmark(run(deliveries, args.processes, backends))
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bench.backends import SENDER
-from bench.children import PROJECT, Children, python, stopped_by_signals
+from bench.children import PROJECT, Children, python, run_benchmark
 from bench.live_campaign import LiveCampaign, live_campaign, phone
 from bench.results import Figure
 from bench.verdict import verdict
@@ -347,8 +347,7 @@ def main() -> None:
         parser.error(f"--stops must be from 1 to the number of recipients ({recipients:,})")
     if args.workers < 1 or args.threads < 1:
         parser.error("workers and threads must each be at least 1")
-    with stopped_by_signals():
-        raise SystemExit(asyncio.run(run(recipients, stops, args.workers, args.threads)))
+    run_benchmark(run(recipients, stops, args.workers, args.threads))
 
 
 if __name__ == "__main__":
