@@ -58,10 +58,12 @@ async def tick(runtime: Runtime) -> TickReport:
         )
     report.woken = len(woken)
     stale: list[tuple[int, int]] = []
-    if await asyncio.to_thread(runtime.backlog) == 0:
-        # The broker holds nothing, yet rows wait: their messages were lost
-        # (an in-process broker restarted, Redis lost its data). Enqueue again;
-        # a duplicate message would claim nothing.
+    forgot = await asyncio.to_thread(runtime.broker_forgot)
+    if forgot or await asyncio.to_thread(runtime.backlog) == 0:
+        # Rows wait that no message will come for: Redis lost its data (its
+        # queue may hold new work again by now), or the broker holds nothing
+        # (an in-process broker restarted). Enqueue again; a duplicate
+        # message would claim nothing.
         stale_since = now - timedelta(seconds=runtime.settings.stale_pending_seconds)
         async with runtime.database.reading() as session:
             stale = await DeliveryRepository(session).stale_pending(stale_since)
