@@ -20,7 +20,7 @@ from bot.console.run import console
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
-from bot.secrets import with_kept_secrets
+from bot.secrets import with_kept_data_keys, with_kept_secrets
 from bot.settings import Settings, load_settings
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.preview import preview_campaign
@@ -156,7 +156,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _open_database(settings: Settings) -> Database:
-    database = Database(settings.store)
+    database = Database(with_kept_data_keys(settings.store))
     await migrate(database)
     return database
 

@@ -12,7 +12,7 @@ from datetime import datetime
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
-from bot.secrets import kept_secret
+from bot.secrets import kept_secret, with_kept_data_keys
 from bot.settings import Settings
 from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
@@ -67,7 +67,7 @@ def build_runtime(
         open_seconds=dispatch.breaker_open_seconds,
     )
     return Runtime(
-        database=Database(settings.store),
+        database=Database(with_kept_data_keys(settings.store)),
         settings=dispatch,
         sms=sms_provider(dispatch),
         email=email_provider(dispatch),

@@ -10,6 +10,7 @@ import structlog
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from store.settings import StoreSettings
 
 log = structlog.get_logger(__name__)
 
@@ -43,8 +44,28 @@ def with_kept_secrets(settings: Settings) -> Settings:
     jwt = kept_secret([key.get_secret_value() for key in settings.web.jwt_secret], "JWT_SECRET")
     return replace(
         settings,
+        store=with_kept_data_keys(settings.store),
         dispatch=settings.dispatch.model_copy(
             update={"unsubscribe_secret": [SecretStr(key) for key in unsubscribe]}
         ),
         web=settings.web.model_copy(update={"jwt_secret": [SecretStr(key) for key in jwt]}),
+    )
+
+
+def with_kept_data_keys(store: StoreSettings) -> StoreSettings:
+    """``store`` with the personal-data keys from the environment, or this machine's kept
+    ones: every process that reads or writes guests' data (web, workers, scheduler,
+    CLI) must hash and encrypt with the same keys."""
+    encryption = kept_secret(
+        [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
+    )
+    configured_index = store.data_index_key
+    index = kept_secret(
+        [configured_index.get_secret_value()] if configured_index else [], "DATA_INDEX_KEY"
+    )
+    return store.model_copy(
+        update={
+            "data_encryption_keys": [SecretStr(key) for key in encryption],
+            "data_index_key": SecretStr(index[0]),
+        }
     )

@@ -298,16 +298,21 @@ async def _count_suppressed(
     session: AsyncSession, wedding: Wedding, rows: Sequence[GuestRow], report: ImportReport
 ) -> int:
     skipped = {problem.line for problem in report.problems}
-    suppressed = await SuppressionLedger(session).active_addresses(wedding.organisation_id)
+    imported = [row for row in rows if row.line not in skipped]
+    suppressed = await SuppressionLedger(session).active_among(
+        wedding.organisation_id,
+        [(channel, address) for row in imported for channel, address in _addresses(row)],
+    )
     return sum(
         1
-        for row in rows
-        if row.line not in skipped
-        and (
-            (row.email is not None and (Channel.EMAIL, row.email) in suppressed)
-            or (row.phone is not None and (Channel.SMS, row.phone) in suppressed)
-        )
+        for row in imported
+        if any(pair in suppressed for pair in _addresses(row))
     )
+
+
+def _addresses(row: GuestRow) -> list[tuple[Channel, str]]:
+    pairs = [(Channel.EMAIL, row.email), (Channel.SMS, row.phone)]
+    return [(channel, address) for channel, address in pairs if address is not None]
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
