@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from bot.cli import main
+from tests.data_keys import DATA_KEYS_ENV
 
 GUESTS = (
     "email,name,phone,dietary_requirements,plus_one\n"
@@ -22,6 +23,8 @@ GUESTS = (
 def database_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in DATA_KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -55,6 +58,7 @@ def test_import_reports_counts_and_each_bad_row(
     assert capsys.readouterr().out.splitlines() == [
         "Imported guests.csv into Alex & Sam: 1 added, 0 updated, 0 unchanged, "
         "1 row with problems.",
+        "  1 guest with a mobile number has no SMS consent on record, so they will not be texted.",
         "  line 3, email: “bad-address” is not a valid email address: "
         "An email address must have an @-sign.",
     ]

@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store import audit
 from store.audit import Actor, AuditRecord
 from store.enums import Channel, RsvpStatus
+from store.guestlist.import_consent import (
+    ConsentConfirmation,
+    ConsentOutcome,
+    ImportedGuest,
+    apply_sms_consent,
+)
 from store.guestlist.reader import GuestRow, ParsedGuestList, RowProblem, parse_guest_csv
 from store.models import Guest, GuestGroup, Organisation, Wedding
 from store.models.base import utcnow
@@ -47,8 +53,17 @@ class ImportReport:
     unchanged: int = 0
     # Guests in the file whose address is on the opt-out list: imported, never messaged.
     suppressed: int = 0
+    consent: ConsentOutcome = field(default_factory=ConsentOutcome)
+    # The file has an sms_consent column: it answers for consent itself.
+    consent_column: bool = False
     problems: list[RowProblem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def asks_for_sms_consent(self) -> bool:
+        """Guests with a mobile number have no SMS consent, and the file did not say:
+        the planner may confirm they agreed (Slack asks; the CLI has --sms-consent)."""
+        return self.consent.missing > 0 and not self.consent_column
 
     def lines(self) -> list[str]:
         """What the planner reads, in the CLI and in Slack."""
@@ -63,26 +78,67 @@ class ImportReport:
             out.append(
                 f"{self.suppressed} of these guests opted out earlier and will not be messaged."
             )
+        out.extend(self.consent.lines())
         out.extend(self.notes)
         out.extend(str(problem) for problem in self.problems)
         return out
 
 
 async def import_guest_csv(
-    session: AsyncSession, actor: Actor, wedding: Wedding, data: bytes
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    data: bytes,
+    *,
+    sms_consent: ConsentConfirmation | None = None,
 ) -> ImportReport:
-    """Read ``data`` and apply it; raises ``ImportRefused`` (nothing changed) for a bad file."""
+    """Read ``data`` and apply it; raises ``ImportRefused`` (nothing changed) for a bad file.
+
+    ``sms_consent``: someone confirmed that the file's guests with a mobile number
+    agreed to texts (recorded for rows whose sms_consent cell is empty).
+    """
+    parsed = await read_guest_csv(session, wedding, data)
+    return await apply_guest_rows(session, actor, wedding, parsed, sms_consent=sms_consent)
+
+
+async def read_guest_csv(session: AsyncSession, wedding: Wedding, data: bytes) -> ParsedGuestList:
     organisation = await session.get(Organisation, wedding.organisation_id)
     assert organisation is not None  # the foreign key guarantees it
-    parsed = parse_guest_csv(data, organisation.default_country)
-    return await apply_guest_rows(session, actor, wedding, parsed)
+    return parse_guest_csv(data, organisation.default_country)
+
+
+async def confirm_sms_consent(
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    parsed: ParsedGuestList,
+    confirmation: ConsentConfirmation,
+) -> ConsentOutcome:
+    """Record the confirmation for the guests of an already imported file (their data is
+    left as it is now)."""
+    stored = await _StoredGuests.load(session, wedding.id)
+    guests = []
+    for row in parsed.rows:
+        guest_id, conflict = stored.match(row)
+        if guest_id is not None and conflict is None:
+            has_phone = bool(row.phone or stored.guests[guest_id]["phone"])
+            guests.append(ImportedGuest(row, guest_id, has_phone))
+    return await apply_sms_consent(session, actor, wedding.organisation_id, guests, confirmation)
 
 
 async def apply_guest_rows(
-    session: AsyncSession, actor: Actor, wedding: Wedding, parsed: ParsedGuestList
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    parsed: ParsedGuestList,
+    *,
+    sms_consent: ConsentConfirmation | None = None,
 ) -> ImportReport:
     report = ImportReport(
-        wedding_name=wedding.couple_names, problems=list(parsed.problems), notes=parsed.notes
+        wedding_name=wedding.couple_names,
+        problems=list(parsed.problems),
+        notes=parsed.notes,
+        consent_column="sms_consent" in parsed.columns,
     )
     # Two imports into one wedding at once would both read the guests, then
     # both insert: the second waits here instead (SQLite's BEGIN IMMEDIATE
@@ -92,6 +148,7 @@ async def apply_guest_rows(
     new_rows: list[GuestRow] = []
     updates: list[tuple[dict[str, Any], dict[str, Any], list[str] | None]] = []
     matched_on_line: dict[int, int] = {}
+    imported: list[ImportedGuest] = []
     for row in parsed.rows:
         guest_id, conflict = stored.match(row)
         if conflict is not None:
@@ -112,6 +169,7 @@ async def apply_guest_rows(
             continue
         matched_on_line[guest_id] = row.line
         before = stored.guests[guest_id]
+        imported.append(ImportedGuest(row, guest_id, bool(row.phone or before["phone"])))
         changes = _changes(before, row)
         groups = row.groups if row.groups is not None and row.groups != before["groups"] else None
         if changes or groups is not None:
@@ -123,12 +181,19 @@ async def apply_guest_rows(
     added_ids = await _insert_guests(session, wedding.id, new_rows)
     await _update_guests(session, updates)
     report.added, report.updated = len(added_ids), len(updates)
+    imported += [
+        ImportedGuest(row, guest_id, row.phone is not None)
+        for row, guest_id in zip(new_rows, added_ids, strict=True)
+    ]
     await audit.record(
         session,
         actor,
         _audit_records(wedding, new_rows, added_ids, updates, report),
     )
     report.suppressed = await _count_suppressed(session, wedding, parsed.rows, report)
+    report.consent = await apply_sms_consent(
+        session, actor, wedding.organisation_id, imported, sms_consent
+    )
     return report
 
 
@@ -303,11 +368,7 @@ async def _count_suppressed(
         wedding.organisation_id,
         [(channel, address) for row in imported for channel, address in _addresses(row)],
     )
-    return sum(
-        1
-        for row in imported
-        if any(pair in suppressed for pair in _addresses(row))
-    )
+    return sum(1 for row in imported if any(pair in suppressed for pair in _addresses(row)))
 
 
 def _addresses(row: GuestRow) -> list[tuple[Channel, str]]:

@@ -62,7 +62,8 @@ def _hash_existing_entries() -> None:
     ).all()
     if not rows:
         return
-    keyring_of: Callable[[], Any] | None = op.get_context().config.attributes.get("keyring")
+    config = op.get_context().config
+    keyring_of: Callable[[], Any] | None = config.attributes.get("keyring") if config else None
     if keyring_of is None:
         raise RuntimeError(
             f"{len(rows)} opt-out entries need a keyed hash of their address, and this "
@@ -77,10 +78,7 @@ def _hash_existing_entries() -> None:
         ) from error
     connection.execute(
         sa.text("UPDATE suppressions SET address_hash = :hash WHERE id = :id"),
-        [
-            {"id": row.id, "hash": keyring.index(KIND[row.channel], row.address)}
-            for row in rows
-        ],
+        [{"id": row.id, "hash": keyring.index(KIND[row.channel], row.address)} for row in rows],
     )
 
 
