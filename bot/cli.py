@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import processes
+from bot import cli_person, processes
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
@@ -32,6 +32,7 @@ from store.demo import DEMO_ORGANISATION, load_demo_data
 from store.enums import Channel
 from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
+from store.guestlist.import_consent import ConsentConfirmation
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.migrate import migrate
@@ -44,6 +45,11 @@ from store.segments import parse_segment
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
+# What the operator confirms with ``import --sms-consent``, kept as the consent's evidence.
+CLI_CONSENT_TEXT = (
+    "The person importing confirmed that the guests in this file with a mobile number "
+    "agreed to receive text messages about the wedding"
+)
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
 
@@ -96,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     importer = add("import", _import, "Import a guest-list CSV into a wedding.")
     importer.add_argument("file", help="the CSV file, or - for standard input")
     importer.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
+    importer.add_argument(
+        "--sms-consent",
+        action="store_true",
+        help="you confirm that the file's guests with a mobile number agreed to texts "
+        "(recorded as their consent where the file has no sms_consent value)",
+    )
     exporter = add("export", _export, "Write a wedding's guests to standard output.")
     exporter.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
     exporter.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -145,6 +157,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    cli_person.register(commands)
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -204,7 +217,17 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         try:
             async with database.transaction() as session:
                 wedding = await WeddingRepository(session).resolve(args.wedding)
-                report = await import_guest_csv(session, CLI, wedding, data)
+                confirmation = (
+                    ConsentConfirmation(
+                        f"{CLI_CONSENT_TEXT} (guestcomms import {args.file} --sms-consent)",
+                        str(CLI),
+                    )
+                    if args.sms_consent
+                    else None
+                )
+                report = await import_guest_csv(
+                    session, CLI, wedding, data, sms_consent=confirmation
+                )
         except (ImportRefused, NotFound, AmbiguousWedding) as error:
             print(f"Refused {args.file}: {_sentence(error)}", file=sys.stderr)
             return EXIT_REFUSED
@@ -212,6 +235,11 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Imported {args.file} into {lines[0]}")
         for line in lines[1:]:
             print(f"  {line}")
+        if report.asks_for_sms_consent:
+            print(
+                "  If they agreed to texts, import the file again with --sms-consent, "
+                "or add an sms_consent column (yes or no)."
+            )
         return EXIT_OK
 
     return await _with_database(settings, run)
