@@ -55,20 +55,25 @@ class Erasure:
     def lines(self) -> list[str]:
         """What was done, in words with no personal data (said in a channel)."""
         out = [
-            f"Erased {self.guests} guest row{'s' * (self.guests != 1)} in "
-            f"{self.weddings} wedding{'s' * (self.weddings != 1)}, {self.consents} consent "
-            f"records and {self.slack_messages} Slack thread records; removed the addresses "
-            f"and texts of {self.deliveries} messages, {self.inbound_messages} replies and "
-            f"{self.engagements} opens or clicks (kept as anonymous figures)."
+            f"Erased {_n(self.guests, 'guest row')} in {_n(self.weddings, 'wedding')}, "
+            f"with {_n(self.consents, 'consent record')} and "
+            f"{_n(self.slack_messages, 'Slack thread record')}.",
+            "Kept as anonymous figures, with no guest, address or text: "
+            f"{_n(self.deliveries, 'message')}, {_n(self.inbound_messages, 'reply', 'replies')} "
+            f"and {_n(self.engagements, 'open or click', 'opens or clicks')}.",
         ]
         if self.cancelled_deliveries:
-            out.append(f"{self.cancelled_deliveries} messages not sent yet will not be sent.")
+            out.append(f"{_n(self.cancelled_deliveries, 'message')} not sent yet will not be sent.")
         if self.opt_outs_kept:
             out.append(
-                f"{self.opt_outs_kept} opt-out{'s' * (self.opt_outs_kept != 1)} stay in force, "
-                "kept only as a keyed hash of the address."
+                f"{_n(self.opt_outs_kept, 'opt-out')} stay in force, kept only as a keyed hash "
+                "of the address."
             )
         return out
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else many or one + 's'}"
 
 
 async def erase_person(session: AsyncSession, actor: Actor, person: Person) -> Erasure:

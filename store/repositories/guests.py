@@ -54,4 +54,4 @@ async def guests_with_addresses(
         .where(Wedding.organisation_id == organisation_id, or_(*conditions))
         .order_by(Guest.id)
     )
-    return [(guest, wedding) for guest, wedding in rows.tuples()]
+    return [(guest, wedding) for guest, wedding in rows]
