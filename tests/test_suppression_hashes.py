@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text, update
 
+from dispatch.ledger_checks import LedgerChecks
 from store.database import Database
 from store.enums import Channel, SuppressionReason
 from store.keyring import Keyring
@@ -63,6 +64,8 @@ async def test_an_entry_whose_address_was_cleared_still_matches(database: Databa
         # A whole wedding's worth of addresses is read in one query of the ledger.
         many = [(Channel.SMS, f"+1201555{n:04d}") for n in range(1, 700)] + [(Channel.SMS, PHONE)]
         assert await ledger.active_among(organisation.id, many) == {(Channel.SMS, PHONE): "stop"}
+    # The check right before each text leaves (at claim time) matches it too.
+    assert await LedgerChecks(database, organisation.id).reason(Channel.SMS, PHONE) == "stop"
     # Opting out again is the same opt-out: the hash is what is unique.
     await _suppress(database, organisation.id, Channel.SMS, PHONE)
     async with database.reading() as session:

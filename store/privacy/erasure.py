@@ -65,9 +65,10 @@ class Erasure:
         if self.cancelled_deliveries:
             out.append(f"{_n(self.cancelled_deliveries, 'message')} not sent yet will not be sent.")
         if self.opt_outs_kept:
+            stays = "stays" if self.opt_outs_kept == 1 else "stay"
             out.append(
-                f"{_n(self.opt_outs_kept, 'opt-out')} stay in force, kept only as a keyed hash "
-                "of the address."
+                f"{_n(self.opt_outs_kept, 'opt-out')} {stays} in force, kept only as a keyed "
+                "hash of the address."
             )
         return out
 
