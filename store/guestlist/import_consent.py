@@ -49,9 +49,13 @@ class ConsentOutcome:
     def lines(self) -> list[str]:
         """What the planner reads after an import."""
         out = []
-        if self.granted or self.withdrawn:
-            withdrawn = f", withdrawn for {_guests(self.withdrawn)}" if self.withdrawn else ""
-            out.append(f"SMS consent recorded for {_guests(self.granted)}{withdrawn}.")
+        changes = [
+            f"{verb} for {_guests(count)}"
+            for verb, count in (("recorded", self.granted), ("withdrawn", self.withdrawn))
+            if count
+        ]
+        if changes:
+            out.append(f"SMS consent {', '.join(changes)}.")
         if self.missing:
             has = "has" if self.missing == 1 else "have"
             out.append(
