@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from store.database import Database
 from store.enums import Channel, RsvpStatus, SuppressionReason
-from store.guestlist.importer import ImportReport, import_guest_csv
+from store.guestlist.import_report import ImportReport
+from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, MAX_ROWS, ImportRefused
 from store.models import AuditEntry, Guest, GuestGroup, Wedding
 from store.repositories.suppressions import SuppressionLedger

@@ -22,7 +22,8 @@ from bot.slack.router import BotWiring, answering
 from bot.slack.slack_files import fetch_shared_file
 from bot.slack.wedding_lookup import find_wedding
 from store.guestlist.import_consent import ConsentConfirmation
-from store.guestlist.importer import ImportReport, confirm_sms_consent, read_guest_csv
+from store.guestlist.import_report import ImportReport
+from store.guestlist.importer import confirm_sms_consent, read_guest_csv
 from store.guestlist.reader import MAX_BYTES
 from store.models import Organisation, Wedding
 

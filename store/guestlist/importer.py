@@ -7,7 +7,6 @@ is stored, so a partial export (say, only RSVPs) can be imported safely.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
@@ -22,6 +21,7 @@ from store.guestlist.import_consent import (
     ImportedGuest,
     apply_sms_consent,
 )
+from store.guestlist.import_report import ImportReport
 from store.guestlist.reader import GuestRow, ParsedGuestList, RowProblem, parse_guest_csv
 from store.models import Guest, GuestGroup, Organisation, Wedding
 from store.models.base import utcnow
@@ -43,45 +43,6 @@ _FIELDS = (
 _CHUNK = 1000
 
 T = TypeVar("T")
-
-
-@dataclass(slots=True)
-class ImportReport:
-    wedding_name: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    # Guests in the file whose address is on the opt-out list: imported, never messaged.
-    suppressed: int = 0
-    consent: ConsentOutcome = field(default_factory=ConsentOutcome)
-    # The file has an sms_consent column: it answers for consent itself.
-    consent_column: bool = False
-    problems: list[RowProblem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def asks_for_sms_consent(self) -> bool:
-        """Guests with a mobile number have no SMS consent, and the file did not say:
-        the planner may confirm they agreed (Slack asks; the CLI has --sms-consent)."""
-        return self.consent.missing > 0 and not self.consent_column
-
-    def lines(self) -> list[str]:
-        """What the planner reads, in the CLI and in Slack."""
-        summary = (
-            f"{self.wedding_name}: {self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged"
-        )
-        rows = len({problem.line for problem in self.problems})
-        summary += f", {rows} row{'s' if rows != 1 else ''} with problems" if rows else ""
-        out = [summary + "."]
-        if self.suppressed:
-            out.append(
-                f"{self.suppressed} of these guests opted out earlier and will not be messaged."
-            )
-        out.extend(self.consent.lines())
-        out.extend(self.notes)
-        out.extend(str(problem) for problem in self.problems)
-        return out
 
 
 async def import_guest_csv(

@@ -81,14 +81,10 @@ async def purge_old_texts(
     )
     campaign_ids = Counter(campaign_id for (campaign_id,) in errors)
     if campaign_ids:
-        owners = {
-            campaign_id: organisation_id
-            for campaign_id, organisation_id in await session.execute(
-                select(Campaign.id, Campaign.organisation_id).where(
-                    Campaign.id.in_(list(campaign_ids))
-                )
-            )
-        }
+        rows = await session.execute(
+            select(Campaign.id, Campaign.organisation_id).where(Campaign.id.in_(list(campaign_ids)))
+        )
+        owners = {row.id: row.organisation_id for row in rows}
         for campaign_id, count in campaign_ids.items():
             purged.delivery_errors[owners[campaign_id]] += count
     await audit.record(
