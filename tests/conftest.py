@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
@@ -16,6 +17,14 @@ from store.models import Base
 from tests import services
 from tests.data_keys import store_settings
 from tests.dispatch_harness import Backend
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_the_current_streams() -> Iterator[None]:
+    """A CLI run in a test configures the logs to write to that test's captured
+    stderr, which pytest closes afterwards: later tests log as by default again."""
+    yield
+    structlog.reset_defaults()
 
 
 def sqlite_url(path: Path) -> str:

@@ -88,6 +88,9 @@ async def test_an_admin_exports_and_erases_a_person_whose_opt_out_then_holds(
         assert "1 opt-out stays in force" in said["text"]
         assert OPTED_OUT_PHONE not in said["text"]
         assert await where_found(database, NORA) == []
+        # The question is still on screen: pressing it again erases nothing more.
+        await bot.click(ERASE_ACTION, button["value"], user="U_OWNER")
+        await bot.told("Nothing is held about that address any more", user="U_OWNER")
 
         # The opt-out is found by the whole number, and holds for a new import.
         await bot.command(f"optouts sms {OPTED_OUT_PHONE}")

@@ -161,7 +161,7 @@ async def erase(
     except AddressError as error:
         raise InvalidValue("address", str(error)) from None
     user = caller.member.slack_user_id
-    if not (erasure.guests or erasure.deliveries or erasure.inbound_messages):
+    if erasure.nothing:
         await client.chat_postEphemeral(
             channel=channel,
             user=user,

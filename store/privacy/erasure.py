@@ -52,6 +52,11 @@ class Erasure:
     slack_messages: int
     opt_outs_kept: int
 
+    @property
+    def nothing(self) -> bool:
+        """Nothing was held (any more): an erasure asked for twice."""
+        return not any(asdict(self).values())
+
     def lines(self) -> list[str]:
         """What was done, in words with no personal data (said in a channel)."""
         out = [
@@ -109,12 +114,15 @@ async def erase_person(session: AsyncSession, actor: Actor, person: Person) -> E
         .where(holdings.inbound_messages(person))
         .values(guest_id=None, from_address="", body=""),
     )
-    kept = await _count(
-        session,
+    # Lifted entries (history) lose the address too; the active ones are what holds.
+    cleared = await session.execute(
         update(Suppression)
         .where(holdings.suppressions(person, keyring_of(session)), Suppression.address.is_not(None))
-        .values(address=None),
+        .values(address=None)
+        .returning(Suppression.lifted_at)
+        .execution_options(synchronize_session=False)
     )
+    kept = sum(1 for (lifted_at,) in cleared if lifted_at is None)
     guest_ids = person.guest_ids
     consents = await _count(
         session, delete(ConsentRecord).where(ConsentRecord.guest_id.in_(guest_ids))
