@@ -35,6 +35,7 @@ from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.import_consent import ConsentConfirmation
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
+from store.keyring import KeyringError
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
@@ -70,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_error_reporting(settings.reporting, args.command_name)
     try:
         return asyncio.run(command(args, settings))
+    except KeyringError as error:
+        print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
     except SQLAlchemyError as error:
         print(
             f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",

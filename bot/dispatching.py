@@ -6,7 +6,7 @@ import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import dramatiq
@@ -147,6 +147,9 @@ def wire(
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatching:
     namespace = namespace or settings.dispatch.broker_namespace
+    # Checked now, so a worker without the data keys fails as it starts, not at
+    # its first message.
+    settings = replace(settings, store=with_kept_data_keys(settings.store))
     broker = build_broker(settings.store.redis_url, namespace)
     built: list[Runtime] = []
 

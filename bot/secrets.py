@@ -10,6 +10,7 @@ import structlog
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from store.keyring import KeyringError
 from store.settings import StoreSettings
 
 log = structlog.get_logger(__name__)
@@ -55,7 +56,19 @@ def with_kept_secrets(settings: Settings) -> Settings:
 def with_kept_data_keys(store: StoreSettings) -> StoreSettings:
     """``store`` with the personal-data keys from the environment, or this machine's kept
     ones: every process that reads or writes guests' data (web, workers, scheduler,
-    CLI) must hash and encrypt with the same keys."""
+    CLI) must hash and encrypt with the same keys.
+
+    Only a laptop (SQLite) may keep generated keys: processes on several machines
+    would each generate their own, and an opt-out hashed with one key is invisible
+    to a check made with another.
+    """
+    missing = not store.data_encryption_keys or store.data_index_key is None
+    if missing and not store.database_url.startswith("sqlite"):
+        raise KeyringError(
+            "DATA_INDEX_KEY and DATA_ENCRYPTION_KEYS must be set when the database is not "
+            "SQLite: every web, worker and scheduler process must use the same keys, and a "
+            "key generated on one machine would not be the others'"
+        )
     encryption = kept_secret(
         [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
     )

@@ -267,9 +267,25 @@ def test_an_absurd_wedding_id_is_not_found(
 
 @pytest.mark.integration
 def test_the_cli_works_on_postgresql(
-    postgres_url: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    postgres_url: URL,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
+    monkeypatch.chdir(tmp_path)
+    for name in DATA_KEYS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # Several machines cannot share keys one of them generated: they must be given.
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "guestcomms migrate cannot run: DATA_INDEX_KEY and DATA_ENCRYPTION_KEYS must be set "
+        "when the database is not SQLite: every web, worker and scheduler process must use "
+        "the same keys, and a key generated on one machine would not be the others'.\n"
+    )
+    assert not (tmp_path / "var").exists()
+    for name, value in DATA_KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
     assert main(["migrate"]) == 0
     assert main(["demo-data"]) in (0,)
     capsys.readouterr()
