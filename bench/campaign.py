@@ -1,221 +1,350 @@
-"""Campaign throughput: 10,000 recipients by SMS and email, through Redis and PostgreSQL.
+"""Campaign throughput (figure 1), Slack acknowledgements under it (figure 3) and worker
+memory (figure 5): a 10,000-recipient SMS + email campaign on SQLite and on PostgreSQL.
 
-    .venv/bin/python -m bench.campaign [--recipients 10000] [--workers 2] [--threads 8]
+    .venv/bin/python -m bench.campaign [--recipients 10000] [--backends sqlite,postgresql]
+        [--slack-commands 200] [--naive-sample 500] [--quick]
 
-Measures, in one run against the same local fakes (Twilio REST, SMTP):
+For each back end a fresh database gets one organisation with N guests (an
+email address, a phone number and SMS consent each) and an SMS + email
+campaign waiting for approval. guestcomms then runs as an operator runs it
+(``bench/deployments.py``: ``guestcomms dev`` on SQLite; ``guestcomms serve``
+and two Dramatiq worker processes on PostgreSQL and Redis), its real
+clients pointed at the fakes (``bench/fakes.py``, a process of their own):
+no latency, no pacing, tier limits off. The clock starts when the
+approver's signed ``/comms campaign approve N`` is posted to the web server
+and stops when none of the campaign's deliveries is waiting any more.
 
-* baseline: the same messages posted straight to the fakes by a concurrent
-  client (the official twilio client and aiosmtplib; no queue, no database);
-* guestcomms: from approval until every delivery is final, with Dramatiq
-  worker processes (the Procfile's command), leases, re-checks and records.
+While it runs, planners' signed slash commands (``campaign show``,
+``guests count``, ``help``) go to the same web server on a fixed schedule,
+and their time to the HTTP acknowledgement is taken (figure 3, target p99 <
+150 ms). The workers' resident memory is read before the approval and at
+the end (figure 5, target growth < 50 MB).
 
-Prints recipients/second for both, their ratio (target ≥ 0.5), and each
-worker's resident memory growth over the run (target < 50 MB). Needs
-PostgreSQL and Redis (TEST_DATABASE_URL, REDIS_URL; the defaults are the
-local ones). Tier rate limits and carrier pacing are off: this measures
-the machinery, not the carriers.
+After the first back end, the fakes' messages are posted again straight to
+them (``bench/baselines.py``): concurrently (the raw baseline, target ratio
+≥ 0.5) and by a naive loop over the ``twilio`` client on a sample (target:
+guestcomms ≥ 10× faster). Exit status 1 when a run lost or doubled a message.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
-import signal
-import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Sequence
-from email.message import EmailMessage
+from dataclasses import dataclass
+from datetime import date
+from itertools import cycle, islice
 from pathlib import Path
 
-import aiosmtplib
-import asyncpg
-from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client
+import aiohttp
 
-from bot.dispatching import wire
-from dispatch.approval import approve_campaign
+from bench import baselines
+from bench.deployments import Deployment, guestcomms_env, laptop, servers
+from bench.fakes import Fakes, fakes_process
+from bench.processes import BenchFailed, free_ports, percentile_ms, run_main
+from bench.results import Figure, emit
+from bench.seeding import campaign_waiting_for_approval, delivery_counts, fresh_database
+from bench.services import redis_for_bench
+from bench.slack_load import Acks, SlackCommands
 from store.database import Database
-from store.migrate import migrate
-from store.models import Delivery
+from store.enums import Channel
 from store.repositories.deliveries import WAITING
-from store.settings import StoreSettings
-from tests.dispatch_harness import (
-    APPROVER,
-    draft_for_approval,
-    make_guests,
-    running_fakes,
-    settings_for,
-)
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
-DEFAULT_DATABASE = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+BENCH = "campaign"
+BACKENDS = {"sqlite": "SQLite, laptop", "postgresql": "PostgreSQL + Redis, 2 workers"}
+RATIO_TARGET = 0.5
+NAIVE_TARGET = 10.0
+ACK_TARGET_MS = 150.0
+MEMORY_TARGET_MB = 50.0
+# Spread the slash commands over the time a 10,000-recipient campaign takes at
+# this conservative rate, so that most of them meet the campaign in full flow.
+EXPECTED_RATE = 400.0
 
 
-async def baseline(recipients: int, twilio_url: str, smtp_port: int, concurrency: int) -> float:
-    """Seconds to post every message straight to the fakes."""
-    http = AsyncTwilioHttpClient(timeout=30)
-    client = Client(ACCOUNT_SID, AUTH_TOKEN, http_client=http)
-    client.api.base_url = twilio_url
-    limit = asyncio.Semaphore(concurrency)
+@dataclass
+class CampaignRun:
+    backend: str
+    description: str
+    recipients: int
+    seconds: float
+    texts: int
+    emails: int
+    statuses: dict[str, int]
+    memory_growth_mb: dict[int, float]
+    acks: Acks
 
-    async def text(n: int) -> None:
-        async with limit:
-            await client.messages.create_async(
-                to=f"+1201300{n:04d}", from_="+12015550000", body=f"Baseline text {n}"
-            )
+    @property
+    def rate(self) -> float:
+        return self.recipients / self.seconds
 
-    async def mail(numbers: Sequence[int]) -> None:
-        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, start_tls=False) as smtp:
-            for n in numbers:
-                message = EmailMessage()
-                message["From"] = "bench@example.com"
-                message["To"] = f"baseline{n}@example.com"
-                message["Subject"] = "Baseline"
-                message.set_content(f"Baseline email {n}")
-                await smtp.send_message(message)
-
-    started = time.perf_counter()
-    connections = 4
-    await asyncio.gather(
-        *(text(n) for n in range(recipients)),
-        *(mail(range(c, recipients, connections)) for c in range(connections)),
-    )
-    elapsed = time.perf_counter() - started
-    await http.close()
-    return elapsed
+    @property
+    def complete(self) -> bool:
+        """Each guest got one text and one email, and every delivery ended ``sent``."""
+        return self.texts == self.emails == self.recipients and self.statuses == {
+            "sent": 2 * self.recipients
+        }
 
 
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+def planners_commands(campaign_id: int, count: int) -> list[str]:
+    texts = [f"campaign show {campaign_id}", "guests count rsvp=pending", "help"]
+    return list(islice(cycle(texts), count))
 
 
-def worker_children(parent: int) -> list[int]:
-    children = Path(f"/proc/{parent}/task/{parent}/children")
-    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+async def waiting(database: Database, campaign_id: int) -> int:
+    counts = await delivery_counts(database, campaign_id)
+    return sum(counts.get(status, 0) for status in WAITING)
 
 
-async def run(recipients: int, workers: int, threads: int) -> None:
-    admin_url = os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE)
-    redis_url = os.environ.get("REDIS_URL", DEFAULT_REDIS)
-    name = f"guestcomms_bench_{uuid.uuid4().hex[:8]}"
-    base = make_url(admin_url)
-    admin = await asyncpg.connect(base.set(drivername="postgresql").render_as_string(False))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = base.set(database=name).render_as_string(hide_password=False)
-    database = Database(StoreSettings(database_url=url, redis_url=None))
-    processes: list[asyncio.subprocess.Process] = []
-    try:
-        await migrate(database)
-        organisation, wedding, planner, approver = await make_guests(database, recipients)
-        campaign = await draft_for_approval(
-            database, organisation, wedding, planner, day_of_logistics=True
+async def run_campaign(
+    backend: str,
+    recipients: int,
+    fakes: Fakes,
+    redis_url: str,
+    work: Path,
+    commands: int,
+    within: float,
+) -> CampaignRun:
+    async with fresh_database(backend, work) as (url, database):
+        campaign = await campaign_waiting_for_approval(
+            database, recipients, (Channel.EMAIL, Channel.SMS)
         )
         namespace = f"gcbench-{uuid.uuid4().hex[:8]}"
-        with running_fakes() as fakes:
-            base_seconds = await baseline(recipients, fakes.twilio_url, fakes.smtp_port, 64)
-            fakes.twilio.messages.clear()
-            fakes.smtp.messages.clear()
-            settings = settings_for(
-                url,
+        on_postgres = backend == "postgresql"
+        env = guestcomms_env(url, redis_url if on_postgres else None, fakes, namespace)
+        deployment_of = servers if on_postgres else laptop
+        async with (
+            deployment_of(env, work) as deployment,
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
+        ):
+            return await _measure(
+                backend,
+                deployment,
+                database,
+                campaign,
+                recipients,
                 fakes,
-                Path("var/bench"),
-                redis_url,
-                broker_namespace=namespace,
-                enforce_hourly_and_daily_limits=False,
+                session,
+                commands,
+                within,
             )
-            env = {
-                **os.environ,
-                "DATABASE_URL": url,
-                "REDIS_URL": redis_url,
-                "BROKER_NAMESPACE": namespace,
-                "PUBLIC_BASE_URL": "https://comms.example.com",
-                "UNSUBSCRIBE_SECRET": "bench-secret",
-                "SMS_MESSAGES_PER_SECOND": "1000000",
-                "ENFORCE_HOURLY_AND_DAILY_LIMITS": "false",
-                "EMAIL_PROVIDER": "smtp",
-                "SMTP_HOST": "127.0.0.1",
-                "SMTP_PORT": str(fakes.smtp_port),
-                "SMTP_STARTTLS": "false",
-                "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-                "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-                "TWILIO_FROM_NUMBER": "+12015550000",
-                "TWILIO_API_URL": fakes.twilio_url,
-            }
-            command = ("-m", "dramatiq", "bot.worker", "--processes", "1", "--threads")
-            processes = [
-                await asyncio.create_subprocess_exec(
-                    sys.executable,
-                    *command,
-                    str(threads),
-                    env=env,
-                    stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
-                    start_new_session=True,
-                )
-                for _ in range(workers)
-            ]
-            await asyncio.sleep(3)  # boot
-            children = [pid for p in processes for pid in worker_children(p.pid)]
-            memory_before = {pid: rss_kb(pid) for pid in children}
-            dispatching = wire(settings, namespace)
-            control = dispatching.control_runtime(settings)
-            started = time.perf_counter()
-            await approve_campaign(control, campaign, approver, APPROVER)
-            while True:
-                async with database.reading() as session:
-                    waiting = await session.scalar(
-                        select(func.count()).where(
-                            Delivery.campaign_id == campaign, Delivery.status.in_(WAITING)
-                        )
-                    )
-                if not waiting:
-                    break
-                await asyncio.sleep(0.2)
-            seconds = time.perf_counter() - started
-            memory_after = {pid: rss_kb(pid) for pid in children}
-            await control.close()
-            dispatching.broker.close()
-            texts, emails = len(fakes.twilio.messages), len(fakes.smtp.messages)
-    finally:
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await asyncio.wait_for(process.wait(), timeout=30)
-        await database.dispose()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
-    base_rate = recipients / base_seconds
-    rate = recipients / seconds
-    growth = (
-        max((memory_after[p] - memory_before[p]) / 1024 for p in memory_before)
-        if memory_before
-        else 0
+
+async def _measure(
+    backend: str,
+    deployment: Deployment,
+    database: Database,
+    campaign: int,
+    recipients: int,
+    fakes: Fakes,
+    session: aiohttp.ClientSession,
+    commands: int,
+    within: float,
+) -> CampaignRun:
+    await fakes.reset()
+    slack = SlackCommands(deployment.web_url, fakes.slack_url, session)
+    memory_before = deployment.worker_rss_mb()
+    running = True
+    started = time.perf_counter()
+    status, _ = await slack.send(f"campaign approve {campaign}", user="U_APPROVER")
+    if status != 200:
+        raise BenchFailed(f"the approval command was answered {status}")
+    every = max(2.0, recipients / EXPECTED_RATE) * 0.8 / max(1, commands)
+    load = asyncio.create_task(
+        slack.schedule(planners_commands(campaign, commands), every, lambda: running)
     )
-    print(f"recipients: {recipients:,} (SMS + email: {texts:,} texts, {emails:,} emails)")
-    print(f"baseline (straight to the fakes): {base_seconds:6.1f} s  {base_rate:8.1f} recipients/s")
-    label = f"guestcomms ({workers} workers × {threads} threads)"
-    print(f"{label}: {seconds:6.1f} s  {rate:8.1f} recipients/s")
-    print(f"ratio: {rate / base_rate:.2f}  (target ≥ 0.5)")
-    print(f"worker memory growth: {growth:.1f} MB at most  (target < 50 MB)")
+    try:
+        expected = 2 * recipients
+        while True:
+            counts = await delivery_counts(database, campaign)
+            if sum(counts.values()) == expected and not await waiting(database, campaign):
+                break
+            if time.perf_counter() - started > within:
+                raise BenchFailed(f"the campaign was not over after {within:g} s: {counts}")
+            await asyncio.sleep(0.1)
+        seconds = time.perf_counter() - started
+        running = False
+        memory_after = deployment.worker_rss_mb()
+        acks = await load
+    finally:
+        load.cancel()
+    state = await fakes.state()
+    return CampaignRun(
+        backend=backend,
+        description=deployment.description,
+        recipients=recipients,
+        seconds=seconds,
+        texts=state.texts,
+        emails=state.emails,
+        statuses={str(k): v for k, v in (await delivery_counts(database, campaign)).items()},
+        memory_growth_mb={
+            pid: memory_after.get(pid, 0.0) - before for pid, before in memory_before.items()
+        },
+        acks=acks,
+    )
+
+
+@dataclass
+class Baselines:
+    recipients: int
+    concurrent_seconds: float
+    naive_recipients: int
+    naive_seconds: float
+
+    @property
+    def concurrent_rate(self) -> float:
+        return self.recipients / self.concurrent_seconds
+
+    @property
+    def naive_rate(self) -> float:
+        return self.naive_recipients / self.naive_seconds
+
+
+async def measure_baselines(fakes: Fakes, naive_sample: int) -> Baselines:
+    received = await fakes.received()
+    await fakes.reset()
+    seconds = await baselines.concurrent(received, fakes)
+    await fakes.reset()
+    sampled, naive_seconds = await asyncio.to_thread(baselines.naive, received, fakes, naive_sample)
+    await fakes.reset()
+    return Baselines(len(received.texts), seconds, sampled, naive_seconds)
+
+
+def figures(run: CampaignRun, base: Baselines) -> list[Figure]:
+    where = BACKENDS[run.backend]
+    ratio = run.rate / base.concurrent_rate
+    naive_ratio = run.rate / base.naive_rate
+    growth = max(run.memory_growth_mb.values(), default=0.0)
+    during = run.acks.during
+    p99 = percentile_ms(during, 99)
+    return [
+        Figure(
+            BENCH,
+            f"1. throughput, {run.recipients:,} recipients × SMS + email, {where}",
+            run.rate,
+            "recipients/s",
+            f"ratio ≥ {RATIO_TARGET}",
+            ratio >= RATIO_TARGET,
+            base.concurrent_rate,
+            ratio,
+        ),
+        Figure(
+            BENCH,
+            f"1. vs a naive loop (twilio client, one at a time; {base.naive_recipients} "
+            f"sampled, rate scaled), {where}",
+            run.rate,
+            "recipients/s",
+            f"ratio ≥ {NAIVE_TARGET:g}",
+            naive_ratio >= NAIVE_TARGET,
+            base.naive_rate,
+            naive_ratio,
+        ),
+        Figure(
+            BENCH,
+            f"1. each guest one text and one email, every delivery final, {where}",
+            run.texts + run.emails,
+            "messages",
+            f"= {2 * run.recipients:,}",
+            run.complete,
+        ),
+        Figure(
+            BENCH,
+            f"3. Slack ack p99, {len(during)} slash commands during the campaign, {where}",
+            p99,
+            "ms",
+            f"< {ACK_TARGET_MS:g} ms",
+            p99 < ACK_TARGET_MS and sum(run.acks.statuses.values()) == run.acks.statuses[200],
+        ),
+        Figure(
+            BENCH,
+            f"5. worker memory growth over the campaign (RSS, the largest of "
+            f"{len(run.memory_growth_mb)}), {where}",
+            growth,
+            "MB",
+            f"< {MEMORY_TARGET_MB:g} MB",
+            growth < MEMORY_TARGET_MB,
+        ),
+    ]
+
+
+def report(run: CampaignRun, base: Baselines) -> list[str]:
+    acks = run.acks
+    return [
+        f"{BACKENDS[run.backend]}: {run.description}",
+        f"  {run.recipients:,} recipients in {run.seconds:.1f} s: {run.rate:.1f} recipients/s "
+        f"(ratio {run.rate / base.concurrent_rate:.2f} to the raw baseline, target ≥ "
+        f"{RATIO_TARGET}; {run.rate / base.naive_rate:.1f}× the naive loop, target ≥ "
+        f"{NAIVE_TARGET:g}×)",
+        f"  the fakes received {run.texts:,} texts and {run.emails:,} emails; deliveries "
+        f"{run.statuses} ({'complete' if run.complete else 'NOT COMPLETE: lost or doubled'})",
+        f"  Slack acks during the campaign: {len(acks.during)}, p50 "
+        f"{percentile_ms(acks.during, 50):.1f} ms, p99 {percentile_ms(acks.during, 99):.1f} ms, "
+        f"max {max(acks.during, default=float('nan')) * 1000:.1f} ms (target p99 < "
+        f"{ACK_TARGET_MS:g} ms); after it: {len(acks.after)}; answers {dict(acks.statuses)}",
+        "  worker memory growth: "
+        + ", ".join(f"{growth:.1f} MB" for growth in run.memory_growth_mb.values())
+        + f" (target < {MEMORY_TARGET_MB:g} MB)",
+    ]
+
+
+async def run(args: argparse.Namespace) -> int:
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    unknown = set(backends) - set(BACKENDS)
+    if unknown:
+        raise BenchFailed(f"unknown back ends {sorted(unknown)}; choose from {sorted(BACKENDS)}")
+    within = max(120.0, args.recipients * 0.06)
+    lines = [
+        f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
+        f"date: {date.today().isoformat()}",
+    ]
+    print("\n".join(lines), flush=True)
+    complete = True
+    with tempfile.TemporaryDirectory(prefix="guestcomms-bench-") as tmp:
+        work = Path(tmp)
+        with redis_for_bench(work) as redis_url:
+            async with fakes_process(work, tuple(free_ports(4))) as fakes:  # type: ignore[arg-type]
+                base: Baselines | None = None
+                for backend in backends:
+                    measured = await run_campaign(
+                        backend,
+                        args.recipients,
+                        fakes,
+                        redis_url,
+                        work,
+                        args.slack_commands,
+                        within,
+                    )
+                    if base is None:
+                        base = await measure_baselines(fakes, args.naive_sample)
+                        print(
+                            f"raw baseline (straight to the fakes, concurrent): "
+                            f"{base.concurrent_seconds:.1f} s, {base.concurrent_rate:.1f} "
+                            f"recipients/s\nnaive loop ({base.naive_recipients} recipients, "
+                            f"one message at a time): {base.naive_seconds:.1f} s, "
+                            f"{base.naive_rate:.1f} recipients/s",
+                            flush=True,
+                        )
+                    print("\n".join(report(measured, base)), flush=True)
+                    emit(figures(measured, base))
+                    complete = complete and measured.complete
+    return 0 if complete else 1
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--slack-commands", type=int, default=200)
+    parser.add_argument("--naive-sample", type=int, default=500)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke sizes: 300 recipients, 20 commands"
+    )
     args = parser.parse_args()
-    asyncio.run(run(args.recipients, args.workers, args.threads))
+    if args.quick:
+        args.recipients, args.slack_commands, args.naive_sample = 300, 20, 50
+    raise SystemExit(run_main(run(args)))
 
 
 if __name__ == "__main__":
