@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -44,7 +45,7 @@ import aiohttp
 from bench import baselines
 from bench.deployments import Deployment, guestcomms_env, laptop, servers
 from bench.fakes import Fakes, fakes_process
-from bench.processes import BenchFailed, free_ports, percentile_ms, run_main
+from bench.processes import BenchFailed, percentile_ms, run_main
 from bench.results import Figure, emit
 from bench.seeding import campaign_waiting_for_approval, delivery_counts, fresh_database
 from bench.services import redis_for_bench
@@ -102,7 +103,7 @@ async def run_campaign(
     backend: str,
     recipients: int,
     fakes: Fakes,
-    redis_url: str,
+    redis_url: str | None,
     work: Path,
     commands: int,
     within: float,
@@ -113,6 +114,8 @@ async def run_campaign(
         )
         namespace = f"gcbench-{uuid.uuid4().hex[:8]}"
         on_postgres = backend == "postgresql"
+        if on_postgres and not redis_url:
+            raise BenchFailed("PostgreSQL runs with Redis, and there is none")
         env = guestcomms_env(url, redis_url if on_postgres else None, fakes, namespace)
         deployment_of = servers if on_postgres else laptop
         async with (
@@ -303,8 +306,12 @@ async def run(args: argparse.Namespace) -> int:
     complete = True
     with tempfile.TemporaryDirectory(prefix="guestcomms-bench-") as tmp:
         work = Path(tmp)
-        with redis_for_bench(work) as redis_url:
-            async with fakes_process(work, tuple(free_ports(4))) as fakes:  # type: ignore[arg-type]
+        with contextlib.ExitStack() as services:
+            # Redis only where it is used: the SQLite set-up has its broker in process.
+            redis_url = (
+                services.enter_context(redis_for_bench(work)) if "postgresql" in backends else None
+            )
+            async with fakes_process(work) as fakes:
                 base: Baselines | None = None
                 for backend in backends:
                     measured = await run_campaign(

@@ -75,7 +75,7 @@ def guestcomms_env(
         "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
         "SLACK_API_URL": fakes.slack_api_url,
     }
-    for unwanted in ("REDIS_URL", "SENTRY_DSN", "TWILIO_MESSAGING_SERVICE_SID", "BENCH_FIGURES"):
+    for unwanted in ("REDIS_URL", "SENTRY_DSN", "TWILIO_MESSAGING_SERVICE_SID"):
         env.pop(unwanted, None)
     if redis_url:
         env["REDIS_URL"] = redis_url

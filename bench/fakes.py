@@ -33,7 +33,7 @@ import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from bench.processes import PROJECT, serving
+from bench.processes import PROJECT, free_ports, serving
 from tests.fakes.slack import SlackFake
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import TwilioFake
@@ -181,7 +181,9 @@ class Fakes:
 
 
 @contextlib.asynccontextmanager
-async def fakes_process(work_dir: Path, ports: tuple[int, int, int, int]) -> AsyncIterator[Fakes]:
+async def fakes_process(work_dir: Path) -> AsyncIterator[Fakes]:
+    """The fakes' process on free ports, until the block ends."""
+    ports = free_ports(4)
     twilio, smtp, slack, control = ports
     command = [sys.executable, "-m", "bench.fakes", "--ports", *map(str, ports)]
     control_url = f"http://127.0.0.1:{control}"

@@ -281,7 +281,7 @@ async def serve_and_load(
             "JWT_SECRET": "bench-jwt-secret-of-at-least-32-bytes",
             "BROKER_NAMESPACE": f"gcbench-inbound-{port}",
         }
-        for unwanted in ("REDIS_URL", "SENTRY_DSN", "BENCH_FIGURES"):
+        for unwanted in ("REDIS_URL", "SENTRY_DSN"):
             env.pop(unwanted, None)
         if backend == "postgresql":
             env["REDIS_URL"] = redis
@@ -456,7 +456,11 @@ async def run(args: argparse.Namespace) -> int:
                 )
             ]
         )
-        with redis_for_bench(work) as redis:
+        with contextlib.ExitStack() as services:
+            # Redis only where it is used: on SQLite the broker is in process.
+            redis = (
+                services.enter_context(redis_for_bench(work)) if "postgresql" in backends else ""
+            )
             for backend in backends:
                 served = await serve_and_load(
                     backend,

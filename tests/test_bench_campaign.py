@@ -1,0 +1,71 @@
+"""The campaign benchmark (figures 1, 3 and 5) runs end to end at a tiny size: guestcomms
+as an operator runs it, approved by a signed Slack command, every message once.
+
+Nothing is timed here (DESIGN.md: tests never assert on wall time); the
+figures that mean something come from ``make bench``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.campaign import planners_commands
+from tests.bench_helpers import Figures, run_bench
+
+TINY = ["--recipients", "20", "--slack-commands", "4", "--naive-sample", "5"]
+
+
+def _every_message_once(figures: Figures, backend: str) -> None:
+    complete = figures.named(
+        "1. each guest one text and one email, every delivery final, " + backend
+    )
+    assert complete.passed, figures.report
+    assert complete.value == 40
+    throughput = figures.named("1. throughput, 20 recipients × SMS + email, " + backend)
+    assert throughput.baseline  # the raw baseline ran in the same run
+    assert throughput.ratio
+    naive = figures.named("1. vs a naive loop")
+    assert naive.baseline
+    assert naive.ratio
+    acks = figures.named("3. Slack ack p99")
+    assert "slash commands during the campaign" in acks.name
+    memory = figures.named("5. worker memory growth")
+    assert memory.unit == "MB"
+
+
+def test_the_benchmark_runs_on_sqlite_with_guestcomms_dev(tmp_path: Path) -> None:
+    figures = run_bench("campaign", [*TINY, "--backends", "sqlite"], tmp_path)
+    _every_message_once(figures, "SQLite")
+    assert "`guestcomms dev` on SQLite" in figures.report
+
+
+@pytest.mark.integration
+def test_the_benchmark_runs_on_postgresql_with_worker_processes(
+    tmp_path: Path, redis_url: str
+) -> None:
+    figures = run_bench("campaign", [*TINY, "--backends", "postgresql"], tmp_path, redis_url)
+    _every_message_once(figures, "PostgreSQL")
+    assert "2 Dramatiq worker processes" in figures.report
+
+
+def test_planners_ask_about_the_campaign_and_more() -> None:
+    commands = planners_commands(7, 5)
+    assert commands[0] == "campaign show 7"
+    assert len(commands) == 5
+    assert len(set(commands)) == 3
+
+
+def test_an_unknown_back_end_is_refused() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.campaign", "--backends", "mysql"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "unknown back ends ['mysql']" in done.stdout
