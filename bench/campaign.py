@@ -215,8 +215,10 @@ async def measure_baselines(fakes: Fakes, naive_sample: int) -> Baselines:
     return Baselines(len(received.texts), seconds, sampled, naive_seconds)
 
 
-def figures(run: CampaignRun, base: Baselines) -> list[Figure]:
+def figures(run: CampaignRun, base: Baselines, latency_ms: float = 0.0) -> list[Figure]:
     where = BACKENDS[run.backend]
+    if latency_ms:
+        where += f", Twilio answering in {latency_ms:g} ms"
     ratio = run.rate / base.concurrent_rate
     naive_ratio = run.rate / base.naive_rate
     growth = max(run.memory_growth_mb.values(), default=0.0)
@@ -301,6 +303,7 @@ async def run(args: argparse.Namespace) -> int:
     lines = [
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}",
         f"date: {date.today().isoformat()}",
+        f"fakes: Twilio answers after {args.twilio_latency_ms:g} ms, SMTP at once; no pacing",
     ]
     print("\n".join(lines), flush=True)
     complete = True
@@ -312,6 +315,7 @@ async def run(args: argparse.Namespace) -> int:
                 services.enter_context(redis_for_bench(work)) if "postgresql" in backends else None
             )
             async with fakes_process(work) as fakes:
+                await fakes.set_twilio_latency(args.twilio_latency_ms / 1000)
                 base: Baselines | None = None
                 for backend in backends:
                     measured = await run_campaign(
@@ -334,7 +338,7 @@ async def run(args: argparse.Namespace) -> int:
                             flush=True,
                         )
                     print("\n".join(report(measured, base)), flush=True)
-                    emit(figures(measured, base))
+                    emit(figures(measured, base, args.twilio_latency_ms))
                     complete = complete and measured.complete
     return 0 if complete else 1
 
@@ -345,6 +349,12 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--slack-commands", type=int, default=200)
     parser.add_argument("--naive-sample", type=int, default=500)
+    parser.add_argument(
+        "--twilio-latency-ms",
+        type=float,
+        default=0.0,
+        help="Twilio's time to answer, for every client (default 0: the issue's no-latency fakes)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke sizes: 300 recipients, 20 commands"
     )

@@ -12,7 +12,8 @@ they received and sets the Twilio fake's per-sender limit:
 * ``GET /messages`` — every text (to, from, body) and every email (the bytes as
   they arrived, with the envelope), for a baseline that posts the same;
 * ``POST /reset`` — forget everything received; ``POST /mps`` with
-  ``{"mps": N}`` (or null) — Twilio's messages per second per sender.
+  ``{"mps": N}`` (or null) — Twilio's messages per second per sender;
+  ``POST /latency`` with ``{"seconds": S}`` — how long Twilio takes to answer.
 """
 
 from __future__ import annotations
@@ -116,7 +117,13 @@ def _control_app(twilio: TwilioFake, smtp: SmtpSink, slack: SlackFake) -> web.Ap
             twilio._recent.clear()
         return web.json_response({"ok": True})
 
+    async def set_latency(request: web.Request) -> web.Response:
+        body = await request.json()
+        twilio.answer_delay = float(body["seconds"])
+        return web.json_response({"ok": True})
+
     app = web.Application()
+    app.router.add_post("/latency", set_latency)
     app.router.add_get("/state", state)
     app.router.add_get("/messages", messages)
     app.router.add_post("/reset", reset)
@@ -173,6 +180,12 @@ class Fakes:
 
     async def reset(self) -> None:
         async with self._session.post(f"{self.control_url}/reset") as answer:
+            answer.raise_for_status()
+
+    async def set_twilio_latency(self, seconds: float) -> None:
+        async with self._session.post(
+            f"{self.control_url}/latency", json={"seconds": seconds}
+        ) as answer:
             answer.raise_for_status()
 
     async def set_twilio_mps(self, mps: float | None) -> None:
