@@ -17,6 +17,7 @@ import asyncio
 import smtplib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import aiosmtplib
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -56,6 +57,44 @@ async def concurrent(received: Received, fakes: Fakes) -> float:
         return time.perf_counter() - started
     finally:
         await http.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Baselines:
+    recipients: int
+    concurrent_seconds: float
+    naive_recipients: int
+    naive_seconds: float
+
+    @property
+    def concurrent_rate(self) -> float:
+        return self.recipients / self.concurrent_seconds
+
+    @property
+    def naive_rate(self) -> float:
+        return self.naive_recipients / self.naive_seconds
+
+    def report(self) -> list[str]:
+        return [
+            f"raw baseline (the same messages straight to the fakes, concurrent): "
+            f"{self.concurrent_seconds:.1f} s, {self.concurrent_rate:.1f} recipients/s",
+            f"naive loop ({self.naive_recipients} recipients, one message at a time): "
+            f"{self.naive_seconds:.1f} s, {self.naive_rate:.1f} recipients/s",
+        ]
+
+
+async def measure_baselines(fakes: Fakes, naive_sample: int) -> Baselines:
+    """Both baselines, on what the fakes received since their last reset; then reset."""
+    received = await fakes.received()
+    await fakes.reset()
+    seconds = await concurrent(received, fakes)
+    await fakes.reset()
+    sampled, naive_seconds = await asyncio.to_thread(naive, received, fakes, naive_sample)
+    await fakes.reset()
+    # Recipients, counted as the average of texts and emails (equal after a full run).
+    return Baselines(
+        (len(received.texts) + len(received.emails)) // 2, seconds, sampled, naive_seconds
+    )
 
 
 def naive(received: Received, fakes: Fakes, sample: int) -> tuple[int, float]:

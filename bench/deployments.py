@@ -114,7 +114,8 @@ async def laptop(env: Mapping[str, str], work: Path) -> AsyncIterator[Deployment
 async def servers(
     env: Mapping[str, str], work: Path, workers: int = 2, threads: int = 8
 ) -> AsyncIterator[Deployment]:
-    """``guestcomms serve`` and ``workers`` Dramatiq processes (one worker process each)."""
+    """The Procfile: ``guestcomms serve``, ``workers`` Dramatiq processes (one worker
+    process each) and ``guestcomms scheduler`` (wakes retries, settles expired leases)."""
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
     serve = (GUESTCOMMS, "serve", "--port", str(port))
@@ -124,14 +125,16 @@ async def servers(
     try:
         for log in logs:
             supervisors.append(await start((*worker, "--threads", str(threads)), env, PROJECT, log))
+        scheduler = (GUESTCOMMS, "scheduler")
+        supervisors.append(await start(scheduler, env, work, work / "scheduler.log"))
         async with serving(serve, env, work, work / "serve.log", f"{url}/api/health"):
-            await _workers_ready(supervisors, logs)
+            await _workers_ready(supervisors[:workers], logs)
             yield Deployment(
                 "servers",
                 f"`guestcomms serve` + {workers} Dramatiq worker processes × {threads} threads "
-                "on PostgreSQL and Redis",
+                "+ `guestcomms scheduler`, on PostgreSQL and Redis",
                 url,
-                [pid for s in supervisors for pid in children(s.pid)],
+                [pid for s in supervisors[:workers] for pid in children(s.pid)],
             )
     finally:
         await asyncio.gather(*(stop_group(s) for s in supervisors))

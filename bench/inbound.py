@@ -29,7 +29,6 @@ import os
 import re
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -53,6 +52,7 @@ from bench.processes import (
     run_main,
     run_to_end,
     serving,
+    work_directory,
 )
 from bench.results import Figure, emit
 from bench.services import postgres_database, redis_for_bench
@@ -433,8 +433,7 @@ async def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     stored = True
-    with tempfile.TemporaryDirectory(prefix="guestcomms-bench-") as tmp:
-        work = Path(tmp)
+    with work_directory() as work:
         # The baseline's texts are signed for a URL of its own; what it reads is the same.
         sample = signed_texts(
             "http://127.0.0.1/twilio/sms", 20_000, [], args.rsvp_guests, args.rsvp_share

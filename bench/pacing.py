@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import aiohttp
 
 from bench.deployments import SENDER, guestcomms_env, servers
 from bench.fakes import Fakes, fakes_process
-from bench.processes import BenchFailed, run_main
+from bench.processes import BenchFailed, run_main, work_directory
 from bench.results import Figure, emit
 from bench.seeding import campaign_waiting_for_approval, delivery_counts, fresh_database
 from bench.services import redis_for_bench
@@ -160,16 +159,14 @@ async def run(rates: list[float], seconds: float, margin: float) -> int:
         flush=True,
     )
     complete = True
-    with tempfile.TemporaryDirectory(prefix="guestcomms-bench-") as tmp:
-        work = Path(tmp)
-        with redis_for_bench(work) as redis_url:
-            async with fakes_process(work) as fakes:
-                for rate in rates:
-                    texts = max(2, round(rate * seconds))
-                    paced = await paced_campaign(rate, texts, fakes, redis_url, work, margin)
-                    print(report(paced), flush=True)
-                    emit([figure(paced)])
-                    complete = complete and paced.complete
+    with work_directory() as work, redis_for_bench(work) as redis_url:
+        async with fakes_process(work) as fakes:
+            for rate in rates:
+                texts = max(2, round(rate * seconds))
+                paced = await paced_campaign(rate, texts, fakes, redis_url, work, margin)
+                print(report(paced), flush=True)
+                emit([figure(paced)])
+                complete = complete and paced.complete
     return 0 if complete else 1
 
 

@@ -15,7 +15,8 @@ import os
 import signal
 import socket
 import statistics
-from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
+import tempfile
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import aiohttp
 PROJECT = Path(__file__).resolve().parent.parent
 # Stopped processes get this long to close cleanly before SIGKILL.
 STOP_GRACE_SECONDS = 15.0
+KEEP_WORK = "BENCH_KEEP_WORK"
 EXIT_STOPPED = 124  # like timeout(1): the script was stopped before it finished
 
 
@@ -50,6 +52,19 @@ def run_main(work: Coroutine[Any, Any, int]) -> int:
     except BenchFailed as failure:
         print(f"benchmark failed: {failure}")
         return 1
+
+
+@contextlib.contextmanager
+def work_directory() -> Iterator[Path]:
+    """Where a benchmark keeps its databases and its processes' logs: removed at the
+    end, unless BENCH_KEEP_WORK is set (then kept, and named, for a post-mortem)."""
+    if os.environ.get(KEEP_WORK):
+        kept = Path(tempfile.mkdtemp(prefix="guestcomms-bench-"))
+        print(f"work directory (kept): {kept}", flush=True)
+        yield kept
+        return
+    with tempfile.TemporaryDirectory(prefix="guestcomms-bench-") as temporary:
+        yield Path(temporary)
 
 
 def free_ports(count: int) -> list[int]:

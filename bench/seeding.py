@@ -11,6 +11,7 @@ back whatever the hour of the run.
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -30,7 +31,14 @@ async def fresh_database(backend: str, work: Path) -> AsyncIterator[tuple[str, D
     """("sqlite" | "postgresql") → its URL and an open, migrated Database; gone after."""
     async with contextlib.AsyncExitStack() as stack:
         if backend == "sqlite":
-            url = f"sqlite+aiosqlite:///{work / f'bench-{backend}.db'}"
+            path = work / f"bench-{uuid.uuid4().hex[:8]}.db"
+            url = f"sqlite+aiosqlite:///{path}"
+            for leftover in (
+                path,
+                path.with_name(f"{path.name}-wal"),
+                path.with_name(f"{path.name}-shm"),
+            ):
+                stack.callback(leftover.unlink, missing_ok=True)
         else:
             url = await stack.enter_async_context(postgres_database("campaign"))
         database = Database(StoreSettings(database_url=url, redis_url=None))
