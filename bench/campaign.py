@@ -319,7 +319,9 @@ async def run(args: argparse.Namespace) -> int:
                     print("\n".join(base.report()), flush=True)
                 loaded = None
                 if args.slack_commands:
-                    loaded = await run_campaign(backend, *arguments, args.slack_commands, within)
+                    # Bounded by the clean run: four times as long is a finding in itself.
+                    slower = max(120.0, 4 * clean.seconds)
+                    loaded = await run_campaign(backend, *arguments, args.slack_commands, slower)
                 print("\n".join(report(clean, loaded, base)), flush=True)
                 emit(figures(clean, loaded, base, args.twilio_latency_ms))
                 complete = complete and clean.complete and (loaded is None or loaded.complete)

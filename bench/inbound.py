@@ -22,12 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import csv
-import io
 import json
 import os
-import re
-import secrets
 import sys
 import time
 from collections import Counter
@@ -36,13 +32,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from itertools import cycle, islice
 from pathlib import Path
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
-from sqlalchemy import text
-from twilio.request_validator import RequestValidator
 
+from bench.inbound_facts import database_facts, demo_guest_phones
 from bench.processes import (
     PROJECT,
     BenchFailed,
@@ -56,14 +50,17 @@ from bench.processes import (
 )
 from bench.results import Figure, emit
 from bench.services import postgres_database, redis_for_bench
+from bench.twilio_texts import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    SignedText,
+    rsvp_guest_csv,
+    signed_texts,
+)
 from store.database import Database
 from store.settings import StoreSettings
 
 BENCH = "inbound"
-AUTH_TOKEN = secrets.token_hex(16)  # per run: never a real credential
-ACCOUNT_SID = "AC" + "be" * 16
-ORGANISATION_NUMBER = "+12015550100"  # the demo organisation's sms_number
-SIGNATURE = "X-Twilio-Signature"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 RATIO_TARGET = 0.4
 P99_TARGET_MS = 25.0
@@ -72,22 +69,9 @@ P99_TARGET_MS = 25.0
 # baseline, which stores nothing, cycles through them.
 UNIQUE_RATE = 4_000
 BASELINE_RATE = 50_000
-# A demo guest's number every so often, so some STOPs take the "known guest" path.
-GUEST_EVERY = 25
 RSVP_GUESTS = 5_000
-RSVP_ANSWERS = (("Yes, 2 of us", "confirmed"), ("Sorry, can't make it", "declined"))
 WARM_UP = 0.1  # of the measured time, before it, not counted
 BACKENDS = {"postgresql": "PostgreSQL + Redis", "sqlite": "SQLite"}
-_SERIAL = re.compile(r"^SM([0-9a-f]{32})$")
-
-
-@dataclass(frozen=True, slots=True)
-class SignedText:
-    serial: int
-    sender: str
-    rsvp: str | None  # the status this text asks for, or None for a STOP
-    body: bytes
-    headers: dict[str, str]
 
 
 @dataclass(slots=True)
@@ -105,54 +89,6 @@ class Load:
 
     def percentile_ms(self, p: int) -> float:
         return percentile_ms(self.latencies, p)
-
-
-def rsvp_guest_phone(n: int) -> str:
-    """The imported guests' numbers: 201-650-0000 onwards, clear of the STOP senders."""
-    return f"+1201{650 + n // 10_000}{n % 10_000:04d}"
-
-
-def rsvp_guest_csv(count: int) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["name", "email", "phone"])
-    for n in range(count):
-        writer.writerow([f"Bench Guest {n}", f"rsvp{n}@example.com", rsvp_guest_phone(n)])
-    return out.getvalue()
-
-
-def signed_texts(
-    url: str, count: int, stop_guests: Sequence[str], rsvp_guests: int, rsvp_share: float
-) -> list[SignedText]:
-    """Signed up front: HMAC and form encoding in the client would take CPU from the server."""
-    validator = RequestValidator(AUTH_TOKEN)
-    known = iter(stop_guests)
-    stops = rsvps = 0
-    texts = []
-    for n in range(count):
-        rsvp: str | None = None
-        if int((n + 1) * rsvp_share) > int(n * rsvp_share):  # this one is an RSVP
-            guest = rsvps % rsvp_guests if rsvp_guests else 0
-            sender = rsvp_guest_phone(guest)
-            body, rsvp = RSVP_ANSWERS[guest % len(RSVP_ANSWERS)]
-            rsvps += 1
-        else:
-            # 201-600-0000 onwards: valid, unassigned, clear of the demo guests' 201-555-01xx.
-            found = next(known, None) if stops % GUEST_EVERY == 0 else None
-            sender = found or f"+1201{600 + stops // 10_000}{stops % 10_000:04d}"
-            body = "STOP"
-            stops += 1
-        form = {
-            "MessageSid": f"SM{n:032x}",
-            "AccountSid": ACCOUNT_SID,
-            "From": sender,
-            "To": ORGANISATION_NUMBER,
-            "Body": body,
-        }
-        signature = validator.compute_signature(url, form)
-        headers = {"Content-Type": "application/x-www-form-urlencoded", SIGNATURE: signature}
-        texts.append(SignedText(n, sender, rsvp, urlencode(form).encode(), headers))
-    return texts
 
 
 async def load(url: str, texts: Iterator[SignedText], connections: int, seconds: float) -> Load:
@@ -194,46 +130,6 @@ async def load(url: str, texts: Iterator[SignedText], connections: int, seconds:
 async def trivial_text(request: web.Request) -> web.Response:
     await request.post()
     return web.Response(text=EMPTY_TWIML, content_type="application/xml")
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    suppressed: set[str]  # actively suppressed SMS numbers
-    inbound: int  # inbound messages
-    # provider message id → the RSVP status of the guest it came from
-    rsvp_by_message: dict[str, str]
-
-
-async def database_facts(database: Database) -> Facts:
-    async with database.reading() as session:
-        suppressed = set(
-            (
-                await session.scalars(
-                    text(
-                        "SELECT address FROM suppressions "
-                        "WHERE channel = 'sms' AND lifted_at IS NULL"
-                    )
-                )
-            ).all()
-        )
-        inbound = int(await session.scalar(text("SELECT count(*) FROM inbound_messages")) or 0)
-        rows = await session.execute(
-            text(
-                "SELECT m.provider_message_id, g.rsvp_status FROM inbound_messages m "
-                "JOIN guests g ON g.id = m.guest_id WHERE m.classification = 'rsvp'"
-            )
-        )
-        return Facts(suppressed, inbound, {sid: str(status) for sid, status in rows.all()})
-
-
-async def demo_guest_phones(database: Database) -> list[str]:
-    """Demo guests' numbers that may opt out (not the organisation's own, not suppressed)."""
-    facts = await database_facts(database)
-    async with database.reading() as session:
-        phones = await session.scalars(
-            text("SELECT DISTINCT phone FROM guests WHERE phone LIKE '+1201555%' ORDER BY 1")
-        )
-        return [p for p in phones if p not in facts.suppressed | {ORGANISATION_NUMBER}]
 
 
 @dataclass

@@ -109,8 +109,9 @@ async def paced_campaign(
                 counts = await delivery_counts(database, campaign)
                 if sum(counts.values()) == texts and not any(counts.get(s) for s in WAITING):
                     break
-                if time.monotonic() > deadline:
-                    raise BenchFailed(f"{texts} texts at {rate:g}/s not over in time: {counts}")
+                if time.monotonic() > deadline:  # a figure that says so, not the end
+                    print(f"  {texts} texts at {rate:g}/s not over in time: {counts}")
+                    break
                 await asyncio.sleep(0.2)
             state = await fakes.state(arrivals=True)
             await fakes.set_twilio_mps(None)

@@ -15,7 +15,13 @@ from urllib.parse import parse_qsl
 import pytest
 from twilio.request_validator import RequestValidator
 
-from bench.inbound import AUTH_TOKEN, SIGNATURE, rsvp_guest_csv, rsvp_guest_phone, signed_texts
+from bench.twilio_texts import (
+    AUTH_TOKEN,
+    SIGNATURE,
+    rsvp_guest_csv,
+    rsvp_guest_phone,
+    signed_texts,
+)
 from handlers.replies import read_reply
 from store.addresses import normalise_phone
 from store.enums import InboundClass
