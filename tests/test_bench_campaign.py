@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.campaign import planners_commands
+from bench.campaign import CampaignRun, planners_commands
+from bench.slack_load import Acks
 from tests.bench_helpers import Figures, run_bench
 
 TINY = ["--recipients", "20", "--slack-commands", "4", "--naive-sample", "5"]
@@ -22,7 +23,8 @@ TINY = ["--recipients", "20", "--slack-commands", "4", "--naive-sample", "5"]
 def _every_message_once(figures: Figures, backend: str) -> None:
     # Two campaigns: a clean one, and one with planners' slash commands meanwhile.
     complete = figures.named(
-        f"1. each guest one text and one email, every delivery final (2 campaigns), {backend}"
+        f"1. each guest one text and one email, every delivery final (2 finished campaigns), "
+        f"{backend}"
     )
     assert complete.passed, figures.report
     assert complete.value == 80
@@ -72,3 +74,22 @@ def test_an_unknown_back_end_is_refused() -> None:
     )
     assert done.returncode == 1
     assert "unknown back ends ['mysql']" in done.stdout
+
+
+def test_a_run_cut_off_at_its_limit_says_so_and_counts_what_was_final() -> None:
+    run = CampaignRun(
+        backend="sqlite",
+        description="",
+        recipients=100,
+        seconds=50.0,
+        finished=False,
+        texts=30,
+        emails=30,
+        statuses={"pending": 130, "sending": 10, "sent": 60},
+        memory_growth_mb={},
+        acks=Acks(),
+    )
+    assert run.final == 60
+    assert run.rate == 0.6  # 30 recipients' two messages in 50 s
+    assert run.cut_off == " — NOT OVER after 50 s, 60 of 200 deliveries final"
+    assert not run.complete
