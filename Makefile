@@ -24,8 +24,8 @@ unit: $(INSTALLED) browser
 	$(BIN)/pytest
 
 # Benchmarks (bench/run.py; not part of `make test`): writes bench/RESULTS.md.
-# `make bench BENCH_ONLY=campaign,inbound` runs some; BENCH_QUICK=1 runs smoke
-# sizes into bench/RESULTS.local.md. Needs PostgreSQL (TEST_DATABASE_URL, or
+# `make bench BENCH_ONLY=campaign,inbound` runs some, BENCH_QUICK=1 smoke sizes;
+# both write bench/RESULTS.local.md (git ignores it) instead. Needs PostgreSQL (TEST_DATABASE_URL, or
 # the local one) and redis-server installed; it starts a Redis of its own.
 bench: $(INSTALLED)
 	$(BIN)/python -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)

@@ -8,8 +8,9 @@ after another, each as ``python -m bench.<name>`` with a time limit, and
 writes the table of every figure they emitted, with the machine, its load
 average before the run and the versions measured against. ``--quick`` runs
 smoke sizes (seconds each, for checking that everything still runs; their
-figures mean nothing) and writes ``bench/RESULTS.local.md`` instead, which
-git ignores.
+figures mean nothing). A quick run, or one of some benchmarks only
+(``--only``), writes ``bench/RESULTS.local.md`` instead, which git ignores:
+``bench/RESULTS.md`` is the record of a whole run.
 
 What a script must do to take part (figures 6–8 plug in the same way):
 
@@ -281,13 +282,16 @@ def main() -> None:
     names = [s.name for s in SCRIPTS]
     parser.add_argument("--only", default="", help=f"comma-separated, of: {', '.join(names)}")
     parser.add_argument("--quick", action="store_true", help="smoke sizes, not figures")
-    parser.add_argument("--output", type=Path, help="default bench/RESULTS.md (quick: .local.md)")
+    parser.add_argument(
+        "--output", type=Path, help="default bench/RESULTS.md (quick or --only: RESULTS.local.md)"
+    )
     args = parser.parse_args()
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(names))
     if unknown:
         parser.error(f"--only: no benchmark called {', '.join(unknown)}; there are {names}")
-    output = args.output or (QUICK_RESULTS if args.quick else RESULTS)
+    # RESULTS.md is the record: only a full run at full size writes it.
+    output = args.output or (QUICK_RESULTS if args.quick or only else RESULTS)
     command = shlex.join([".venv/bin/python", "-m", "bench.run", *(sys.argv[1:])])
     raise SystemExit(run_main(run(only, args.quick, output, command)))
 
