@@ -45,13 +45,14 @@ from pathlib import Path
 
 import aiohttp
 
+from bench.backends import redis_for_bench
 from bench.baselines import Baselines, measure_baselines
-from bench.deployments import guestcomms_env, laptop, servers
+from bench.children import Children
+from bench.deployments import laptop, operator_env, servers
 from bench.fakes import Fakes, fakes_process
 from bench.processes import BenchFailed, percentile_ms, run_main, work_directory
 from bench.results import Figure, emit
 from bench.seeding import campaign_waiting_for_approval, delivery_counts, fresh_database
-from bench.services import redis_for_bench
 from bench.slack_load import Acks, SlackCommands
 from store.database import Database
 from store.enums import Channel
@@ -136,6 +137,7 @@ async def run_campaign(
     fakes: Fakes,
     redis_url: str | None,
     work: Path,
+    children: Children,
     commands: int,
     within: float,
 ) -> CampaignRun:
@@ -149,10 +151,10 @@ async def run_campaign(
         on_postgres = backend == "postgresql"
         if on_postgres and not redis_url:
             raise BenchFailed("PostgreSQL runs with Redis, and there is none")
-        env = guestcomms_env(url, redis_url if on_postgres else None, fakes, namespace)
+        env = operator_env(url, redis_url if on_postgres else None, fakes, namespace, work)
         deployment_of = servers if on_postgres else laptop
         async with (
-            deployment_of(env, work) as deployment,
+            deployment_of(env, children) as deployment,
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
         ):
             await fakes.reset()
@@ -316,40 +318,58 @@ async def run(args: argparse.Namespace) -> int:
     unknown = set(backends) - set(BACKENDS)
     if unknown:
         raise BenchFailed(f"unknown back ends {sorted(unknown)}; choose from {sorted(BACKENDS)}")
-    within = max(120.0, args.recipients * 0.06)
     print(
         f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}\n"
         f"date: {date.today().isoformat()}\n"
         f"fakes: Twilio answers after {args.twilio_latency_ms:g} ms, SMTP at once; no pacing",
         flush=True,
     )
-    complete = True
-    with work_directory() as work, contextlib.ExitStack() as services:
+    with (
+        work_directory() as work,
+        Children(work / "logs") as children,
+        contextlib.ExitStack() as services,
+    ):
         # Redis only where it is used: the SQLite set-up has its broker in process.
         redis_url = (
-            services.enter_context(redis_for_bench(work)) if "postgresql" in backends else None
+            services.enter_context(redis_for_bench(children)) if "postgresql" in backends else None
         )
-        async with fakes_process(work) as fakes:
+        async with fakes_process(children) as fakes:
             await fakes.set_twilio_latency(args.twilio_latency_ms / 1000)
-            base: Baselines | None = None
-            for backend in backends:
-                arguments = (args.recipients, fakes, redis_url, work)
-                clean = await run_campaign(backend, *arguments, 0, within)
-                if base is None:
-                    base = await measure_baselines(fakes, args.naive_sample)
-                    print("\n".join(base.report()), flush=True)
-                loaded = None
-                if args.slack_commands:
-                    # Bounded by the clean run: four times as long is a finding in itself.
-                    slower = max(120.0, 4 * clean.seconds)
-                    loaded = await run_campaign(backend, *arguments, args.slack_commands, slower)
-                print("\n".join(report(clean, loaded, base)), flush=True)
-                emit(figures(clean, loaded, base, args.twilio_latency_ms))
-                # A run cut off at its time limit is a missed figure; a finished run
-                # that lost or doubled a message is a failure.
-                runs = [clean] if loaded is None else [clean, loaded]
-                complete = complete and all(run.complete for run in runs if run.finished)
+            complete = await _each_backend(args, backends, fakes, redis_url, work, children)
     return 0 if complete else 1
+
+
+async def _each_backend(
+    args: argparse.Namespace,
+    backends: list[str],
+    fakes: Fakes,
+    redis_url: str | None,
+    work: Path,
+    children: Children,
+) -> bool:
+    """Every back end's two campaigns, and the baselines after the first clean one;
+    True when no finished campaign lost or doubled a message."""
+    within = max(120.0, args.recipients * 0.06)
+    complete = True
+    base: Baselines | None = None
+    for backend in backends:
+        arguments = (args.recipients, fakes, redis_url, work, children)
+        clean = await run_campaign(backend, *arguments, 0, within)
+        if base is None:
+            base = await measure_baselines(fakes, args.naive_sample)
+            print("\n".join(base.report()), flush=True)
+        loaded = None
+        if args.slack_commands:
+            # Bounded by the clean run: four times as long is a finding in itself.
+            slower = max(120.0, 4 * clean.seconds)
+            loaded = await run_campaign(backend, *arguments, args.slack_commands, slower)
+        print("\n".join(report(clean, loaded, base)), flush=True)
+        emit(figures(clean, loaded, base, args.twilio_latency_ms))
+        # A run cut off at its time limit is a missed figure; a finished run that
+        # lost or doubled a message is a failure.
+        runs = [clean] if loaded is None else [clean, loaded]
+        complete = complete and all(run.complete for run in runs if run.finished)
+    return complete
 
 
 def main() -> None:
@@ -370,7 +390,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.recipients, args.slack_commands, args.naive_sample = 300, 20, 50
-    raise SystemExit(run_main(run(args)))
+    run_main(run(args))
 
 
 if __name__ == "__main__":

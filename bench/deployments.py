@@ -9,76 +9,62 @@ Two set-ups of DESIGN.md's operator row:
   the pacer, limits and breakers.
 
 Both read only the environment, as in production; the benchmark's settings
-are in ``guestcomms_env``.
+are in ``operator_env``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
+import subprocess
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.backends import guestcomms_env
+from bench.children import Children, guestcomms, python
 from bench.fakes import Fakes
-from bench.processes import (
-    PROJECT,
-    BenchFailed,
-    children,
-    free_ports,
-    rss_mb,
-    serving,
-    start,
-    stop_group,
-    tail,
-)
+from bench.processes import BenchFailed, child_pids, free_ports, rss_mb, serving, tail
+from tests.data_keys import DATA_KEYS_ENV
 from tests.fakes.slack import BOT_TOKEN
-from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret"  # noqa: S105 (the fakes' only)
-SENDER = "+12015550000"  # TWILIO_FROM_NUMBER: the one sender the pacer paces
-GUESTCOMMS = str(Path(sys.executable).with_name("guestcomms"))
 WORKER_READY = b"Worker process is ready for action."
 
 
-def guestcomms_env(
+def operator_env(
     database_url: str,
     redis_url: str | None,
     fakes: Fakes,
     namespace: str,
+    work: Path,
     *,
     public_base_url: str = "https://comms.example.com",
     sms_per_second: float = 1_000_000,
 ) -> dict[str, str]:
-    """Real providers' clients against the fakes; tier limits off (they would cap a
-    10,000-recipient campaign per hour); pacing as asked (by default none)."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BROKER_NAMESPACE": namespace,
-        "PUBLIC_BASE_URL": public_base_url,
-        "UNSUBSCRIBE_SECRET": "bench-unsubscribe-secret",
-        "JWT_SECRET": "bench-jwt-secret-of-at-least-32-bytes",
-        "SMS_MESSAGES_PER_SECOND": f"{sms_per_second:g}",
-        "ENFORCE_HOURLY_AND_DAILY_LIMITS": "false",
-        "EMAIL_PROVIDER": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(fakes.smtp_port),
-        "SMTP_STARTTLS": "false",
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM_NUMBER": SENDER,
-        "TWILIO_API_URL": fakes.twilio_url,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
-        "SLACK_API_URL": fakes.slack_api_url,
-    }
-    for unwanted in ("REDIS_URL", "SENTRY_DSN", "TWILIO_MESSAGING_SERVICE_SID"):
-        env.pop(unwanted, None)
-    if redis_url:
-        env["REDIS_URL"] = redis_url
+    """The fault benchmarks' environment (``bench.backends.guestcomms_env``: the fakes as
+    providers, tier limits off, nothing of a developer's own set-up), plus Slack and
+    pacing as asked (by default none); without ``redis_url``, the laptop set-up."""
+    env = guestcomms_env(
+        database_url,
+        redis_url or "",
+        namespace,
+        fakes,
+        work / "outbox",
+        PUBLIC_BASE_URL=public_base_url,
+        SMS_MESSAGES_PER_SECOND=f"{sms_per_second:g}",
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
+        SLACK_API_URL=fakes.slack_api_url,
+        # Every process (and the benchmark, which seeds the database) hashes
+        # addresses with the same personal-data keys.
+        **DATA_KEYS_ENV,
+    )
+    # Throughput is measured with the production pool (20 connections a process),
+    # not the fault benchmarks' small one.
+    env.pop("DATABASE_POOL_SIZE")
+    if not redis_url:
+        del env["REDIS_URL"]
     return env
 
 
@@ -96,12 +82,12 @@ class Deployment:
 
 
 @contextlib.asynccontextmanager
-async def laptop(env: Mapping[str, str], work: Path) -> AsyncIterator[Deployment]:
+async def laptop(env: Mapping[str, str], children: Children) -> AsyncIterator[Deployment]:
     """``guestcomms dev``: everything in one process; its memory is the worker's."""
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
-    command = (GUESTCOMMS, "dev", "--port", str(port))
-    async with serving(command, env, work, work / "dev.log", f"{url}/api/health") as process:
+    command = guestcomms("dev", "--port", str(port))
+    async with serving(children, "dev", command, env, f"{url}/api/health") as process:
         yield Deployment(
             "laptop",
             "`guestcomms dev` on SQLite: web, 4 worker threads and scheduler in one process",
@@ -112,41 +98,38 @@ async def laptop(env: Mapping[str, str], work: Path) -> AsyncIterator[Deployment
 
 @contextlib.asynccontextmanager
 async def servers(
-    env: Mapping[str, str], work: Path, workers: int = 2, threads: int = 8
+    env: Mapping[str, str], children: Children, workers: int = 2, threads: int = 8
 ) -> AsyncIterator[Deployment]:
     """The Procfile: ``guestcomms serve``, ``workers`` Dramatiq processes (one worker
     process each) and ``guestcomms scheduler`` (wakes retries, settles expired leases)."""
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
-    serve = (GUESTCOMMS, "serve", "--port", str(port))
-    worker = (sys.executable, "-m", "dramatiq", "bot.worker", "--processes", "1")
-    logs = [work / f"worker-{n}.log" for n in range(workers)]
-    supervisors: list[asyncio.subprocess.Process] = []
+    worker = python("-m", "dramatiq", "bot.worker", "--processes", "1", "--threads", str(threads))
+    names = [f"worker-{port}-{n}" for n in range(workers)]
+    started = [children.start(name, worker, env) for name in names]
+    started.append(children.start(f"scheduler-{port}", guestcomms("scheduler"), env))
     try:
-        for log in logs:
-            supervisors.append(await start((*worker, "--threads", str(threads)), env, PROJECT, log))
-        scheduler = (GUESTCOMMS, "scheduler")
-        supervisors.append(await start(scheduler, env, work, work / "scheduler.log"))
-        async with serving(serve, env, work, work / "serve.log", f"{url}/api/health"):
-            await _workers_ready(supervisors[:workers], logs)
+        serve = guestcomms("serve", "--port", str(port))
+        async with serving(children, f"serve-{port}", serve, env, f"{url}/api/health"):
+            await _workers_ready(started[:workers], [children.logs / f"{n}.log" for n in names])
             yield Deployment(
                 "servers",
                 f"`guestcomms serve` + {workers} Dramatiq worker processes × {threads} threads "
                 "+ `guestcomms scheduler`, on PostgreSQL and Redis",
                 url,
-                [pid for s in supervisors[:workers] for pid in children(s.pid)],
+                [pid for process in started[:workers] for pid in child_pids(process.pid)],
             )
     finally:
-        await asyncio.gather(*(stop_group(s) for s in supervisors))
+        await asyncio.gather(*(asyncio.to_thread(children.stop, p) for p in started))
 
 
 async def _workers_ready(
-    supervisors: list[asyncio.subprocess.Process], logs: list[Path], within: float = 90
+    supervisors: list[subprocess.Popen[bytes]], logs: list[Path], within: float = 90
 ) -> None:
     deadline = asyncio.get_running_loop().time() + within
-    while not all(WORKER_READY in log.read_bytes() for log in logs):
+    while not all(log.exists() and WORKER_READY in log.read_bytes() for log in logs):
         for supervisor, log in zip(supervisors, logs, strict=True):
-            if supervisor.returncode is not None:
+            if supervisor.poll() is not None:
                 raise BenchFailed(f"a worker exited ({supervisor.returncode}):\n{tail(log)}")
         if asyncio.get_running_loop().time() > deadline:
             raise BenchFailed(f"workers not ready within {within:g} s:\n{tail(logs[0])}")

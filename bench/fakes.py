@@ -23,18 +23,17 @@ import asyncio
 import base64
 import contextlib
 import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from email.utils import getaddresses, parseaddr
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from bench.processes import PROJECT, free_ports, serving
+from bench.children import Children, python
+from bench.processes import free_ports, serving
 from tests.fakes.slack import SlackFake
 from tests.fakes.smtp import SmtpSink
 from tests.fakes.twilio import TwilioFake
@@ -194,15 +193,14 @@ class Fakes:
 
 
 @contextlib.asynccontextmanager
-async def fakes_process(work_dir: Path) -> AsyncIterator[Fakes]:
+async def fakes_process(children: Children) -> AsyncIterator[Fakes]:
     """The fakes' process on free ports, until the block ends."""
     ports = free_ports(4)
     twilio, smtp, slack, control = ports
-    command = [sys.executable, "-m", "bench.fakes", "--ports", *map(str, ports)]
+    command = python("-m", "bench.fakes", "--ports", *map(str, ports))
     control_url = f"http://127.0.0.1:{control}"
-    log = work_dir / "fakes.log"
     async with (
-        serving(command, os.environ, PROJECT, log, f"{control_url}/state"),
+        serving(children, "fakes", command, os.environ, f"{control_url}/state"),
         aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session,
     ):
         yield Fakes(

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -36,9 +35,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from bench.backends import clean_environment, fresh_postgres, redis_for_bench
+from bench.children import Children, guestcomms, python
 from bench.inbound_facts import database_facts, demo_guest_phones
 from bench.processes import (
-    PROJECT,
     BenchFailed,
     cpu_seconds,
     free_ports,
@@ -49,7 +49,6 @@ from bench.processes import (
     work_directory,
 )
 from bench.results import Figure, emit
-from bench.services import postgres_database, redis_for_bench
 from bench.twilio_texts import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -58,7 +57,7 @@ from bench.twilio_texts import (
     signed_texts,
 )
 from store.database import Database
-from store.settings import StoreSettings
+from tests.data_keys import DATA_KEYS_ENV, store_settings
 
 BENCH = "inbound"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
@@ -161,14 +160,16 @@ async def serve_and_load(
     rsvp_share: float,
     rsvp_guests: int,
     work: Path,
+    children: Children,
     redis: str,
 ) -> Served:
     port = free_ports(1)[0]
     base_url = f"http://127.0.0.1:{port}"
     async with _database(backend, work) as url:
         env = {
-            **os.environ,
+            **clean_environment(),
             "DATABASE_URL": url,
+            "OUTBOX_DIR": str(work / "outbox"),
             "PUBLIC_BASE_URL": base_url,
             "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
             "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -176,18 +177,15 @@ async def serve_and_load(
             "UNSUBSCRIBE_SECRET": "bench-unsubscribe-secret",
             "JWT_SECRET": "bench-jwt-secret-of-at-least-32-bytes",
             "BROKER_NAMESPACE": f"gcbench-inbound-{port}",
+            **DATA_KEYS_ENV,  # the same personal-data keys for every process
         }
-        for unwanted in ("REDIS_URL", "SENTRY_DSN"):
-            env.pop(unwanted, None)
         if backend == "postgresql":
             env["REDIS_URL"] = redis
-        log = work / f"serve-{backend}.log"
-        guestcomms = str(Path(sys.executable).with_name("guestcomms"))
         guests_file = work / "rsvp-guests.csv"
         guests_file.write_text(rsvp_guest_csv(rsvp_guests))
         for step in (("migrate",), ("demo-data",), ("import", str(guests_file))):
-            await run_to_end((guestcomms, *step), env, work, log)
-        database = Database(StoreSettings(database_url=url, redis_url=None))
+            await run_to_end(children, f"{step[0]}-{backend}", guestcomms(*step), env)
+        database = Database(store_settings(url))
         try:
             before = await database_facts(database)
             count = int(UNIQUE_RATE * seconds * (1 + WARM_UP))
@@ -198,8 +196,10 @@ async def serve_and_load(
                 rsvp_guests,
                 rsvp_share,
             )
-            serve = (guestcomms, "serve", "--port", str(port))
-            async with serving(serve, env, work, log, f"{base_url}/api/health") as process:
+            serve = guestcomms("serve", "--port", str(port))
+            name = f"serve-{backend}"
+            ready = f"{base_url}/api/health"
+            async with serving(children, name, serve, env, ready) as process:
                 unique = iter(texts)
                 cpu = cpu_seconds(process.pid)
                 served = await load(f"{base_url}/twilio/sms", unique, connections, seconds)
@@ -212,6 +212,7 @@ async def serve_and_load(
     stop_senders = {t.sender for t in served.answered if t.rsvp is None}
     expected = {f"SM{t.serial:032x}": t.rsvp for t in served.answered if t.rsvp is not None}
     mismatches = sum(1 for sid, want in expected.items() if after.rsvp_by_message.get(sid) != want)
+    log = children.logs / f"serve-{backend}.log"
     errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
     return Served(
         backend=backend,
@@ -229,7 +230,7 @@ async def serve_and_load(
 
 def _database(backend: str, work: Path) -> contextlib.AbstractAsyncContextManager[str]:
     if backend == "postgresql":
-        return postgres_database("inbound")
+        return fresh_postgres("inbound")
     return _sqlite(work / "inbound.db")
 
 
@@ -239,12 +240,12 @@ async def _sqlite(path: Path) -> AsyncIterator[str]:
 
 
 async def baseline_load(
-    texts: Sequence[SignedText], connections: int, seconds: float, work: Path
+    texts: Sequence[SignedText], connections: int, seconds: float, children: Children
 ) -> Load:
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}/twilio/sms"
-    trivial = (sys.executable, "-m", "bench.inbound", "--baseline-port", str(port))
-    async with serving(trivial, os.environ, PROJECT, work / "baseline.log", url) as process:
+    trivial = python("-m", "bench.inbound", "--baseline-port", str(port))
+    async with serving(children, "baseline", trivial, clean_environment(), url) as process:
         cycled = islice(cycle(texts), int(BASELINE_RATE * seconds))
         cpu = cpu_seconds(process.pid)
         result = await load(url, cycled, connections, seconds)
@@ -329,12 +330,12 @@ async def run(args: argparse.Namespace) -> int:
         flush=True,
     )
     stored = True
-    with work_directory() as work:
+    with work_directory() as work, Children(work / "logs") as children:
         # The baseline's texts are signed for a URL of its own; what it reads is the same.
         sample = signed_texts(
             "http://127.0.0.1/twilio/sms", 20_000, [], args.rsvp_guests, args.rsvp_share
         )
-        baseline = await baseline_load(sample, args.connections, args.seconds, work)
+        baseline = await baseline_load(sample, args.connections, args.seconds, children)
         print(
             f"baseline (trivial aiohttp): {baseline.rate():.1f} requests/s, p50 "
             f"{baseline.percentile_ms(50):.1f} ms, p99 {baseline.percentile_ms(99):.1f} ms, "
@@ -354,7 +355,9 @@ async def run(args: argparse.Namespace) -> int:
         with contextlib.ExitStack() as services:
             # Redis only where it is used: on SQLite the broker is in process.
             redis = (
-                services.enter_context(redis_for_bench(work)) if "postgresql" in backends else ""
+                services.enter_context(redis_for_bench(children))
+                if "postgresql" in backends
+                else ""
             )
             for backend in backends:
                 served = await serve_and_load(
@@ -364,6 +367,7 @@ async def run(args: argparse.Namespace) -> int:
                     args.rsvp_share,
                     args.rsvp_guests,
                     work,
+                    children,
                     redis,
                 )
                 print(
@@ -395,7 +399,7 @@ def main() -> None:
         parser.error("--rsvp-share is a fraction between 0 and 1")
     if args.quick:
         args.seconds, args.connections, args.rsvp_guests = 2.0, 8, 200
-    raise SystemExit(run_main(run(args)))
+    run_main(run(args))
 
 
 if __name__ == "__main__":

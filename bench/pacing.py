@@ -27,12 +27,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.deployments import SENDER, guestcomms_env, servers
+from bench.backends import SENDER, redis_for_bench
+from bench.children import Children
+from bench.deployments import operator_env, servers
 from bench.fakes import Fakes, fakes_process
 from bench.processes import BenchFailed, run_main, work_directory
 from bench.results import Figure, emit
 from bench.seeding import campaign_waiting_for_approval, delivery_counts, fresh_database
-from bench.services import redis_for_bench
 from bench.slack_load import SlackCommands
 from store.enums import Channel
 from store.repositories.deliveries import WAITING
@@ -81,20 +82,27 @@ class Paced:
 
 
 async def paced_campaign(
-    rate: float, texts: int, fakes: Fakes, redis_url: str, work: Path, margin: float = 0.0
+    rate: float,
+    texts: int,
+    fakes: Fakes,
+    redis_url: str,
+    work: Path,
+    children: Children,
+    margin: float = 0.0,
 ) -> Paced:
     """``margin``: guestcomms paces that much under the rate the fake enforces."""
     async with fresh_database("postgresql", work) as (url, database):
         campaign = await campaign_waiting_for_approval(database, texts, (Channel.SMS,))
-        env = guestcomms_env(
+        env = operator_env(
             url,
             redis_url,
             fakes,
             f"gcbench-pace-{uuid.uuid4().hex[:8]}",
+            work,
             sms_per_second=rate * (1 - margin),
         )
         async with (
-            servers(env, work) as deployment,
+            servers(env, children) as deployment,
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,
         ):
             await fakes.reset()
@@ -160,11 +168,15 @@ async def run(rates: list[float], seconds: float, margin: float) -> int:
         flush=True,
     )
     complete = True
-    with work_directory() as work, redis_for_bench(work) as redis_url:
-        async with fakes_process(work) as fakes:
+    with (
+        work_directory() as work,
+        Children(work / "logs") as children,
+        redis_for_bench(children) as redis_url,
+    ):
+        async with fakes_process(children) as fakes:
             for rate in rates:
                 texts = max(2, round(rate * seconds))
-                paced = await paced_campaign(rate, texts, fakes, redis_url, work, margin)
+                paced = await paced_campaign(rate, texts, fakes, redis_url, work, children, margin)
                 print(report(paced), flush=True)
                 emit([figure(paced)])
                 complete = complete and paced.complete
@@ -192,7 +204,7 @@ def main() -> None:
     seconds = 5.0 if args.quick else args.seconds
     if not 0 <= args.pace_margin < 0.5:
         parser.error("--pace-margin: a fraction from 0 to 0.5")
-    raise SystemExit(run_main(run(rates, seconds, args.pace_margin)))
+    run_main(run(rates, seconds, args.pace_margin))
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
-"""The processes a benchmark starts and watches: servers, workers, and their costs.
+"""Servers a benchmark waits on, and what it reads of its processes (CPU, memory).
 
-Every process a benchmark starts gets its own session (process group), so
-that stopping it stops what it started too (Dramatiq's supervisor and its
-worker children); and every one is stopped when the benchmark ends, however
-it ends: a script stopped by SIGTERM (``make bench``'s time limit) runs its
-clean-up first (``run_main``).
+The processes themselves are ``bench.children``'s: each in its own process
+group, all killed when the benchmark ends, however it ends (SIGTERM from
+``make bench``'s time limit included). This module adds what the throughput
+benchmarks need on top: a server is used only once it answers, a set-up
+command is waited for, and a benchmark that cannot measure says why.
 """
 
 from __future__ import annotations
@@ -12,46 +12,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import statistics
+import subprocess
 import tempfile
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import aiohttp
 
-PROJECT = Path(__file__).resolve().parent.parent
-# Stopped processes get this long to close cleanly before SIGKILL.
-STOP_GRACE_SECONDS = 15.0
+from bench.children import Children, run_benchmark
+
 KEEP_WORK = "BENCH_KEEP_WORK"
-EXIT_STOPPED = 124  # like timeout(1): the script was stopped before it finished
 
 
 class BenchFailed(Exception):
     """A benchmark could not measure what it set out to (a server that never came up…)."""
 
 
-def run_main(work: Coroutine[Any, Any, int]) -> int:
-    """``asyncio.run`` for a benchmark's main: SIGTERM cancels it, so its ``finally``
-    blocks stop the servers and drop the databases it made; the exit status then
-    says it was stopped."""
+def run_main(work: Coroutine[Any, Any, int]) -> NoReturn:
+    """``bench.children.run_benchmark``, and a ``BenchFailed`` ends the run with its
+    reason and exit status 1 instead of a traceback."""
 
     async def guarded() -> int:
-        task = asyncio.current_task()
-        assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        return await work
+        try:
+            return await work
+        except BenchFailed as failure:
+            print(f"benchmark failed: {failure}", flush=True)
+            return 1
 
-    try:
-        return asyncio.run(guarded())
-    except asyncio.CancelledError:
-        print("stopped (SIGTERM) before the end; the figures emitted so far stand")
-        return EXIT_STOPPED
-    except BenchFailed as failure:
-        print(f"benchmark failed: {failure}")
-        return 1
+    run_benchmark(guarded())
 
 
 @contextlib.contextmanager
@@ -79,70 +70,36 @@ def tail(log: Path, characters: int = 2000) -> str:
     return log.read_text(errors="replace")[-characters:] if log.exists() else ""
 
 
-async def run_to_end(command: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path) -> None:
-    """A set-up command (migrate, demo-data, import); its output goes to ``log``."""
-    with log.open("ab") as output:
-        process = await asyncio.create_subprocess_exec(
-            *command, env=dict(env), cwd=cwd, stdout=output, stderr=output
-        )
-    if await process.wait() != 0:
-        raise BenchFailed(f"{' '.join(command)} failed:\n{tail(log)}")
-
-
-async def stop_group(
-    process: asyncio.subprocess.Process, grace: float = STOP_GRACE_SECONDS
+async def run_to_end(
+    children: Children, name: str, command: Sequence[str], env: Mapping[str, str]
 ) -> None:
-    """SIGTERM to the process's group (it closes cleanly), SIGKILL after ``grace``."""
-    if process.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        await asyncio.wait_for(process.wait(), timeout=grace)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        await process.wait()
-    # Children that outlived their parent (a worker mid-batch) go too.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-async def start(
-    command: Sequence[str], env: Mapping[str, str], cwd: Path, log: Path
-) -> asyncio.subprocess.Process:
-    with log.open("ab") as output:  # the child keeps its own copy of the descriptor
-        return await asyncio.create_subprocess_exec(
-            *command,
-            env=dict(env),
-            cwd=cwd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=output,
-            stderr=output,
-            start_new_session=True,
-        )
+    """A set-up command (migrate, demo-data, import); its output goes to its log."""
+    process = children.start(name, command, env)
+    if await asyncio.to_thread(process.wait) != 0:
+        raise BenchFailed(f"{' '.join(command)} failed:\n{tail(children.logs / f'{name}.log')}")
 
 
 @contextlib.asynccontextmanager
 async def serving(
+    children: Children,
+    name: str,
     command: Sequence[str],
     env: Mapping[str, str],
-    cwd: Path,
-    log: Path,
     ready: str,
     within: float = 90.0,
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """A server process, from when ``ready`` answers (any status) until it is stopped."""
-    process = await start(command, env, cwd, log)
+) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """A server process, from when ``ready`` answers (any status) until it is stopped
+    (SIGTERM, so that it closes its database cleanly)."""
+    process = children.start(name, command, env)
     try:
-        await wait_until_answers(ready, process, log, within)
+        await wait_until_answers(ready, process, children.logs / f"{name}.log", within)
         yield process
     finally:
-        await stop_group(process)
+        await asyncio.to_thread(children.stop, process)
 
 
 async def wait_until_answers(
-    url: str, process: asyncio.subprocess.Process, log: Path, within: float
+    url: str, process: subprocess.Popen[bytes], log: Path, within: float
 ) -> None:
     deadline = asyncio.get_running_loop().time() + within
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
@@ -150,7 +107,7 @@ async def wait_until_answers(
             with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                 async with session.get(url):
                     return
-            if process.returncode is not None:
+            if process.poll() is not None:
                 raise BenchFailed(f"the server exited ({process.returncode}):\n{tail(log)}")
             if asyncio.get_running_loop().time() > deadline:
                 raise BenchFailed(f"{url} did not answer within {within:g} s:\n{tail(log)}")
@@ -178,7 +135,7 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     """Direct children of a process (Dramatiq's supervisor → its worker processes)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):

@@ -21,11 +21,14 @@ What a script must do to take part (figures 6–8 plug in the same way):
 * use Redis at REDIS_URL (under a key prefix of its own) and make its own
   PostgreSQL databases next to TEST_DATABASE_URL, dropping them after;
 * bound every load in count and time, send only to 127.0.0.1, and stop by
-  itself; on SIGTERM, stop what it started (``bench.processes.run_main``
-  does this) — the runner sends SIGTERM at the time limit and SIGKILL to
-  the script's process group ``KILL_AFTER`` seconds later;
-* exit 0 when its checks held (a missed performance target is a figure,
-  not a failure), 1 when something was lost, doubled or wrong.
+  itself; on SIGTERM, stop what it started (``bench.children``: its
+  ``Children`` and ``run_benchmark``) — the runner sends SIGTERM at the time
+  limit and SIGKILL to the script's process group ``KILL_AFTER`` seconds
+  later;
+* exit 0 when its checks held, non-zero otherwise. The throughput
+  benchmarks report a missed performance target as a figure and fail only
+  when something was lost, doubled or wrong; the fault benchmarks' targets
+  are such checks, so they fail when one is missed.
 
 A script listed here but not yet written is reported as missing and skipped.
 """
@@ -50,9 +53,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.processes import PROJECT, run_main
+from bench.backends import OwnRedis, admin_url, postgres_version, redis_version
+from bench.children import PROJECT, Children
+from bench.processes import run_main
 from bench.results import FIGURES_FILE, Figure, read, table
-from bench.services import admin_url, postgres_version, private_redis, redis_version
 
 RESULTS = PROJECT / "bench" / "RESULTS.md"
 QUICK_RESULTS = PROJECT / "bench" / "RESULTS.local.md"
@@ -260,11 +264,16 @@ async def run(only: list[str], quick: bool, output: Path, command: str) -> int:
     )
     started = time.monotonic()
     outcomes: list[Outcome] = []
-    with tempfile.TemporaryDirectory(prefix="guestcomms-bench-run-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="guestcomms-bench-run-") as tmp,
+        Children(Path(tmp) / "logs") as children,
+    ):
         work = Path(tmp)
-        with private_redis(work) as redis_url:
-            machine = dataclasses.replace(machine, redis=redis_version(redis_url))
-            env = {**os.environ, "REDIS_URL": redis_url}
+        redis = OwnRedis(children)
+        redis.start()
+        try:
+            machine = dataclasses.replace(machine, redis=redis_version(redis.url))
+            env = {**os.environ, "REDIS_URL": redis.url}
             env.pop(FIGURES_FILE, None)
             for script in chosen:
                 outcomes.append(await run_script(script, quick, env, work))
@@ -273,6 +282,8 @@ async def run(only: list[str], quick: bool, output: Path, command: str) -> int:
                     machine, outcomes, command, time.monotonic() - started, quick
                 )
                 await asyncio.to_thread(output.write_text, markdown)
+        finally:
+            redis.close()
     print(f"bench: wrote {output} ({_duration(time.monotonic() - started)})", flush=True)
     return 1 if any(o.failed for o in outcomes) else 0
 
@@ -293,7 +304,7 @@ def main() -> None:
     # RESULTS.md is the record: only a full run at full size writes it.
     output = args.output or (QUICK_RESULTS if args.quick or only else RESULTS)
     command = shlex.join([".venv/bin/python", "-m", "bench.run", *(sys.argv[1:])])
-    raise SystemExit(run_main(run(only, args.quick, output, command)))
+    run_main(run(only, args.quick, output, command))
 
 
 if __name__ == "__main__":

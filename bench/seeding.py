@@ -17,12 +17,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bench.services import postgres_database
+from bench.backends import fresh_postgres
 from store.database import Database
 from store.enums import Channel, DeliveryStatus
 from store.migrate import migrate
 from store.models import Delivery
-from store.settings import StoreSettings
+from tests.data_keys import store_settings
 from tests.dispatch_harness import draft_for_approval, make_guests
 
 
@@ -40,8 +40,8 @@ async def fresh_database(backend: str, work: Path) -> AsyncIterator[tuple[str, D
             ):
                 stack.callback(leftover.unlink, missing_ok=True)
         else:
-            url = await stack.enter_async_context(postgres_database("campaign"))
-        database = Database(StoreSettings(database_url=url, redis_url=None))
+            url = await stack.enter_async_context(fresh_postgres("campaign"))
+        database = Database(store_settings(url))
         stack.push_async_callback(database.dispose)
         await migrate(database)
         yield url, database

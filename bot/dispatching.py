@@ -6,17 +6,17 @@ import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
-from bot.secrets import kept_secret
+from bot.secrets import kept_secret, with_kept_data_keys
 from bot.settings import Settings
 from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
-from dispatch.broker import backlog, build_broker
+from dispatch.broker import backlog, build_broker, forgot
 from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
@@ -55,6 +55,7 @@ def build_runtime(
     namespace: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     backlog: Callable[[], int] = lambda: 0,
+    broker_forgot: Callable[[], bool] = lambda: False,
 ) -> Runtime:
     """Everything a batch needs; call on the event loop that will use it."""
     dispatch = settings.dispatch
@@ -67,7 +68,7 @@ def build_runtime(
         open_seconds=dispatch.breaker_open_seconds,
     )
     return Runtime(
-        database=Database(settings.store),
+        database=Database(with_kept_data_keys(settings.store)),
         settings=dispatch,
         sms=sms_provider(dispatch),
         email=email_provider(dispatch),
@@ -85,6 +86,7 @@ def build_runtime(
         clock=clock,
         redis=redis,
         backlog=backlog,
+        broker_forgot=broker_forgot,
     )
 
 
@@ -112,6 +114,7 @@ class Dispatching:
             settings.dispatch.broker_namespace,
             clock,
             self.backlog,
+            lambda: forgot(self.broker),
         )
 
 
@@ -147,6 +150,9 @@ def wire(
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatching:
     namespace = namespace or settings.dispatch.broker_namespace
+    # Checked now, so a worker without the data keys fails as it starts, not at
+    # its first message.
+    settings = replace(settings, store=with_kept_data_keys(settings.store))
     broker = build_broker(settings.store.redis_url, namespace)
     built: list[Runtime] = []
 

@@ -35,6 +35,7 @@ METRICS = frozenset(
         "messages.errors",
         "messages.failed",
         "messages.delivered",
+        "messages.undelivered",
         "opt_outs",
         "complaints",
         "bounces",

@@ -188,7 +188,10 @@ async def email_events(request: web.Request) -> web.Response:
         return web.json_response({"status": "ignored"})
     platform = parseaddr(settings.dispatch.email_from or "")[1] or None
     async with request.app[SERVICES].database.transaction() as session:
-        suppressed = await apply_event(session, event, platform)
-    for reason in suppressed:
-        request.app[METRICS].opt_outs.labels("email", reason.value).inc()
+        effects = await apply_event(session, event, platform)
+    metrics = request.app[METRICS]
+    if effects.reported is not None:
+        metrics.delivery_reports.labels("email", "resend", effects.reported.value).inc()
+    for reason in effects.suppressed:
+        metrics.opt_outs.labels("email", reason.value).inc()
     return web.json_response({"status": "recorded"})

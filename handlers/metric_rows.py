@@ -58,6 +58,13 @@ class GrowthReader:
                 tally.add(_REASON_METRICS[labels["reason"]], at, n, {"channel": labels["channel"]})
         elif name == "guestcomms_rsvps_total":
             tally.add("rsvps", at, n, labels)
+        elif name == "guestcomms_delivery_reports_total":
+            # Sent is counted by the worker that sent; what became of it
+            # afterwards is known only from the provider's report.
+            status = labels["status"]
+            figure = "messages.delivered" if status == "delivered" else "messages.undelivered"
+            where = {"channel": labels["channel"], "provider": labels["provider"]}
+            tally.add(figure, at, n, where if figure == "messages.delivered" else labels)
 
     def _record_latency(self, tally: MetricTally, at: datetime) -> None:
         # The histogram's _sum and _count grew together: their growth is the

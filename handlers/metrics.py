@@ -48,6 +48,13 @@ class WebMetrics:
             ["status", "channel"],
             registry=self.registry,
         )
+        self.delivery_reports = Counter(
+            "guestcomms_delivery_reports",
+            "Providers' reports that moved a message forward, by channel, provider and the "
+            "status reported (delivered, failed, undelivered).",
+            ["channel", "provider", "status"],
+            registry=self.registry,
+        )
         self.inbound = Counter(
             "guestcomms_inbound_messages",
             "Guests' messages received, by channel and how they were read.",

@@ -45,7 +45,7 @@ async def test_a_script_at_its_time_limit_is_stopped_with_all_it_started(tmp_pat
     script = Script("inbound", "2 inbound webhooks", 2, 2)
     outcome = await run_script(script, True, dict(os.environ), tmp_path)
     assert outcome.status == "stopped at its time limit (2 s)"
-    assert "stopped (SIGTERM) before the end" in outcome.report
+    assert "interrupted (signal 15): stopped" in outcome.errors
     assert not leftover_processes(str(tmp_path / "inbound.jsonl"))
 
 

@@ -336,3 +336,22 @@ async def test_without_a_secret_the_endpoint_says_what_is_missing(
     answer = await response.json()
     assert answer["error"] == "not_configured"
     assert "RESEND_WEBHOOK_SECRET" in answer["message"]
+
+
+async def test_delivery_and_bounce_reports_are_counted_once_each(
+    client: TestClient[Any, Any], sent: dict[str, str]
+) -> None:
+    (first, first_address), (second, second_address), _ = sent.items()
+    for _ in range(2):  # Resend retries: the repeat moves nothing and counts nothing
+        await post_event(client, event("email.delivered", first, first_address))
+        await post_event(client, bounced(second, second_address))
+    text = await (await client.get("/metrics")).text()
+    counted = {
+        row.split("{")[1].split("}")[0]: float(row.split()[-1])
+        for row in text.splitlines()
+        if row.startswith("guestcomms_delivery_reports_total{")
+    }
+    assert counted == {
+        'channel="email",provider="resend",status="delivered"': 1.0,
+        'channel="email",provider="resend",status="undelivered"': 1.0,
+    }

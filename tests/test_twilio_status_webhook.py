@@ -12,6 +12,7 @@ from handlers.app import create_app
 from store.database import Database
 from store.enums import Channel, DeliveryStatus, SuppressionReason
 from store.models import Delivery, Suppression
+from store.models.monitoring import MetricBucket
 from tests.dispatch_harness import accepted_by_provider
 from tests.twilio_webhook_client import new_sid, post_signed
 from tests.web_harness import ClientFactory, app_settings
@@ -104,3 +105,27 @@ async def test_a_report_for_an_unknown_message_changes_nothing(
         assert (await delivery(database, sid)).status == DeliveryStatus.SENT
     async with database.reading() as session:
         assert list(await session.scalars(select(Suppression))) == []
+
+
+async def test_reports_that_move_a_text_become_delivered_and_undelivered_rows(
+    client: TestClient[Any, Any], database: Database, sent: dict[str, str]
+) -> None:
+    """What the delivery-rate figures and alert rules read: once per text whose
+    status moved, never for a repeat or a report that changed nothing."""
+    delivered, undelivered, _ = list(sent)
+    for _ in range(2):
+        await report(client, delivered, "delivered")
+        await report(client, undelivered, "undelivered", "30003")
+    await report(client, new_sid(), "delivered")  # not ours
+    await client.close()  # the app's last flush writes what it counted
+    async with database.reading() as session:
+        rows = {
+            (row.name, row.labels): row.count
+            for row in await session.scalars(
+                select(MetricBucket).where(MetricBucket.name.like("messages.%"))
+            )
+        }
+    assert rows == {
+        ("messages.delivered", "channel=sms,provider=twilio"): 1,
+        ("messages.undelivered", "channel=sms,provider=twilio,status=undelivered"): 1,
+    }

@@ -8,6 +8,7 @@ are served; any other answers ``unknown_method`` as Slack does.
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import json
 from collections.abc import Callable
@@ -73,7 +74,8 @@ class SlackScreen:
         self, handler: Callable[[dict[str, Any]], web.Response]
     ) -> Callable[[web.Request], Any]:
         async def answer(request: web.Request) -> web.Response:
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             # Slack reads arguments from the query string as well as the body
             # (slack_sdk sends some there, conversations.open's users among them).
@@ -117,8 +119,20 @@ class SlackScreen:
     def _post_ephemeral(self, payload: dict[str, Any]) -> web.Response:
         user = self.names.get(str(payload.get("user")), str(payload.get("user")))
         text = readable(str(payload.get("text", "")), self.names)
+        ts = self._ts()
+        blocks = payload.get("blocks")
+        found = buttons_of(json.loads(blocks) if isinstance(blocks, str) else blocks or [])
+        if found:
+            # A private question with buttons (erasing a person's data).
+            channel, thread_ts = str(payload.get("channel")), payload.get("thread_ts")
+            self.buttons = [
+                Button(label, action, value, block, channel, ts, thread_ts)
+                for label, action, value, block in found
+            ]
+            choices = "  ".join(f"[{n}] {b.label}" for n, b in enumerate(self.buttons, 1))
+            text += f"\n{choices}   (type /click N)"
         self.output.write(f"(only {user} sees this) {text}")
-        return web.json_response({"ok": True, "message_ts": self._ts()})
+        return web.json_response({"ok": True, "message_ts": ts})
 
     def _conversations_open(self, payload: dict[str, Any]) -> web.Response:
         return web.json_response({"ok": True, "channel": {"id": f"D_{payload.get('users')}"}})
