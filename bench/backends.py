@@ -27,6 +27,7 @@ import redis
 from sqlalchemy.engine import URL, make_url
 
 from bench.children import Children
+from tests.data_keys import DATA_KEYS_ENV
 from tests.fakes.smtp import free_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
@@ -173,6 +174,9 @@ def guestcomms_env(
             "TWILIO_FROM_NUMBER": SENDER,
             "TWILIO_API_URL": fakes.twilio_url,
             "OUTBOX_DIR": str(outbox),
+            # Every process, and the benchmark itself, hashes and encrypts guests' data
+            # with the same keys (on PostgreSQL no process starts without them).
+            **DATA_KEYS_ENV,
         }
     )
     env.update(overrides)

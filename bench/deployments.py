@@ -25,7 +25,6 @@ from bench.backends import guestcomms_env
 from bench.children import Children, guestcomms, python
 from bench.fakes import Fakes
 from bench.processes import BenchFailed, child_pids, free_ports, rss_mb, serving, tail
-from tests.data_keys import DATA_KEYS_ENV
 from tests.fakes.slack import BOT_TOKEN
 
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret"  # noqa: S105 (the fakes' only)
@@ -56,9 +55,6 @@ def operator_env(
         SLACK_BOT_TOKEN=BOT_TOKEN,
         SLACK_SIGNING_SECRET=SLACK_SIGNING_SECRET,
         SLACK_API_URL=fakes.slack_api_url,
-        # Every process (and the benchmark, which seeds the database) hashes
-        # addresses with the same personal-data keys.
-        **DATA_KEYS_ENV,
     )
     # Throughput is measured with the production pool (20 connections a process),
     # not the fault benchmarks' small one.
