@@ -8,6 +8,7 @@ error goes to that person only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,6 +93,21 @@ def place_of_click(body: dict[str, Any]) -> Place:
         thread_ts=message.get("thread_ts"),
         trigger_id=body.get("trigger_id"),
     )
+
+
+def place_of_form(body: dict[str, Any]) -> Place:
+    """Where a modal was opened from: its private metadata names the channel (and thread)."""
+    metadata = json.loads(body["view"].get("private_metadata") or "{}")
+    return Place(
+        channel_id=str(metadata.get("channel", "")),
+        user_id=body["user"]["id"],
+        team_id=(body.get("team") or {}).get("id", ""),
+    )
+
+
+def form_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(body["view"].get("private_metadata") or "{}")
+    return metadata
 
 
 def clicked_value(body: dict[str, Any]) -> str:
