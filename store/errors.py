@@ -49,3 +49,7 @@ class NotAllowed(StoreError):
         self.action = action
         self.needed = needed
         self.role = role
+
+
+class AuditQueryError(StoreError):
+    """A question to the audit log names something that cannot be read or found."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.slack import (
     alerts,
+    audit,
     campaign_commands,
     compliance,
     following,
@@ -24,6 +25,7 @@ AREAS: list[Area] = [
     guests.register,
     guest_import.register,
     members.register,
+    audit.register,
     compliance.register,
     stats.register,
     campaign_commands.register,

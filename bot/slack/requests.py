@@ -56,9 +56,9 @@ class CommandRequest:
             thread_ts=thread_ts or self.place.thread_ts,
         )
 
-    async def tell(self, text: str) -> None:
-        """Only the person who asked sees this (errors, refusals)."""
-        await tell(self.client, self.place, text)
+    async def tell(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Only the person who asked sees this (errors, refusals, the audit log)."""
+        await tell(self.client, self.place, text, blocks)
 
 
 async def post(
@@ -77,9 +77,15 @@ async def post(
     return str(answer["ts"])
 
 
-async def tell(client: AsyncWebClient, place: Place, text: str) -> None:
+async def tell(
+    client: AsyncWebClient, place: Place, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
     await client.chat_postEphemeral(
-        channel=place.channel_id, user=place.user_id, text=text, thread_ts=place.thread_ts
+        channel=place.channel_id,
+        user=place.user_id,
+        text=text,
+        blocks=blocks,
+        thread_ts=place.thread_ts,
     )
 
 

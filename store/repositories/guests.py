@@ -1,13 +1,13 @@
-"""Reading guests with what lives beside them (their groups)."""
+"""Reading guests with what lives beside them (their groups), and finding a person's guests."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Guest, GuestGroup
+from store.models import Guest, GuestGroup, Wedding
 
 
 async def groups_by_guest(
@@ -31,3 +31,27 @@ async def groups_by_guest(
     for guest_id, name in memberships:
         groups.setdefault(guest_id, []).append(name)
     return groups
+
+
+async def guests_with_addresses(
+    session: AsyncSession,
+    organisation_id: int,
+    emails: Collection[str] = (),
+    phones: Collection[str] = (),
+) -> list[tuple[Guest, Wedding]]:
+    """The organisation's guests, in every wedding, with any of these normalised emails
+    or phones (a person's rows, for their data requests), oldest first."""
+    conditions = []
+    if emails:
+        conditions.append(Guest.email.in_(list(emails)))
+    if phones:
+        conditions.append(Guest.phone.in_(list(phones)))
+    if not conditions:
+        return []
+    rows = await session.execute(
+        select(Guest, Wedding)
+        .join(Wedding, Wedding.id == Guest.wedding_id)
+        .where(Wedding.organisation_id == organisation_id, or_(*conditions))
+        .order_by(Guest.id)
+    )
+    return [(guest, wedding) for guest, wedding in rows]
