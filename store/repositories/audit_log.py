@@ -164,8 +164,7 @@ def _moment(text: str, zone: ZoneInfo) -> datetime:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
         raise AuditQueryError(
-            f"“{text}” is not a date: write it as YYYY-MM-DD (or YYYY-MM-DD HH:MM), "
-            f"in {zone.key}"
+            f"“{text}” is not a date: write it as YYYY-MM-DD (or YYYY-MM-DD HH:MM), in {zone.key}"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
