@@ -42,7 +42,7 @@ from store.models import (
     SlackMessage,
     Wedding,
 )
-from store.permissions import DOING, Action, can, roles_for, roles_words
+from store.permissions import ALLOWED, DOING, Action, can, roles_for, roles_words
 from store.repositories.slack_messages import OPT_OUT_REVIEW
 from tests.demo_org import add_member, campaign_waiting_for_approval, demo, snapshot
 from tests.dispatch_harness import Backend, midday_clock
@@ -409,3 +409,19 @@ async def test_every_route_refuses_the_roles_it_leaves_out(
         response = await api.get(path, headers=_bearer(role))
         assert response.status == 403
         assert (await response.json())["message"] == refusal(action, role)
+
+
+def test_the_readme_shows_the_table_as_it_is() -> None:
+    """README's role table (For owners and admins → Roles) says what the code enforces."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("### Roles", 1)[1].split("###", 1)[0]
+    by_doing = {doing: action for action, doing in DOING.items()}
+    shown: dict[Action, frozenset[Role]] = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if cells[0] in by_doing:
+            marks = cells[-len(Role) :]
+            shown[by_doing[cells[0]]] = frozenset(
+                role for role, mark in zip(Role, marks, strict=True) if mark == "✓"
+            )
+    assert shown == dict(ALLOWED)
