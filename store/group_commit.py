@@ -69,6 +69,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
         # The writer task was started inside one request, but its batches serve
         # many: no one request's id belongs on their audit rows.
         REQUEST_ID.set(None)
+        structlog.contextvars.unbind_contextvars("request_id")
         batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         try:
             while self._waiting:

@@ -17,11 +17,11 @@ from bot.cli import main
 from handlers.app import create_app
 from store.audit import Actor, AuditRecord, record
 from store.database import Database
-from store.enums import Tier
+from store.enums import CampaignState, Tier
 from store.models import AuditEntry, Organisation
 from store.repositories.organisations import OrganisationRepository
 from tests.demo_org import campaign_waiting_for_approval
-from tests.dispatch_harness import midday_clock
+from tests.dispatch_harness import midday_clock, wait_for_state
 from tests.slack_harness import CHANNEL, SlackBot, running_bot
 from tests.unsubscribe_harness import seed_guest
 from tests.web_harness import ClientFactory, app_settings
@@ -156,6 +156,7 @@ async def test_rows_written_for_a_button_and_a_form_carry_their_request_ids(
     await bot.said(f"Campaign {approved} approved by <@U_APPROVER>")
     row = await _latest(bot.database, "campaign.approved")
     assert (row.entity_id, row.request_id) == (str(approved), pressed.headers["X-Request-ID"])
+    await wait_for_state(bot.database, approved, {CampaignState.COMPLETED})
 
     rejected = await campaign_waiting_for_approval(bot.database)
     submitted = await bot.submit_view(

@@ -30,11 +30,10 @@ from handlers.api_tokens import ApiTokens
 from handlers.app import create_app
 from handlers.operator_api import ROUTES
 from store.database import Database
-from store.enums import Role
+from store.enums import CampaignState, Role
 from store.models import (
     AlertRule,
     AuditEntry,
-    Campaign,
     Conversation,
     Guest,
     Member,
@@ -45,7 +44,7 @@ from store.models import (
 from store.permissions import ALLOWED, DOING, Action, can, roles_for, roles_words
 from store.repositories.slack_messages import OPT_OUT_REVIEW
 from tests.demo_org import add_member, campaign_waiting_for_approval, demo, snapshot
-from tests.dispatch_harness import Backend, midday_clock
+from tests.dispatch_harness import Backend, midday_clock, wait_for_state
 from tests.fakes.slack import BOT_TOKEN
 from tests.slack_harness import CHANNEL, SlackBot, running_bot
 from tests.web_harness import JWT_SECRET, ClientFactory, app_settings
@@ -112,8 +111,8 @@ async def _conversation_started(bot: SlackBot, user: str, _n: int) -> None:
 
 async def _approved(bot: SlackBot, user: str, campaign_id: int) -> None:
     await bot.said(f"Campaign {campaign_id} approved by <@{user}>")
-    campaign = await _one(bot, select(Campaign).where(Campaign.id == campaign_id))
-    assert campaign.state.value in ("sending", "completed", "scheduled")
+    # Sent to the end: no batch may still be in a worker when the bot stops.
+    await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
     audited = await _one(
         bot, select(AuditEntry.actor).where(AuditEntry.action == "campaign.approved")
     )
