@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import shlex
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
@@ -14,16 +12,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import processes
-from bot.audit_text import entry_json, entry_text, footer, heading, terminal_style
+from bot import audit_cli, processes
+from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
-from bot.log_setup import configure_logging
+from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.preview_text import preview_lines
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings, load_settings
@@ -35,21 +31,13 @@ from store.audit import CLI
 from store.database import Database
 from store.demo import DEMO_ORGANISATION, load_demo_data
 from store.enums import Channel
-from store.errors import AmbiguousWedding, AuditQueryError, NotFound, SegmentError
+from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.migrate import migrate
-from store.models import Campaign, Organisation
+from store.models import Campaign
 from store.models.base import utcnow
-from store.repositories.audit_log import (
-    PAGE_SIZE,
-    AuditQuestion,
-    audit_page,
-    member_names,
-    organisation_zone,
-    read_question,
-)
 from store.repositories.operations import OperationsQueries
 from store.repositories.organisations import WeddingRepository
 from store.segments import parse_segment
@@ -73,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as error:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
+    keep_out_of_logs(settings)
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
@@ -158,20 +147,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
-    audit = add(
-        "audit",
-        _audit,
-        "Show the audit log (who changed what, newest first), as /comms audit does.",
+    audit_cli.add_arguments(
+        add("audit", audit_cli.audit_command, "Show the audit log, as /comms audit does.")
     )
-    audit.add_argument("--campaign", help="only this campaign's rows (its number)")
-    audit.add_argument("--guest", help="only rows about the guest with this email or phone")
-    audit.add_argument("--since", help="only rows since YYYY-MM-DD[ HH:MM], organisation's time")
-    audit.add_argument("--before", help="the next page: rows older than this row number")
-    audit.add_argument(
-        "--limit", type=int, default=PAGE_SIZE, help=f"rows per page (default {PAGE_SIZE})"
+    backup = add(
+        "backup",
+        backup_command,
+        "Copy the database while guestcomms runs (SQLite: a database file; "
+        "PostgreSQL: a pg_dump custom-format archive).",
     )
-    audit.add_argument("--organisation", help="organisation slug or id (default: the only one)")
-    audit.add_argument("--json", action="store_true", help="JSON: every field, times in UTC")
+    backup.add_argument("path", help="the new backup file (must not exist yet)")
+    restore = add(
+        "restore",
+        restore_command,
+        "Restore a backup made by `guestcomms backup`, then migrate it; a database that "
+        "holds data is replaced only with --force.",
+    )
+    restore.add_argument("path", help="the backup file")
+    restore.add_argument("--force", action="store_true", help="replace a database that holds data")
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -351,69 +344,6 @@ async def _token(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_FAILED
     print(token)
     return EXIT_OK
-
-
-async def _audit(args: argparse.Namespace, settings: Settings) -> int:
-    question = AuditQuestion(args.campaign, args.guest, args.since, args.before)
-
-    async def run(database: Database) -> int:
-        try:
-            async with database.reading() as session:
-                organisation = await _one_organisation(session, args.organisation)
-                wanted, covering = await read_question(session, organisation, question)
-                page = await audit_page(session, organisation.id, wanted, args.limit)
-                names = await member_names(session, organisation.id)
-        except (NotFound, AuditQueryError, ValueError) as error:
-            print(f"Cannot read the audit log: {_sentence(error)}", file=sys.stderr)
-            return EXIT_REFUSED
-        if args.json:
-            print(
-                json.dumps(
-                    {
-                        "organisation": organisation.slug,
-                        "entries": [entry_json(entry) for entry in page.entries],
-                        "next_before": page.next_before,
-                    },
-                    ensure_ascii=False,
-                    indent=2,
-                )
-            )
-            return EXIT_OK
-        zone = organisation_zone(organisation)
-        style = terminal_style(names)
-        print(heading(organisation.name, covering, zone))
-        for entry in page.entries:
-            print(entry_text(entry, zone, style))
-        print(footer(page, lambda before: _audit_again(args, before)))
-        return EXIT_OK
-
-    return await _with_database(settings, run)
-
-
-def _audit_again(args: argparse.Namespace, before: int) -> str:
-    words = ["guestcomms", "audit"]
-    for option in ("organisation", "campaign", "guest", "since"):
-        if getattr(args, option) is not None:
-            words += [f"--{option}", getattr(args, option)]
-    if args.limit != PAGE_SIZE:
-        words += ["--limit", str(args.limit)]
-    return shlex.join([*words, "--before", str(before)])
-
-
-async def _one_organisation(session: AsyncSession, reference: str | None) -> Organisation:
-    """The organisation named (slug or id), or the only one there is."""
-    if reference is not None:
-        found = await OperationsQueries(session).organisation(reference)
-        if found is None:
-            raise NotFound("organisation", reference)
-        return found
-    organisations = list(await session.scalars(select(Organisation).limit(11)))
-    if len(organisations) == 1:
-        return organisations[0]
-    if not organisations:
-        raise NotFound("organisation", None)
-    names = ", ".join(organisation.slug for organisation in organisations[:10])
-    raise ValueError(f"there are several organisations; name one with --organisation: {names}")
 
 
 async def _organisation_slug(settings: Settings, reference: str) -> str:

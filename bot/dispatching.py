@@ -16,7 +16,7 @@ from bot.secrets import kept_secret
 from bot.settings import Settings
 from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
-from dispatch.broker import backlog, build_broker
+from dispatch.broker import backlog, build_broker, forgot
 from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
 from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
@@ -55,6 +55,7 @@ def build_runtime(
     namespace: str | None = None,
     clock: Callable[[], datetime] = utcnow,
     backlog: Callable[[], int] = lambda: 0,
+    broker_forgot: Callable[[], bool] = lambda: False,
 ) -> Runtime:
     """Everything a batch needs; call on the event loop that will use it."""
     dispatch = settings.dispatch
@@ -85,6 +86,7 @@ def build_runtime(
         clock=clock,
         redis=redis,
         backlog=backlog,
+        broker_forgot=broker_forgot,
     )
 
 
@@ -112,6 +114,7 @@ class Dispatching:
             settings.dispatch.broker_namespace,
             clock,
             self.backlog,
+            lambda: forgot(self.broker),
         )
 
 

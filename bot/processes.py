@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import uuid
 from dataclasses import asdict
 
 import structlog
@@ -47,17 +48,18 @@ async def run_scheduler(
     """Tick until stopped: start due campaigns, wake deferred work, settle expired leases;
     then sample the queue, evaluate the alert rules and tell the on-call channel."""
     runtime = dispatching.control_runtime(settings)
+    holder = f"scheduler-{uuid.uuid4().hex[:12]}"
     try:
         async with alert_poster(runtime.database, settings.slack, runtime.clock) as poster:
             while not stop.is_set():
-                await _tick_once(runtime, poster)
+                await _tick_once(runtime, poster, holder)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=every)
     finally:
         await runtime.close()
 
 
-async def _tick_once(runtime: Runtime, poster: AlertPoster | None) -> None:
+async def _tick_once(runtime: Runtime, poster: AlertPoster | None, holder: str) -> None:
     # A failed step (database restarting, Slack down…) must not end the scheduler.
     try:
         report = await tick(runtime)
@@ -67,13 +69,13 @@ async def _tick_once(runtime: Runtime, poster: AlertPoster | None) -> None:
         if any(asdict(report).values()):
             log.info("scheduler tick", **asdict(report))
     try:
-        alerts = await watch(runtime)
-        if poster is not None:
+        alerts = await watch(runtime, holder)
+        if alerts is not None and poster is not None:
             await poster.run_pass()
     except Exception:
         log.exception("alert evaluation failed")
     else:
-        if alerts.fired or alerts.resolved:
+        if alerts is not None and (alerts.fired or alerts.resolved):
             log.info("alerts", **asdict(alerts))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import structlog
 from pydantic import SecretStr
 
+from bot.log_setup import REDACTOR
 from bot.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -41,6 +42,7 @@ def with_kept_secrets(settings: Settings) -> Settings:
         "UNSUBSCRIBE_SECRET",
     )
     jwt = kept_secret([key.get_secret_value() for key in settings.web.jwt_secret], "JWT_SECRET")
+    REDACTOR.know([*unsubscribe, *jwt])
     return replace(
         settings,
         dispatch=settings.dispatch.model_copy(

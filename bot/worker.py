@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from bot.dispatching import wire
 from bot.error_reporting import start_error_reporting
-from bot.log_setup import configure_logging
+from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.settings import load_settings
 
 configure_logging()
 settings = load_settings()
+keep_out_of_logs(settings)
 start_error_reporting(settings.reporting, "worker")
 dispatching = wire(settings)
 broker = dispatching.broker

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import select, update
 
 from dispatch.campaign_states import campaign_states
@@ -54,6 +55,8 @@ RECORD_EVERY = 25
 # must turn them into "cancelled", which needs its state read in the same
 # transaction.
 _HELD = frozenset({DeliveryStatus.PENDING, DeliveryStatus.DEFERRED})
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -139,14 +142,19 @@ class _Batch:
                     source=f"{self.runtime.provider_name(claimed.channel)}:{error.code or 'error'}",
                 )
 
-    async def opted_out(self, item: Claimed) -> Settled | None:
-        """The ledger's answer right before sending, not the one from the claim."""
+    async def opted_out(self, item: Claimed) -> Settled | datetime:
+        """The ledger's answer right before sending, not the one from the claim: the
+        suppressed outcome, or the moment the check that cleared the text began."""
         if self._ledger is None:
-            self._ledger = LedgerChecks(self.runtime.database, self.organisation.id)
-        reason = await self._ledger.reason(item.channel, item.address)
-        if reason is None:
-            return None
-        return Settled(item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{reason}")
+            self._ledger = LedgerChecks(
+                self.runtime.database, self.organisation.id, self.runtime.clock
+            )
+        answer = await self._ledger.check(item.channel, item.address)
+        if answer.reason is None:
+            return answer.asked_at
+        return Settled(
+            item.id, DeliveryStatus.SUPPRESSED, skip_reason=f"suppressed:{answer.reason}"
+        )
 
     async def still_sending(self) -> bool:
         """Whether the campaign is still sending (as read within the last second, the
@@ -453,9 +461,9 @@ async def _send_sms(
                 await batch.record(_release(item))
                 return
             # Pacing can hold a text for seconds: a STOP answered meanwhile wins.
-            stopped = await batch.opted_out(item)
-            if stopped is not None:
-                await batch.record(stopped)
+            cleared = await batch.opted_out(item)
+            if isinstance(cleared, Settled):
+                await batch.record(cleared)
                 return
             started = time.monotonic()
             try:
@@ -463,7 +471,7 @@ async def _send_sms(
             except ProviderError as error:
                 outcome = error
             seconds = time.monotonic() - started
-            await _record_outcome(batch, item, outcome, provider.name, name, seconds)
+            await _record_outcome(batch, item, outcome, provider.name, name, seconds, cleared)
 
     await asyncio.gather(*(send_one(item, guest) for item, guest in items))
 
@@ -475,6 +483,7 @@ async def _send_email(
         return
     runtime = batch.runtime
     name = runtime.provider_name(Channel.EMAIL)
+    cleared = runtime.clock()  # before the query: its snapshot is no older
     async with runtime.database.reading() as session:
         suppressed = await SuppressionLedger(session).active_among(
             batch.organisation.id, [(Channel.EMAIL, item.address) for item, _ in items]
@@ -531,7 +540,7 @@ async def _send_email(
             # Emails go one after another on one connection: each took the time since the last.
             seconds, started = time.monotonic() - started, time.monotonic()
             await _record_outcome(
-                batch, items[index][0], outcome, runtime.email.name, name, seconds
+                batch, items[index][0], outcome, runtime.email.name, name, seconds, cleared
             )
             if not batch.lease_left() or not await batch.still_sending():
                 break
@@ -553,6 +562,7 @@ async def _record_outcome(
     provider: str,
     breaker_key: str,
     seconds: float,
+    cleared: datetime,
 ) -> None:
     runtime = batch.runtime
     _count_outcome(batch.tally, runtime.clock(), item.channel, provider, outcome, seconds)
@@ -564,6 +574,7 @@ async def _record_outcome(
                 DeliveryStatus.SENT,
                 provider=provider,
                 provider_message_id=outcome.provider_message_id,
+                cleared_at=cleared,
             ),
             at_once=item.channel == Channel.EMAIL and not runtime.email.idempotent,
         )
@@ -595,6 +606,16 @@ async def _record_outcome(
             )
         )
         return
+    # The provider's reason often names the address ("The 'To' number … is not valid");
+    # the log's redactor (bot/log_setup.py) takes it out before the line is written.
+    log.warning(
+        "delivery failed",
+        delivery=item.id,
+        channel=item.channel.value,
+        provider=provider,
+        code=outcome.code,
+        reason=str(outcome),
+    )
     batch.tally.count(
         "messages.failed",
         runtime.clock(),

@@ -70,3 +70,19 @@ def backlog(broker: dramatiq.Broker, queue_name: str) -> int:
             queues[name].qsize() for name in (queue_name, f"{queue_name}.DQ") if name in queues
         )
     return 0
+
+
+# Set in Redis by the scheduler's tick; gone when Redis lost what it held.
+MEMORY_MARKER = "remembers"
+
+
+def forgot(broker: dramatiq.Broker) -> bool:
+    """Whether the broker's store lost its messages since the last call (or this is the
+    first call against it): Redis restarted without its data, or was flushed.
+
+    The queue may hold new messages again by the time anyone looks, so an empty
+    queue is no sign of a loss; a marker key that vanished is.
+    """
+    if not isinstance(broker, RedisBroker):
+        return False  # in process: lost only with the process, whose queue starts empty
+    return bool(broker.client.set(f"{broker.namespace}:{MEMORY_MARKER}", "1", nx=True))

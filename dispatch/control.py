@@ -10,7 +10,7 @@ from dispatch.runtime import Runtime
 from store.audit import Actor
 from store.enums import CampaignState
 from store.models import Campaign
-from store.repositories.campaigns import CampaignRepository
+from store.repositories.campaigns import CampaignRepository, not_deleted
 from store.repositories.deliveries import DeliveryRepository
 
 
@@ -72,6 +72,7 @@ async def due_scheduled(runtime: Runtime) -> list[int]:
             select(Campaign.id).where(
                 Campaign.state == CampaignState.SCHEDULED,
                 Campaign.scheduled_at <= runtime.clock(),
+                not_deleted(),
             )
         )
         return list(rows)

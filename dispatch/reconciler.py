@@ -1,4 +1,5 @@
-"""The scheduler's tick: settle what workers left behind, wake what waited, start what is due.
+"""The scheduler's tick: settle what workers left behind, wake what waited, start what is
+due, and apply providers' reports that arrived before the send was recorded.
 
 The database is the source of truth. A delivery whose lease expired was
 claimed by a worker that died or stalled; before anything is sent again
@@ -20,6 +21,7 @@ from dispatch.completion import complete_if_done
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.control import due_scheduled, sending_campaigns, start_sending
+from dispatch.delivery_reports import apply_early_reports
 from dispatch.providers.base import ProviderError
 from dispatch.runtime import Runtime
 from store.audit import SYSTEM
@@ -39,6 +41,7 @@ class TickReport:
     requeued: int = 0
     started: int = 0
     completed: int = 0
+    early_reports_applied: int = 0
 
 
 async def tick(runtime: Runtime) -> TickReport:
@@ -55,10 +58,12 @@ async def tick(runtime: Runtime) -> TickReport:
         )
     report.woken = len(woken)
     stale: list[tuple[int, int]] = []
-    if await asyncio.to_thread(runtime.backlog) == 0:
-        # The broker holds nothing, yet rows wait: their messages were lost
-        # (an in-process broker restarted, Redis lost its data). Enqueue again;
-        # a duplicate message would claim nothing.
+    forgot = await asyncio.to_thread(runtime.broker_forgot)
+    if forgot or await asyncio.to_thread(runtime.backlog) == 0:
+        # Rows wait that no message will come for: Redis lost its data (its
+        # queue may hold new work again by now), or the broker holds nothing
+        # (an in-process broker restarted). Enqueue again; a duplicate
+        # message would claim nothing.
         stale_since = now - timedelta(seconds=runtime.settings.stale_pending_seconds)
         async with runtime.database.reading() as session:
             stale = await DeliveryRepository(session).stale_pending(stale_since)
@@ -71,6 +76,7 @@ async def tick(runtime: Runtime) -> TickReport:
             continue  # cancelled or started meanwhile
     for campaign_id in await sending_campaigns(runtime):
         report.completed += await complete_if_done(runtime, campaign_id)
+    report.early_reports_applied = await apply_early_reports(runtime)
     return report
 
 

@@ -48,6 +48,8 @@ class Runtime:
     redis: Redis | None = None
     # Messages the broker still holds for the send queue (blocking call).
     backlog: Callable[[], int] = field(default=lambda: 0)
+    # Whether the broker lost its messages since the last look (dispatch.broker.forgot).
+    broker_forgot: Callable[[], bool] = field(default=lambda: False)
     # Open and click tokens of organisations that track; None: nobody is tracked.
     tracking: TrackingTokens | None = None
 

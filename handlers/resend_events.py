@@ -29,13 +29,14 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 from svix.webhooks import Webhook, WebhookVerificationError
 
+from dispatch.delivery_reports import apply_report
 from handlers.inbound_email import bad_email, json_error
 from store.addresses import AddressError, normalise_email
 from store.audit import Actor
 from store.enums import Channel, DeliveryStatus, SuppressionReason
 from store.models.base import utcnow
 from store.repositories.email_routing import organisation_for_email
-from store.repositories.provider_reports import record_report, reported_delivery
+from store.repositories.provider_reports import Report, reported_delivery
 from store.repositories.suppressions import SuppressionLedger
 
 PROVIDER = "resend"
@@ -133,31 +134,25 @@ async def apply_event(
     """Do what the event says, in the caller's transaction."""
     now = utcnow()
     reported: DeliveryStatus | None = None
+    report: Report | None = None
     if event.type in ("email.delivered", "email.opened", "email.complained"):
         # A complaint, too, proves the message arrived.
-        moved = await record_report(
-            session,
-            provider=PROVIDER,
-            provider_message_id=event.email_id,
-            status=DeliveryStatus.DELIVERED,
-            now=now,
-        )
-        reported = DeliveryStatus.DELIVERED if moved else None
+        report = Report(PROVIDER, event.email_id, DeliveryStatus.DELIVERED)
     if event.type == "email.bounced":
         kind = (event.bounce_type or "undetermined").lower()
-        moved = await record_report(
-            session,
-            provider=PROVIDER,
-            provider_message_id=event.email_id,
-            status=DeliveryStatus.UNDELIVERED,
-            now=now,
+        report = Report(
+            PROVIDER,
+            event.email_id,
+            DeliveryStatus.UNDELIVERED,
             error_code=f"bounce_{kind}"[:32],
             error_message=f"{event.bounce_type or 'Undetermined'} bounce"
             + (f" ({event.bounce_subtype})" if event.bounce_subtype else "")
             + (f": {event.bounce_message}" if event.bounce_message else ""),
             from_states=BOUNCE_FROM,
         )
-        reported = DeliveryStatus.UNDELIVERED if moved else None
+    if report is not None:
+        applied = await apply_report(session, report, now, Actor("provider", PROVIDER))
+        reported = report.status if applied.moved else None
     if event.hard_bounce:
         reason = SuppressionReason.BOUNCE
     elif event.type == "email.complained":

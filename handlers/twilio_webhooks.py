@@ -15,8 +15,7 @@ import re
 from aiohttp import web
 from twilio.twiml.messaging_response import MessagingResponse
 
-from dispatch.feedback import learn_from_failure
-from dispatch.providers.twilio_sms import SUPPRESS_AS_INVALID, SUPPRESS_AS_STOP
+from dispatch.delivery_reports import apply_report
 from handlers.guest_replies import ReplyOutcome
 from handlers.keys import SERVICES
 from handlers.metrics import METRICS
@@ -27,7 +26,7 @@ from store.audit import Actor
 from store.enums import Channel, DeliveryStatus, SuppressionReason
 from store.models.base import utcnow
 from store.repositories.inbound import ArrivedMessage
-from store.repositories.provider_reports import record_report
+from store.repositories.provider_reports import Report
 
 TWIML = "application/xml"
 # Most answers are empty (Twilio confirms its own opt-out keywords): built once.
@@ -137,42 +136,18 @@ async def delivery_report(request: web.Request) -> web.Response:
     if status is None:
         return web.Response(status=204)
     code = _optional(form, "ErrorCode")
+    report = Report(
+        "twilio",
+        message_sid,
+        status,
+        error_code=code,
+        error_message=f"Twilio reported {status.value}" + (f" (error {code})" if code else ""),
+    )
     async with request.app[SERVICES].database.transaction() as session:
-        reported = await record_report(
-            session,
-            provider="twilio",
-            provider_message_id=message_sid,
-            status=status,
-            now=utcnow(),
-            error_code=code,
-            error_message=f"Twilio reported {status.value}" + (f" (error {code})" if code else ""),
-        )
-        if reported is not None and status != DeliveryStatus.DELIVERED:
-            added = await learn_from_failure(
-                session,
-                STATUS_ACTOR,
-                organisation_id=reported.organisation_id,
-                channel=Channel.SMS,
-                address=reported.address,
-                code=code,
-                suppress=_suppress_for(code),
-                source="twilio_status",
-            )
-            if added:
-                request.app[METRICS].opt_outs.labels("sms", _reason_label(code)).inc()
-    if reported is not None:  # counted once committed, and only when the status moved
-        request.app[METRICS].delivery_reports.labels("sms", "twilio", status.value).inc()
+        applied = await apply_report(session, report, utcnow(), STATUS_ACTOR)
+    metrics = request.app[METRICS]
+    if applied.moved is not None:  # counted once committed, and only when the status moved
+        metrics.delivery_reports.labels("sms", "twilio", status.value).inc()
+    if applied.suppressed is not None:
+        metrics.opt_outs.labels("sms", applied.suppressed.value).inc()
     return web.Response(status=204)
-
-
-def _suppress_for(code: str | None) -> SuppressionReason | None:
-    if code in SUPPRESS_AS_STOP:
-        return SuppressionReason.STOP
-    if code in SUPPRESS_AS_INVALID:
-        return SuppressionReason.INVALID
-    return None
-
-
-def _reason_label(code: str | None) -> str:
-    reason = _suppress_for(code)
-    return reason.value if reason else SuppressionReason.INVALID.value

@@ -26,6 +26,10 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 # States in which content may no longer change without voiding approval.
 APPROVED_STATES = frozenset({S.APPROVED, S.SCHEDULED})
 FINAL_STATES = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+# A campaign may be deleted (softly) only when nothing of it can still go out:
+# a draft, or a finished one. Waiting for approval, approved, scheduled,
+# sending or paused, it must be cancelled first.
+DELETABLE_STATES = frozenset({S.DRAFT}) | FINAL_STATES
 
 
 def can_transition(from_state: S, to_state: S) -> bool:

@@ -53,3 +53,27 @@ class NotAllowed(StoreError):
 
 class AuditQueryError(StoreError):
     """A question to the audit log names something that cannot be read or found."""
+
+
+class CampaignDeleted(NotFound):
+    """The campaign was deleted: only restoring it brings it back."""
+
+    def __init__(self, campaign_id: int) -> None:
+        super().__init__("campaign", campaign_id)
+        self.args = (f"campaign {campaign_id} was deleted",)
+
+
+class NotDeletable(StoreError):
+    """The campaign is in a state where deleting it could lose messages on their way."""
+
+    def __init__(self, campaign_id: int, state: str) -> None:
+        super().__init__(
+            f"campaign {campaign_id} is {state.replace('_', ' ')}: a campaign that may still "
+            "send must be cancelled first, then it can be deleted"
+        )
+        self.campaign_id = campaign_id
+        self.state = state
+
+
+class NotRestorable(StoreError):
+    """The campaign is not deleted, or the audit trail holds no record of its deletion."""

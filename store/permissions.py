@@ -79,7 +79,7 @@ DOING: Mapping[Action, str] = MappingProxyType(
         Action.READ: "see weddings, guests, campaigns and members",
         Action.VIEW_COMPLIANCE: "see the templates and the opt-out list",
         Action.VIEW_STATS: "see the figures",
-        Action.PLAN_CAMPAIGN: "prepare, test, schedule, pause or cancel campaigns",
+        Action.PLAN_CAMPAIGN: "prepare, test, schedule, pause, cancel or delete campaigns",
         Action.APPROVE_CAMPAIGN: "approve or reject a campaign",
         Action.RESTORE_CAMPAIGN: "restore a deleted campaign",
         Action.MANAGE_WEDDINGS: "change a wedding's details",

@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from store.audit import Actor
 from store.database import Database
-from store.enums import Role
+from store.enums import Channel, Role
 from store.models import Base, Member, Organisation, Wedding
+from store.repositories.campaign_deletion import CampaignDeletion
+from store.repositories.campaigns import CampaignRepository
 from store.repositories.organisations import OrganisationRepository
 from tests.dispatch_harness import draft_for_approval
 
@@ -56,6 +58,24 @@ async def campaign_waiting_for_approval(database: Database, author: str = "U_PLA
     return await draft_for_approval(
         database, found.organisation_id, found.wedding_id, await member(database, author)
     )
+
+
+async def deleted_campaign(database: Database, author: str = "U_PLANNER") -> int:
+    """A draft its author deleted (soft), as ``/comms campaign delete`` does."""
+    found = await demo(database)
+    by = Actor("slack", author)
+    async with database.transaction() as session:
+        campaign = await CampaignRepository(session).create(
+            by,
+            organisation_id=found.organisation_id,
+            wedding_id=found.wedding_id,
+            name="Save the date",
+            channels=(Channel.EMAIL,),
+            template_key="invitation",
+            created_by_member_id=(await member(database, author)).id,
+        )
+        await CampaignDeletion(session).delete(campaign.id, found.organisation_id, by)
+        return campaign.id
 
 
 async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:

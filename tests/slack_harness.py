@@ -97,9 +97,15 @@ class SlackBot:
             yield http
 
     async def command(
-        self, text: str, *, user: str = "U_PLANNER", channel: str = CHANNEL, team: str = TEAM_ID
+        self,
+        text: str,
+        *,
+        user: str = "U_PLANNER",
+        channel: str = CHANNEL,
+        team: str = TEAM_ID,
+        response_url: str | None = None,
     ) -> ClientResponse:
-        """``/comms <text>`` as Slack posts it."""
+        """``/comms <text>`` as Slack posts it (``response_url``: a forged one)."""
         body = urlencode(
             {
                 "token": "unused",
@@ -109,7 +115,7 @@ class SlackBot:
                 "command": "/comms",
                 "text": text,
                 "trigger_id": f"trigger.{next(self._ids)}",
-                "response_url": f"{self.fake_url}/commands/response",
+                "response_url": response_url or f"{self.fake_url}/commands/response",
             }
         )
         return await self.post(body, "application/x-www-form-urlencoded")

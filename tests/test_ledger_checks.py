@@ -10,6 +10,7 @@ from sqlalchemy import event
 from dispatch.ledger_checks import LedgerChecks
 from store.database import Database
 from store.enums import Channel, SuppressionReason
+from store.models.base import utcnow
 from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import make_guests
 from tests.factories import TEST_ACTOR
@@ -36,9 +37,13 @@ async def test_concurrent_checks_share_queries_and_each_gets_its_answer(
         queries.append(args[2])
 
     event.listen(database.engine.sync_engine, "before_cursor_execute", count)
-    checks = LedgerChecks(database, organisation_id)
+    checks = LedgerChecks(database, organisation_id, utcnow)
     numbers = [f"+1202555{n:04d}" for n in range(40)]
-    answers = await asyncio.gather(*(checks.reason(Channel.SMS, n) for n in numbers))
+    before = utcnow()
+    answers = [
+        answer.reason
+        for answer in await asyncio.gather(*(checks.check(Channel.SMS, n) for n in numbers))
+    ]
     event.remove(database.engine.sync_engine, "before_cursor_execute", count)
 
     assert dict(zip(numbers, answers, strict=True)) == {
@@ -47,4 +52,6 @@ async def test_concurrent_checks_share_queries_and_each_gets_its_answer(
     lookups = [q for q in queries if "suppressions" in q]
     assert 1 <= len(lookups) < len(numbers)
     # Email is another channel: the same number's STOP does not hold an email.
-    assert await checks.reason(Channel.EMAIL, stopped[0]) is None
+    email = await checks.check(Channel.EMAIL, stopped[0])
+    assert email.reason is None
+    assert before <= email.asked_at <= utcnow()

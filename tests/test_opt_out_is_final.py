@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dispatch.approval import approve_campaign
@@ -25,8 +25,6 @@ from tests.twilio_webhook_client import post_signed, text_from
 from tests.web_harness import ClientFactory, app_settings
 
 GUESTS = 300
-# A request to the provider that was already on its way when the STOP committed.
-IN_FLIGHT = timedelta(seconds=1)
 
 
 def phone(n: int) -> str:  # make_guests' numbering
@@ -43,11 +41,12 @@ async def test_no_text_reaches_a_number_after_its_stop_was_answered(
     )
     webhooks = await aiohttp_client(create_app(app_settings(backend.url, backend.redis_url)))
     answered: dict[str, datetime] = {}
+    clock = midday_clock()
     with running_fakes() as fakes:
         settings = settings_for(
             backend.url, fakes, tmp_path, backend.redis_url, sms_messages_per_second=150
         )
-        async with running_dispatch(settings, midday_clock()) as run:
+        async with running_dispatch(settings, clock) as run:
             await approve_campaign(run.control, campaign_id, approver, APPROVER)
             await until(lambda: fakes.twilio.messages, 30, "a first text")
             # Guests across the whole list stop while the campaign is going out.
@@ -56,16 +55,30 @@ async def test_no_text_reaches_a_number_after_its_stop_was_answered(
                 assert response.status == 200
                 answered[phone(n)] = datetime.now(UTC)
             await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
-    # Each text's opt-out check runs just before its request to the provider
-    # leaves, so a text checked before the STOP committed can reach the fake a
-    # moment after the STOP was answered; anything later was sent after the
-    # opt-out was final.
-    late = [
-        m
-        for m in fakes.twilio.messages
-        if m.to in answered and m.created > answered[m.to] + IN_FLIGHT
+    # Every text to a number that stopped was cleared by an opt-out check that
+    # began before the STOP's answer (and so before its commit, which a later
+    # check would have seen). The text itself may reach the provider a moment
+    # after the answer, when it was already on its way.
+    sent_rows = [
+        row
+        for row in await deliveries(db, campaign_id)
+        if row.address in answered and row.status == DeliveryStatus.SENT
     ]
-    assert late == []
+    assert {row.address for row in sent_rows} == {
+        m.to for m in fakes.twilio.messages if m.to in answered
+    }
+    cleared_late = [
+        (row.address, row.cleared_at, answered[row.address])
+        for row in sent_rows
+        if row.cleared_at is None or row.cleared_at - clock.offset >= answered[row.address]
+    ]
+    assert cleared_late == []
+    # …and the clearance is no back-dated claim: it came before the text reached Twilio.
+    arrived = {m.to: m.created for m in fakes.twilio.messages}
+    assert all(
+        row.cleared_at is not None and row.cleared_at - clock.offset <= arrived[row.address]
+        for row in sent_rows
+    )
     rows = {row.address: row.status for row in await deliveries(db, campaign_id)}
     held_back = [number for number in answered if rows[number] == DeliveryStatus.SUPPRESSED]
     assert held_back, "every STOP came too late to hold anything back: the test proves nothing"

@@ -41,7 +41,7 @@ async def test_a_viewer_cannot_cancel_and_is_told_the_role(bot: SlackBot) -> Non
     walked = await to_preview(bot)
     await bot.command(f"campaign cancel {walked.campaign_id}", user="U_VIEWER")
     told = await bot.told(
-        "To prepare, test, schedule, pause or cancel campaigns you need", user="U_VIEWER"
+        "To prepare, test, schedule, pause, cancel or delete campaigns you need", user="U_VIEWER"
     )
     assert "planner" in told
     async with bot.database.reading() as session:

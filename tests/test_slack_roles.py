@@ -53,7 +53,7 @@ async def test_roles_lists_members_and_what_each_role_may_do(bot: SlackBot) -> N
     assert "• owner: everything" in listed
     assert "• admin: everything" in listed
     planner = next(line for line in listed.splitlines() if line.startswith("• planner:"))
-    assert "prepare, test, schedule, pause or cancel campaigns" in planner
+    assert "prepare, test, schedule, pause, cancel or delete campaigns" in planner
     assert "approve" not in planner
     approver = next(line for line in listed.splitlines() if line.startswith("• approver:"))
     assert approver == "• approver: also approve or reject a campaign"

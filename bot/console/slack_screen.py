@@ -8,6 +8,7 @@ are served; any other answers ``unknown_method`` as Slack does.
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import json
 from collections.abc import Callable
@@ -73,7 +74,8 @@ class SlackScreen:
         self, handler: Callable[[dict[str, Any]], web.Response]
     ) -> Callable[[web.Request], Any]:
         async def answer(request: web.Request) -> web.Response:
-            if request.headers.get("Authorization") != f"Bearer {self.token}":
+            given = request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, f"Bearer {self.token}".encode()):
                 return web.json_response({"ok": False, "error": "invalid_auth"})
             # Slack reads arguments from the query string as well as the body
             # (slack_sdk sends some there, conversations.open's users among them).

@@ -6,6 +6,7 @@ from bot.slack import (
     alerts,
     audit,
     campaign_commands,
+    campaign_recovery,
     compliance,
     following,
     guest_import,
@@ -29,6 +30,7 @@ AREAS: list[Area] = [
     compliance.register,
     stats.register,
     campaign_commands.register,
+    campaign_recovery.register,
     following.register,
     alerts.register,
 ]

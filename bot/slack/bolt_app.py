@@ -89,6 +89,7 @@ def _listen(app: AsyncApp, wiring: BotWiring) -> None:
             user_id=body["user_id"],
             team_id=body["team_id"],
             trigger_id=body.get("trigger_id"),
+            response_url=body.get("response_url"),
         )
         await wiring.run_command(client, place, body.get("text", ""))
 

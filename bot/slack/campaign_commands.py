@@ -29,6 +29,7 @@ from bot.slack.requests import CommandRequest, clicked_value
 from bot.slack.router import BotWiring
 from store.models import Campaign, Delivery, Member, Wedding
 from store.permissions import Action
+from store.repositories.campaigns import not_deleted
 
 Run = Callable[[CommandRequest], Awaitable[None]]
 
@@ -231,7 +232,7 @@ async def _list(request: CommandRequest) -> None:
             await session.execute(
                 select(Campaign, Wedding.couple_names)
                 .join(Wedding, Wedding.id == Campaign.wedding_id)
-                .where(Campaign.organisation_id == request.caller.organisation.id)
+                .where(Campaign.organisation_id == request.caller.organisation.id, not_deleted())
                 .order_by(Wedding.wedding_date, Campaign.id)
             )
         )

@@ -41,7 +41,16 @@ async def load(session: AsyncSession, organisation_id: int, campaign_id: int) ->
         raise NotThatCampaign(
             f"There is no campaign {campaign_id}. `/comms campaign list` shows them."
         )
+    if campaign.deleted_at is not None:
+        raise NotThatCampaign(deleted_words(campaign_id))
     return campaign
+
+
+def deleted_words(campaign_id: int) -> str:
+    return (
+        f"Campaign {campaign_id} was deleted. An owner or admin can bring it back with "
+        f"`/comms campaign restore {campaign_id}`."
+    )
 
 
 async def previewed(request: CommandRequest, campaign_id: int) -> Previewed:

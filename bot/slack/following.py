@@ -14,6 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.slack.access import Caller
+from bot.slack.campaign_lookup import deleted_words
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
 from bot.slack.guest_note_text import KEEP_OPTED_OUT_ACTION, reviewed_card
@@ -81,6 +82,8 @@ async def retry_failed(services: BotServices, caller: Caller, campaign_id: int) 
         )
         if campaign is None:
             raise UsageError(f"There is no campaign {campaign_id} in your organisation.")
+        if campaign.deleted_at is not None:
+            raise UsageError(deleted_words(campaign_id))
         failed = (await campaign_figures(session, campaign_id)).failed
     if not failed:
         raise UsageError(

@@ -12,8 +12,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.slack import outbound_urls
 from bot.slack.access import Caller
 from bot.slack.errors import UsageError
 from bot.slack.services import BotServices
@@ -28,6 +31,9 @@ class Place:
     team_id: str
     thread_ts: str | None = None
     trigger_id: str | None = None  # lets a handler open a modal (views.open)
+    # A slash command's (or button's) response_url: answers someone in a channel the
+    # bot is not in, where chat.postEphemeral cannot reach them.
+    response_url: str | None = None
 
 
 @dataclass
@@ -77,16 +83,43 @@ async def post(
     return str(answer["ts"])
 
 
+# chat.postEphemeral's answers when the bot cannot post where the person typed.
+NOT_THERE = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel"})
+
+
 async def tell(
     client: AsyncWebClient, place: Place, text: str, blocks: list[dict[str, Any]] | None = None
 ) -> None:
-    await client.chat_postEphemeral(
-        channel=place.channel_id,
-        user=place.user_id,
-        text=text,
-        blocks=blocks,
-        thread_ts=place.thread_ts,
-    )
+    try:
+        await client.chat_postEphemeral(
+            channel=place.channel_id,
+            user=place.user_id,
+            text=text,
+            blocks=blocks,
+            thread_ts=place.thread_ts,
+        )
+    except SlackApiError as error:
+        if place.response_url is None or error.response.get("error") not in NOT_THERE:
+            raise
+        await respond(client, place.response_url, text, blocks)
+
+
+async def respond(
+    client: AsyncWebClient,
+    response_url: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Answer through a response_url, only ever at Slack (bot/slack/outbound_urls.py):
+    the URL comes in the request, so a forged one must not make us call anywhere else.
+    The Web API client's own base URL (SLACK_API_URL) is Slack's stand-in in tests."""
+    origins = outbound_urls.allowed(outbound_urls.RESPONSE_HOST, client.base_url)
+    outbound_urls.checked(response_url, origins, "the command's response_url")
+    webhook = AsyncWebhookClient(response_url, timeout=10, session=client.session)
+    answer = await webhook.send(text=text, blocks=blocks, response_type="ephemeral")
+    if answer.status_code != 200:
+        message = f"response_url answered {answer.status_code}"
+        raise SlackApiError(message, {"error": answer.body})  # type: ignore[no-untyped-call]
 
 
 def place_of_click(body: dict[str, Any]) -> Place:
@@ -98,6 +131,7 @@ def place_of_click(body: dict[str, Any]) -> Place:
         team_id=(body.get("team") or {}).get("id", ""),
         thread_ts=message.get("thread_ts"),
         trigger_id=body.get("trigger_id"),
+        response_url=body.get("response_url"),
     )
 
 

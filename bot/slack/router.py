@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.slack.access import Caller, resolve_caller
 from bot.slack.command_table import Command, CommandTable
 from bot.slack.errors import SlackBotError, UsageError
+from bot.slack.outbound_urls import UrlRefused
 from bot.slack.requests import CommandRequest, Place, place_of_click, place_of_form, tell
 from bot.slack.services import BotServices
 from dispatch.errors import DispatchError
@@ -191,3 +192,5 @@ async def _tell_quietly(client: AsyncWebClient, place: Place, text: str) -> None
         await tell(client, place, text)
     except SlackApiError:
         log.warning("could not tell the person about a failed request", text=text)
+    except UrlRefused as refused:
+        log.warning("did not answer through a forged response_url", reason=str(refused))

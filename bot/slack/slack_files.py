@@ -1,26 +1,25 @@
 """Files to and from Slack: a shared guest list fetched with the bot token, an export uploaded.
 
 The bot token goes only to Slack's own file host (or, in tests and the
-console, the host of SLACK_API_URL): ``files.info`` names the download URL,
-and a URL anywhere else is refused rather than fetched, so a crafted file
-entry can never make the bot send its token to someone else's server.
-Redirects are not followed for the same reason.
+console, the origin of SLACK_API_URL): ``files.info`` names the download URL,
+and a URL anywhere else is refused rather than fetched (bot/slack/outbound_urls.py),
+so a crafted file entry can never make the bot send its token to someone
+else's server. Redirects are not followed for the same reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack import outbound_urls
 from bot.slack.errors import FileRefused
 from bot.slack.settings import SlackSettings
 
-SLACK_FILE_HOST = "files.slack.com"
 DOWNLOAD_SECONDS = 30
 
 
@@ -28,16 +27,6 @@ DOWNLOAD_SECONDS = 30
 class SharedFile:
     name: str
     content: bytes
-
-
-def allowed_hosts(settings: SlackSettings) -> frozenset[tuple[str, str]]:
-    """(scheme, host) pairs the bot token may be sent to."""
-    allowed = {("https", SLACK_FILE_HOST)}
-    if settings.slack_api_url:
-        api = urlsplit(settings.slack_api_url)
-        if api.hostname:
-            allowed.add((api.scheme, api.hostname))
-    return frozenset(allowed)
 
 
 async def fetch_shared_file(
@@ -55,12 +44,14 @@ async def fetch_shared_file(
     info: dict[str, Any] = answer.get("file") or {}
     name = str(info.get("name") or file_id)
     url = str(info.get("url_private_download") or info.get("url_private") or "")
-    parts = urlsplit(url)
-    if (parts.scheme, parts.hostname or "") not in allowed_hosts(settings):
+    origins = outbound_urls.allowed(outbound_urls.FILE_HOST, settings.slack_api_url)
+    try:
+        outbound_urls.checked(url, origins, name)
+    except outbound_urls.UrlRefused as refused:
         raise FileRefused(
-            f"I did not download {name}: its address ({parts.hostname or 'none'}) is not "
-            "Slack's file host, and I only send my Slack token there."
-        )
+            f"I did not download {name}: its address is not Slack's file host, and I only "
+            f"send my Slack token there ({refused})."
+        ) from None
     size = info.get("size")
     if isinstance(size, int) and size > max_bytes:
         raise FileRefused(

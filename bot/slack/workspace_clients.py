@@ -17,6 +17,7 @@ client shares the notifier's one aiohttp session.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ class WorkspaceClients:
         if known is not None and known.until > now:
             return known.client
         token = await self._find_token(organisation_id)
-        if known is not None and known.token == token:
+        if known is not None and _same_token(known.token, token):
             client = known.client  # the same token: keep its client
         else:
             client = web_client(self._settings, token, self._session) if token else None
@@ -106,3 +107,10 @@ def _installed_token(services: BotServices) -> TokenLookup:
         return bot.bot_token if bot is not None else None
 
     return find
+
+
+def _same_token(known: str | None, found: str | None) -> bool:
+    """Tokens are compared in constant time, as every secret is (tests/test_constant_time.py)."""
+    if known is None or found is None:
+        return known is found
+    return hmac.compare_digest(known.encode(), found.encode())

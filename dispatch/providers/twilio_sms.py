@@ -24,6 +24,15 @@ QUEUE_FULL = "21611"
 ACCOUNT_PROBLEMS = frozenset({"20003", "20005", "20008"})  # auth, suspended, test credentials
 
 
+def suppression_for(code: str | None) -> SuppressionReason | None:
+    """Whether Twilio's error code means the number must not be texted again, and why."""
+    if code in SUPPRESS_AS_STOP:
+        return SuppressionReason.STOP
+    if code in SUPPRESS_AS_INVALID:
+        return SuppressionReason.INVALID
+    return None
+
+
 def classify_twilio_error(status: int, code: str | None, message: str) -> ProviderError:
     """429 and 503 mean "not taken, try later". Other 5xx answers may come after Twilio
     created the message, so they are ambiguous: the reconciler asks before a re-send.
@@ -39,17 +48,11 @@ def classify_twilio_error(status: int, code: str | None, message: str) -> Provid
         return ProviderError(
             f"Twilio {status}: {message}", code=code, transient=True, ambiguous=True
         )
-    if code in SUPPRESS_AS_STOP:
-        suppress: SuppressionReason | None = SuppressionReason.STOP
-    elif code in SUPPRESS_AS_INVALID:
-        suppress = SuppressionReason.INVALID
-    else:
-        suppress = None
     return ProviderError(
         f"Twilio refused the message ({code or status}): {message}",
         code=code,
         transient=False,
-        suppress=suppress,
+        suppress=suppression_for(code),
     )
 
 

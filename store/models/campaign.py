@@ -58,6 +58,10 @@ class Campaign(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    # Soft deletion: a deleted campaign is left out of every list, figure and
+    # command but restore (store/repositories/campaign_deletion.py); its
+    # deliveries stay as they were.
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Delivery(Base):
@@ -92,6 +96,36 @@ class Delivery(Base):
     error_code: Mapped[str | None] = mapped_column(String(32))
     error_message: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the opt-out ledger cleared this message to go: the start of the
+    # check made right before it left. A STOP that committed earlier would
+    # have held it back, so this is the evidence that nobody was messaged
+    # after their opt-out was final. Empty for a message the reconciler found
+    # at the provider after its worker died.
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class EarlyDeliveryReport(Base):
+    """A provider's report about a message we have not recorded as sent yet.
+
+    Twilio may call back within milliseconds of accepting a text, while the
+    worker that sent it still holds its result in a batch not yet committed.
+    Such a report is kept here and applied by the scheduler's tick once the
+    send is recorded, instead of being lost (the message would stay "sent"
+    for ever, and the delivery rate would read low).
+    """
+
+    __tablename__ = "early_delivery_reports"
+    __table_args__ = (
+        Index("ix_early_delivery_reports_message", "provider", "provider_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    provider_message_id: Mapped[str] = mapped_column(String(128))
+    status: Mapped[DeliveryStatus] = mapped_column(enum_type(DeliveryStatus))
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

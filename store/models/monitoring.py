@@ -101,3 +101,19 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(100))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WorkLease(Base):
+    """Which process does a piece of singleton work, until when.
+
+    Alert evaluation and posting must happen in one place: two schedulers
+    (a rolling deploy, an operator starting a second one) would otherwise both
+    find a rule newly breaching and both post it. The holder renews its lease
+    each tick; another process takes over only once it has expired.
+    """
+
+    __tablename__ = "work_leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import CampaignState, Channel, DeliveryStatus, SuppressionReason
 from store.models import Campaign, Delivery, EmailEngagement, Organisation, Suppression
+from store.repositories.campaigns import not_deleted
 from store.repositories.deliveries import FINAL
 
 OUTCOMES = (
@@ -53,7 +54,8 @@ class Scope:
     campaign_id: int | None = None
 
     def campaigns(self) -> list[Any]:
-        conditions: list[Any] = []
+        # Deleted campaigns, and so the messages they sent, vanish from the figures.
+        conditions: list[Any] = [not_deleted()]
         if self.organisation_id is not None:
             conditions.append(Campaign.organisation_id == self.organisation_id)
         if self.wedding_id is not None:

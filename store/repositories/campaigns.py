@@ -5,16 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit
 from store.audit import Actor, AuditRecord, add_audited
 from store.campaign_states import can_transition
 from store.enums import CampaignState, Channel
-from store.errors import ConcurrentChange, IllegalTransition, NotFound
+from store.errors import CampaignDeleted, ConcurrentChange, IllegalTransition, NotFound
 from store.models import Campaign
 from store.models.base import utcnow
+
+
+def not_deleted() -> ColumnElement[bool]:
+    """The condition every query of campaigns carries, but restore's: deleted ones vanish."""
+    return Campaign.deleted_at.is_(None)
 
 
 class CampaignRepository:
@@ -52,12 +57,15 @@ class CampaignRepository:
         )
 
     async def get(self, campaign_id: int, *, organisation_id: int | None = None) -> Campaign:
+        """A campaign that is not deleted (``CampaignDeleted`` says when it is)."""
         query = select(Campaign).where(Campaign.id == campaign_id)
         if organisation_id is not None:
             query = query.where(Campaign.organisation_id == organisation_id)
         campaign = await self.session.scalar(query)
         if campaign is None:
             raise NotFound("campaign", campaign_id)
+        if campaign.deleted_at is not None:
+            raise CampaignDeleted(campaign_id)
         return campaign
 
     async def transition(
@@ -76,18 +84,22 @@ class CampaignRepository:
         """
         row = (
             await self.session.execute(
-                select(Campaign.state, Campaign.organisation_id).where(Campaign.id == campaign_id)
+                select(Campaign.state, Campaign.organisation_id, Campaign.deleted_at).where(
+                    Campaign.id == campaign_id
+                )
             )
         ).one_or_none()
         if row is None:
             raise NotFound("campaign", campaign_id)
+        if row.deleted_at is not None:
+            raise CampaignDeleted(campaign_id)
         from_state, organisation_id = CampaignState(row.state), row.organisation_id
         if not can_transition(from_state, to_state):
             raise IllegalTransition(campaign_id, from_state.value, to_state.value)
         values = dict(changes or {})
         result = await self.session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id, Campaign.state == from_state)
+            .where(Campaign.id == campaign_id, Campaign.state == from_state, not_deleted())
             .values(state=to_state, updated_at=utcnow(), **values)
             .execution_options(synchronize_session=False)
         )
@@ -117,12 +129,14 @@ class CampaignRepository:
         """
         campaign = await self.get(campaign_id)
         before = {key: getattr(campaign, key) for key in changes}
-        await self.session.execute(
+        result = await self.session.execute(
             update(Campaign)
-            .where(Campaign.id == campaign_id)
+            .where(Campaign.id == campaign_id, not_deleted())
             .values(updated_at=utcnow(), **changes)
             .execution_options(synchronize_session=False)
         )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise CampaignDeleted(campaign_id)  # deleted between the read and this write
         await audit.record_one(
             self.session,
             actor,

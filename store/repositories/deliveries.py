@@ -59,6 +59,8 @@ class Outcome:
     not_before: datetime | None = None
     # Handed back without being tried: the claim's attempt does not count.
     untried: bool = False
+    # When the ledger check that let it go began (Delivery.cleared_at).
+    cleared_at: datetime | None = None
 
 
 # Built once: constructing it per call cost as much CPU as running it (each
@@ -81,6 +83,7 @@ _SETTLE = (
         # held back (quiet hours, a retry's backoff) before it went.
         not_before=func.coalesce(bindparam("o_not_before"), Delivery.not_before),
         sent_at=bindparam("o_sent_at"),
+        cleared_at=func.coalesce(bindparam("o_cleared_at"), Delivery.cleared_at),
         attempts=Delivery.attempts - bindparam("o_untried"),
         lease_owner=None,
         lease_expires_at=None,
@@ -238,6 +241,7 @@ class DeliveryRepository:
                     "o_skip": o.skip_reason,
                     "o_not_before": o.not_before,
                     "o_sent_at": now if o.status == DeliveryStatus.SENT else None,
+                    "o_cleared_at": o.cleared_at,
                     "o_untried": 1 if o.untried else 0,
                 }
                 for o in outcomes

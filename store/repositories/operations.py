@@ -26,6 +26,7 @@ from store.models import (
     Suppression,
     Wedding,
 )
+from store.repositories.campaigns import not_deleted
 from store.repositories.deliveries import WAITING
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
@@ -232,7 +233,7 @@ async def campaigns_by_state(session: AsyncSession, organisation_id: int) -> dic
     """How many of the organisation's campaigns are in each state."""
     rows = await session.execute(
         select(Campaign.state, func.count())
-        .where(Campaign.organisation_id == organisation_id)
+        .where(Campaign.organisation_id == organisation_id, not_deleted())
         .group_by(Campaign.state)
     )
     return {str(state): count for state, count in rows}

@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.enums import Channel, DeliveryStatus
-from store.models import Campaign, Delivery
+from store.models import Campaign, Delivery, EarlyDeliveryReport
 
 # Reported status → the states it may move a delivery out of.
 FORWARD_FROM: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
@@ -23,6 +23,20 @@ FORWARD_FROM: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
     DeliveryStatus.FAILED: (DeliveryStatus.SENT,),
     DeliveryStatus.UNDELIVERED: (DeliveryStatus.SENT,),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """What a provider said about one of its messages."""
+
+    provider: str
+    provider_message_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+    error_message: str | None = None
+    # Replaces FORWARD_FROM for a provider whose reports may follow one
+    # another differently (an email may bounce after "delivered").
+    from_states: tuple[DeliveryStatus, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,3 +114,45 @@ async def reported_delivery(
     if row is None:
         return None
     return ReportedDelivery(row.id, row.organisation_id, Channel(row.channel), row.address)
+
+
+async def is_known(session: AsyncSession, provider: str, provider_message_id: str) -> bool:
+    """Whether a delivery is recorded with this provider's message id."""
+    found = await session.scalar(
+        select(Delivery.id)
+        .where(Delivery.provider == provider, Delivery.provider_message_id == provider_message_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+async def keep_early(session: AsyncSession, report: Report, now: datetime) -> None:
+    """Keep a report about a message not recorded yet, to apply once it is."""
+    session.add(
+        EarlyDeliveryReport(
+            provider=report.provider,
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            error_code=report.error_code,
+            error_message=report.error_message,
+            received_at=now,
+        )
+    )
+    await session.flush()
+
+
+async def early_reports(session: AsyncSession, limit: int) -> list[EarlyDeliveryReport]:
+    """The oldest kept reports, in the order they arrived."""
+    rows = await session.scalars(
+        select(EarlyDeliveryReport).order_by(EarlyDeliveryReport.id).limit(limit)
+    )
+    return list(rows)
+
+
+async def forget_early(session: AsyncSession, ids: list[int], received_before: datetime) -> None:
+    """Drop the kept reports ``ids`` (applied) and any received before the cutoff."""
+    await session.execute(
+        delete(EarlyDeliveryReport).where(
+            EarlyDeliveryReport.id.in_(ids) | (EarlyDeliveryReport.received_at < received_before)
+        )
+    )

@@ -54,6 +54,10 @@ class SlackFake:
     # bot token → team id of every workspace that installed the app.
     oauth_codes: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     team_tokens: dict[str, str] = field(default_factory=dict)
+    # Channels the bot is not in: chat.postEphemeral answers channel_not_found there.
+    not_in_channels: set[str] = field(default_factory=set)
+    # What arrived at /commands/response (a slash command's response_url).
+    responses: list[dict[str, Any]] = field(default_factory=list)
     # How many requests were answered 429 (rate_limit_next).
     throttled: int = 0
     _rate_limited: int = 0
@@ -76,6 +80,7 @@ class SlackFake:
         app.router.add_post("/upload/v1/{file_id}", self._receive_upload)
         app.router.add_post("/api/files.completeUploadExternal", self._complete_upload)
         app.router.add_post("/api/oauth.v2.access", self._oauth_access)
+        app.router.add_post("/commands/response", self._response_url)
         return app
 
     def add_install_code(self, code: str, team_id: str, team_name: str, installer: str) -> None:
@@ -210,7 +215,16 @@ class SlackFake:
             return payload
         if not payload.get("channel") or not payload.get("user"):
             return web.json_response({"ok": False, "error": "channel_not_found"})
+        if payload["channel"] in self.not_in_channels:
+            return web.json_response({"ok": False, "error": "channel_not_found"})
         return web.json_response({"ok": True, "message_ts": f"1700000000.{next(self._clock):06d}"})
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        """A response_url takes JSON without a token (its URL is the credential)."""
+        payload = await request.json()
+        with self._lock:
+            self.responses.append(payload)
+        return web.Response(text="ok")
 
     async def _views_open(self, request: web.Request) -> web.Response:
         payload = await self._read(request, "views.open")

@@ -4,6 +4,9 @@ Served by aiohttp on a free port; the official ``twilio`` client reaches it
 through TWILIO_API_URL. It checks the account's basic auth, enforces a
 messages-per-second limit per sender with 429/20429 when asked, fails or
 drops responses on demand, and answers message-list queries (To, DateSent>).
+When asked, it reports each message's delivery to its StatusCallback — signed
+as Twilio signs, and before it answers the request that sent it, as the real
+Twilio sometimes does.
 """
 
 from __future__ import annotations
@@ -18,8 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import BasicAuth, web
+from twilio.request_validator import RequestValidator
 
 ACCOUNT_SID = "AC" + "0" * 32
 AUTH_TOKEN = "test-auth-token"
@@ -73,6 +79,10 @@ class TwilioFake:
     drop_after_accept: float = 0.0
     # Accept at once, answer this much later (a slow Twilio).
     answer_delay: float = 0.0
+    # Where status callbacks go (the StatusCallback's path on this base URL, since
+    # its own host is the public one); None: no callbacks.
+    report_to: str | None = None
+    reported: list[tuple[str, int]] = field(default_factory=list)  # (sid, HTTP status)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _recent: defaultdict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _random: random.Random = field(default_factory=lambda: random.Random(7))
@@ -119,7 +129,9 @@ class TwilioFake:
                 return _error(429, 20429, "Too Many Requests")
             if to in self.refuse:
                 status, code = self.refuse[to]
-                return _error(status, code, f"Refused ({code})")
+                return _error(
+                    status, code, _REFUSALS.get(code, "Refused ({code})").format(to=to, code=code)
+                )
             message = FakeMessage(
                 sid="SM" + uuid.uuid4().hex,
                 to=to,
@@ -131,6 +143,8 @@ class TwilioFake:
             self.messages.append(message)
             drop = self._random.random() < self.drop_after_accept
             message.answer_dropped = drop
+        if self.report_to and message.status_callback:
+            await self._report_delivered(message)
         if self.answer_delay:
             await asyncio.sleep(self.answer_delay)
         if drop:
@@ -139,6 +153,25 @@ class TwilioFake:
                 request.transport.close()
             raise web.HTTPInternalServerError()
         return web.json_response(message.resource(), status=201)
+
+    async def _report_delivered(self, message: FakeMessage) -> None:
+        """Twilio's status callback: a form signed over the StatusCallback URL."""
+        assert self.report_to is not None
+        assert message.status_callback is not None
+        form = {
+            "MessageSid": message.sid,
+            "MessageStatus": "delivered",
+            "AccountSid": ACCOUNT_SID,
+            "To": message.to,
+            "From": message.sender,
+        }
+        signature = RequestValidator(AUTH_TOKEN).compute_signature(message.status_callback, form)
+        target = self.report_to + urlsplit(message.status_callback).path
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(target, data=form, headers={"X-Twilio-Signature": signature}) as answer,
+        ):
+            self.reported.append((message.sid, answer.status))
 
     def _within_rate(self, sender: str) -> bool:
         assert self.mps is not None
@@ -180,6 +213,13 @@ class TwilioFake:
                 "uri": MESSAGES,
             }
         )
+
+
+# Twilio's own wording where it names the number (what guestcomms then records and logs).
+_REFUSALS = {
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21610: "Attempt to send to unsubscribed recipient",
+}
 
 
 def _error(status: int, code: int, message: str) -> web.Response:
