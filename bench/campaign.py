@@ -43,7 +43,7 @@ from store.database import Database
 from store.migrate import migrate
 from store.models import Delivery
 from store.repositories.deliveries import WAITING
-from store.settings import StoreSettings
+from tests.data_keys import DATA_KEYS_ENV, store_settings
 from tests.dispatch_harness import (
     APPROVER,
     draft_for_approval,
@@ -111,7 +111,7 @@ async def run(recipients: int, workers: int, threads: int) -> None:
     admin = await asyncpg.connect(base.set(drivername="postgresql").render_as_string(False))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
-    database = Database(StoreSettings(database_url=url, redis_url=None))
+    database = Database(store_settings(url))
     processes: list[asyncio.subprocess.Process] = []
     try:
         await migrate(database)
@@ -148,6 +148,7 @@ async def run(recipients: int, workers: int, threads: int) -> None:
                 "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "TWILIO_FROM_NUMBER": "+12015550000",
+                **DATA_KEYS_ENV,
                 "TWILIO_API_URL": fakes.twilio_url,
             }
             command = ("-m", "dramatiq", "bot.worker", "--processes", "1", "--threads")

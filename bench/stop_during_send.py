@@ -174,7 +174,7 @@ async def ledger_written(live: LiveCampaign, numbers: list[str]) -> dict[str, fl
                 Suppression.lifted_at.is_(None),
             )
         )
-        return {address: created.timestamp() for address, created in rows}
+        return {address: created.timestamp() for address, created in rows if address is not None}
 
 
 def judge(

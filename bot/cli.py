@@ -15,13 +15,13 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import audit_cli, processes
+from bot import audit_cli, cli_person, processes
 from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.preview_text import preview_lines
-from bot.secrets import with_kept_secrets
+from bot.secrets import with_kept_data_keys, with_kept_secrets
 from bot.settings import Settings, load_settings
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.preview import preview_campaign
@@ -33,8 +33,10 @@ from store.demo import DEMO_ORGANISATION, load_demo_data
 from store.enums import Channel
 from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
+from store.guestlist.import_consent import ConsentConfirmation
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
+from store.keyring import KeyringError
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
@@ -45,6 +47,11 @@ from store.segments import parse_segment
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_REFUSED = 2
+# What the operator confirms with ``import --sms-consent``, kept as the consent's evidence.
+CLI_CONSENT_TEXT = (
+    "The person importing confirmed that the guests in this file with a mobile number "
+    "agreed to receive text messages about the wedding"
+)
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
 
@@ -66,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         start_error_reporting(settings.reporting, args.command_name)
     try:
         return asyncio.run(command(args, settings))
+    except KeyringError as error:
+        print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
     except SQLAlchemyError as error:
         print(
             f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",
@@ -98,6 +107,12 @@ def _parser() -> argparse.ArgumentParser:
     importer = add("import", _import, "Import a guest-list CSV into a wedding.")
     importer.add_argument("file", help="the CSV file, or - for standard input")
     importer.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
+    importer.add_argument(
+        "--sms-consent",
+        action="store_true",
+        help="you confirm that the file's guests with a mobile number agreed to texts "
+        "(recorded as their consent where the file has no sms_consent value)",
+    )
     exporter = add("export", _export, "Write a wedding's guests to standard output.")
     exporter.add_argument("--wedding", help="wedding id or slug (default: the only wedding)")
     exporter.add_argument("--format", choices=("csv", "json"), default="csv")
@@ -165,6 +180,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     restore.add_argument("path", help="the backup file")
     restore.add_argument("--force", action="store_true", help="replace a database that holds data")
+    cli_person.register(commands)
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -176,7 +192,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def _open_database(settings: Settings) -> Database:
-    database = Database(settings.store)
+    database = Database(with_kept_data_keys(settings.store))
     await migrate(database)
     return database
 
@@ -224,7 +240,17 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         try:
             async with database.transaction() as session:
                 wedding = await WeddingRepository(session).resolve(args.wedding)
-                report = await import_guest_csv(session, CLI, wedding, data)
+                confirmation = (
+                    ConsentConfirmation(
+                        f"{CLI_CONSENT_TEXT} (guestcomms import {args.file} --sms-consent)",
+                        str(CLI),
+                    )
+                    if args.sms_consent
+                    else None
+                )
+                report = await import_guest_csv(
+                    session, CLI, wedding, data, sms_consent=confirmation
+                )
         except (ImportRefused, NotFound, AmbiguousWedding) as error:
             print(f"Refused {args.file}: {_sentence(error)}", file=sys.stderr)
             return EXIT_REFUSED
@@ -232,6 +258,11 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"Imported {args.file} into {lines[0]}")
         for line in lines[1:]:
             print(f"  {line}")
+        if report.asks_for_sms_consent:
+            print(
+                "  If they agreed to texts, import the file again with --sms-consent, "
+                "or add an sms_consent column (yes or no)."
+            )
         return EXIT_OK
 
     return await _with_database(settings, run)

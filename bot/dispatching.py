@@ -6,13 +6,13 @@ import os
 import socket
 import threading
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import dramatiq
 from dramatiq.asyncio import get_event_loop_thread
 
-from bot.secrets import kept_secret
+from bot.secrets import kept_secret, with_kept_data_keys
 from bot.settings import Settings
 from dispatch.actors import SEND_QUEUE, Actors, declare_actors
 from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
@@ -68,7 +68,7 @@ def build_runtime(
         open_seconds=dispatch.breaker_open_seconds,
     )
     return Runtime(
-        database=Database(settings.store),
+        database=Database(with_kept_data_keys(settings.store)),
         settings=dispatch,
         sms=sms_provider(dispatch),
         email=email_provider(dispatch),
@@ -150,6 +150,9 @@ def wire(
     clock: Callable[[], datetime] = utcnow,
 ) -> Dispatching:
     namespace = namespace or settings.dispatch.broker_namespace
+    # Checked now, so a worker without the data keys fails as it starts, not at
+    # its first message.
+    settings = replace(settings, store=with_kept_data_keys(settings.store))
     broker = build_broker(settings.store.redis_url, namespace)
     built: list[Runtime] = []
 

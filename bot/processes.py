@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import signal
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict
+from datetime import datetime
 
 import structlog
 from aiohttp import web
@@ -17,8 +19,10 @@ from bot.settings import Settings
 from bot.slack.alert_poster import AlertPoster, alert_poster
 from bot.web_app import build_web_app
 from dispatch.reconciler import tick
+from dispatch.retention import RetentionSweep
 from dispatch.runtime import Runtime
 from dispatch.watch import watch
+from store.models.base import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -43,16 +47,23 @@ async def start_web(settings: Settings, dispatching: Dispatching, port: int) -> 
 
 
 async def run_scheduler(
-    settings: Settings, dispatching: Dispatching, stop: asyncio.Event, every: float
+    settings: Settings,
+    dispatching: Dispatching,
+    stop: asyncio.Event,
+    every: float,
+    clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Tick until stopped: start due campaigns, wake deferred work, settle expired leases;
-    then sample the queue, evaluate the alert rules and tell the on-call channel."""
-    runtime = dispatching.control_runtime(settings)
+    then sample the queue, evaluate the alert rules and tell the on-call channel; and
+    hourly purge message texts past their keeping time."""
+    runtime = dispatching.control_runtime(settings, clock)
     holder = f"scheduler-{uuid.uuid4().hex[:12]}"
+    retention = RetentionSweep(runtime)
     try:
         async with alert_poster(runtime.database, settings.slack, runtime.clock) as poster:
             while not stop.is_set():
                 await _tick_once(runtime, poster, holder)
+                await _purge_if_due(retention)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=every)
     finally:
@@ -77,6 +88,20 @@ async def _tick_once(runtime: Runtime, poster: AlertPoster | None, holder: str) 
     else:
         if alerts is not None and (alerts.fired or alerts.resolved):
             log.info("alerts", **asdict(alerts))
+
+
+async def _purge_if_due(retention: RetentionSweep) -> None:
+    try:
+        purged = await retention.run_if_due()
+    except Exception:
+        log.exception("retention purge failed")
+    else:
+        if purged is not None and purged.rows:
+            log.info(
+                "retention purge",
+                inbound_texts=sum(purged.inbound_texts.values()),
+                delivery_errors=sum(purged.delivery_errors.values()),
+            )
 
 
 async def serve(settings: Settings, port: int) -> None:

@@ -11,6 +11,8 @@ from pydantic import SecretStr
 
 from bot.log_setup import REDACTOR
 from bot.settings import Settings
+from store.keyring import KeyringError
+from store.settings import StoreSettings
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +47,40 @@ def with_kept_secrets(settings: Settings) -> Settings:
     REDACTOR.know([*unsubscribe, *jwt])
     return replace(
         settings,
+        store=with_kept_data_keys(settings.store),
         dispatch=settings.dispatch.model_copy(
             update={"unsubscribe_secret": [SecretStr(key) for key in unsubscribe]}
         ),
         web=settings.web.model_copy(update={"jwt_secret": [SecretStr(key) for key in jwt]}),
+    )
+
+
+def with_kept_data_keys(store: StoreSettings) -> StoreSettings:
+    """``store`` with the personal-data keys from the environment, or this machine's kept
+    ones: every process that reads or writes guests' data (web, workers, scheduler,
+    CLI) must hash and encrypt with the same keys.
+
+    Only a laptop (SQLite) may keep generated keys: processes on several machines
+    would each generate their own, and an opt-out hashed with one key is invisible
+    to a check made with another.
+    """
+    missing = not store.data_encryption_keys or store.data_index_key is None
+    if missing and not store.database_url.startswith("sqlite"):
+        raise KeyringError(
+            "DATA_INDEX_KEY and DATA_ENCRYPTION_KEYS must be set when the database is not "
+            "SQLite: every web, worker and scheduler process must use the same keys, and a "
+            "key generated on one machine would not be the others'"
+        )
+    encryption = kept_secret(
+        [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
+    )
+    configured_index = store.data_index_key
+    index = kept_secret(
+        [configured_index.get_secret_value()] if configured_index else [], "DATA_INDEX_KEY"
+    )
+    return store.model_copy(
+        update={
+            "data_encryption_keys": [SecretStr(key) for key in encryption],
+            "data_index_key": SecretStr(index[0]),
+        }
     )

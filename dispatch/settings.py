@@ -68,6 +68,11 @@ class DispatchSettings(BaseSettings):
     # Provider calls in flight at once within one batch.
     send_concurrency: int = Field(default=10, ge=1, le=100)
 
+    # --- privacy ---------------------------------------------------------------
+    # Guests' reply texts and providers' error texts are purged this many days
+    # after the wedding they belong to (counts and statuses stay).
+    retention_days_after_wedding: int = Field(default=180, ge=1)
+
     # The tiers' messages per hour and per day. Off only for load tests and
     # benchmarks against fakes; recipients per campaign are checked regardless.
     enforce_hourly_and_daily_limits: bool = True

@@ -18,8 +18,8 @@ from handlers.replies import TWILIO_KEYWORDS, Reading, read_reply
 from handlers.reply_answers import Answers
 from store.audit import Actor
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
-from store.models import ConsentRecord, Guest, Organisation, Wedding
-from store.models.base import utcnow
+from store.models import Guest, Organisation, Wedding
+from store.repositories.consents import ConsentEntry, record_consents
 from store.repositories.inbound import (
     ArrivalRow,
     ArrivedMessage,
@@ -255,18 +255,14 @@ async def _effect(
             source=source,
         )
         answer = answers.opted_in()
-        if lifted and guest is not None:
-            session.add(
-                ConsentRecord(
-                    organisation_id=organisation.id,
-                    guest_id=guest.id,
-                    channel=message.channel,
-                    granted=True,
-                    source=source,
-                    text_shown=answer or "",
-                    recorded_by="guest",
-                    created_at=utcnow(),
-                )
+        if guest is not None:
+            # START is the guest's own agreement, whether or not they had opted out:
+            # recorded with the words we answered.
+            await record_consents(
+                session,
+                actor,
+                organisation.id,
+                [ConsentEntry(guest.id, message.channel, True, source, answer or "", "guest")],
             )
         return ReplyOutcome(reading=reading, answer=None if opt_out_type else answer, lifted=lifted)
     if reading.kind == InboundClass.HELP:

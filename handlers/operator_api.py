@@ -174,6 +174,8 @@ def _entry(found: LedgerEntry) -> dict[str, Any]:
     return {
         "organisation": found.organisation_slug,
         "active": entry.lifted_at is None,
+        # The guest was erased: only the keyed hash of the address is kept.
+        "erased": entry.address is None,
         "reason": str(entry.reason),
         "source": entry.source,
         "detail": entry.detail,

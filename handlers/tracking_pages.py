@@ -64,7 +64,7 @@ async def _record(request: web.Request, delivery_id: int, kind: str, url: str | 
         async with request.app[SERVICES].database.transaction() as session:
             sent_at = await email_sent_at(session, delivery_id)
             if sent_at is None:
-                return  # the delivery was deleted (the guest erased): nothing to count
+                return  # no such email, or its guest was erased: nothing to count
             await record_engagement(
                 session,
                 delivery_id=delivery_id,

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
 from store.keyring import Keyring, KeyringError
 from store.settings import StoreSettings
 
+_DATABASE = "guestcomms.database"
+
 
 class Database:
     """Owns the async engine; hands out sessions wrapped in one transaction each."""
@@ -43,14 +45,21 @@ class Database:
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Every session knows the Database that opened it, so code holding only a
+        # session (the suppression ledger, guest lookups) reaches the keyring.
+        info = {_DATABASE: self}
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, info=info)
         # Reads need no write lock: on SQLite they begin DEFERRED and see a
         # WAL snapshot while a long import writes.
         self._read_sessions = async_sessionmaker(
-            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
+            self.engine.execution_options(sqlite_begin="DEFERRED"),
+            expire_on_commit=False,
+            info=info,
         )
         self._glance_sessions = async_sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
+            self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+            expire_on_commit=False,
+            info=info,
         )
         # SQLite has one writer at a time. Pooled connections waiting on its
         # busy handler retry at random, so under load some waited past the
@@ -126,6 +135,14 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def keyring_of(session: AsyncSession) -> Keyring:
+    """The keyring of the Database whose session this is."""
+    database = session.info.get(_DATABASE)
+    if not isinstance(database, Database):
+        raise KeyringError("this session was not opened by a Database, so it has no keys")
+    return database.keyring
 
 
 def _ensure_parent_directory(database: str | None) -> None:

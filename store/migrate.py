@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, text
 
 from store.database import Database
+from store.keyring import Keyring
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant will do: it only has to be the same in every process, so that
@@ -25,8 +27,10 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 async def migrate(database: Database, revision: str = "head") -> None:
+    """Upgrade to ``revision``; migrations that hash personal data (0016) use
+    ``database``'s keyring, asked for only if there is something to hash."""
     async with database.engine.begin() as connection:
-        await connection.run_sync(_upgrade, revision)
+        await connection.run_sync(_upgrade, revision, lambda: database.keyring)
 
 
 async def downgrade(database: Database, revision: str) -> None:
@@ -34,10 +38,11 @@ async def downgrade(database: Database, revision: str) -> None:
         await connection.run_sync(_downgrade, revision)
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
+def _upgrade(connection: Connection, revision: str, keyring: Callable[[], Keyring]) -> None:
     _lock(connection)
     config = alembic_config()
     config.attributes["connection"] = connection
+    config.attributes["keyring"] = keyring
     command.upgrade(config, revision)
 
 

@@ -7,15 +7,24 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 
 from store.database import Database
 from store.migrate import migrate
 from store.models import Base
-from store.settings import StoreSettings
 from tests import services
+from tests.data_keys import store_settings
 from tests.dispatch_harness import Backend
+
+
+@pytest.fixture(autouse=True)
+def _logs_to_the_current_streams() -> Iterator[None]:
+    """A CLI run in a test configures the logs to write to that test's captured
+    stderr, which pytest closes afterwards: later tests log as by default again."""
+    yield
+    structlog.reset_defaults()
 
 
 def sqlite_url(path: Path) -> str:
@@ -25,7 +34,7 @@ def sqlite_url(path: Path) -> str:
 def open_database(url: str | URL) -> Database:
     # redis_url is pinned so a REDIS_URL in the environment cannot leak in.
     rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
-    return Database(StoreSettings(database_url=rendered, redis_url=None))
+    return Database(store_settings(rendered))
 
 
 async def _migrated(url: str | URL) -> None:

@@ -9,10 +9,13 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from store.audit import Actor
 from store.database import Database
 from store.enums import CampaignState, Channel, DeliveryStatus, SuppressionReason
-from store.models import Campaign, Delivery, Guest, Suppression
+from store.models import Campaign, Delivery, Guest
+from store.models.base import utcnow
 from store.repositories.alert_rules import firing_alerts
+from store.repositories.suppressions import SuppressionLedger
 from tests.alert_helpers import SteppedClock, Watch, watching
 from tests.dispatch_harness import draft_for_approval, make_guests
 
@@ -140,7 +143,7 @@ async def test_failures_with_attempts_left_are_not_dead_letters(database: Databa
 
 
 async def test_a_campaign_whose_emails_draw_complaints_is_named(database: Database) -> None:
-    clock = SteppedClock()
+    clock = SteppedClock(utcnow())  # the ledger dates complaints by the real clock
     campaign_id, people = await campaign_under_way(database, clock, 200, Channel.EMAIL)
     sent_at = clock() - timedelta(seconds=30)
     await add_deliveries(
@@ -159,21 +162,18 @@ async def test_a_campaign_whose_emails_draw_complaints_is_named(database: Databa
         assert headed(watch, "Complaint rate") == []  # no complaints: nothing to say
 
         async def complain(guests: list[Guest]) -> None:
+            """Spam complaints, as Resend's events record them (now, by the real clock)."""
             async with database.transaction() as session:
-                await session.execute(
-                    insert(Suppression),
-                    [
-                        {
-                            "organisation_id": organisation_id,
-                            "channel": Channel.EMAIL,
-                            "address": guest.email,
-                            "reason": SuppressionReason.COMPLAINT,
-                            "source": "resend",
-                            "created_at": clock(),
-                        }
-                        for guest in guests
-                    ],
-                )
+                for guest in guests:
+                    assert guest.email is not None
+                    await SuppressionLedger(session).suppress(
+                        Actor("provider", "resend"),
+                        organisation_id=organisation_id,
+                        channel=Channel.EMAIL,
+                        address=guest.email,
+                        reason=SuppressionReason.COMPLAINT,
+                        source="resend",
+                    )
 
         organisation_id = await organisation_of(database, campaign_id)
         await complain(people[:1])  # 1 of 200 = 0.5 %, over the 0.3 % threshold

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from bot.cli import main
+from tests.data_keys import DATA_KEYS_ENV
 
 GUESTS = (
     "email,name,phone,dietary_requirements,plus_one\n"
@@ -22,6 +23,8 @@ GUESTS = (
 def database_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in DATA_KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -55,11 +58,62 @@ def test_import_reports_counts_and_each_bad_row(
     assert capsys.readouterr().out.splitlines() == [
         "Imported guests.csv into Alex & Sam: 1 added, 0 updated, 0 unchanged, "
         "1 row with problems.",
+        "  1 guest with a mobile number has no SMS consent on record, so they will not be texted.",
         "  line 3, email: “bad-address” is not a valid email address: "
         "An email address must have an @-sign.",
+        "  If they agreed to texts, import the file again with --sms-consent, "
+        "or add an sms_consent column (yes or no).",
     ]
     assert main(["import", "guests.csv"]) == 0
     assert "0 added, 0 updated, 1 unchanged" in capsys.readouterr().out
+
+
+def test_import_records_sms_consent_the_operator_confirms(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    (database_env / "guests.csv").write_text(GUESTS)
+    capsys.readouterr()
+    assert main(["import", "guests.csv", "--sms-consent"]) == 0
+    out = capsys.readouterr().out
+    assert "  SMS consent recorded for 1 guest." in out
+    assert "no SMS consent on record" not in out
+    assert main(["guest", "export", "ann@example.com"]) == 0
+    [consent] = json.loads(capsys.readouterr().out)["consents"]
+    assert (consent["source"], consent["granted"], consent["recorded_by"]) == (
+        "import_confirmation",
+        True,
+        "cli",
+    )
+    assert consent["text_shown"].startswith(
+        "The person importing confirmed that the guests in this file with a mobile number "
+        "agreed to receive text messages about the wedding (guestcomms import guests.csv"
+    )
+    # The same file again records nothing more; a "no" in a column withdraws it.
+    assert main(["import", "guests.csv", "--sms-consent"]) == 0
+    assert "SMS consent recorded" not in capsys.readouterr().out
+    (database_env / "no.csv").write_text("name,phone,sms_consent\nAnn Lee,+12015550150,no\n")
+    assert main(["import", "no.csv", "--sms-consent"]) == 0
+    out = capsys.readouterr().out
+    assert "  SMS consent withdrawn for 1 guest." in out
+    assert "  1 guest with a mobile number has no SMS consent on record" in out
+    assert "--sms-consent" not in out  # the file answered for itself
+
+
+def test_data_requests_refuse_what_is_not_an_address(
+    database_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["demo-data"])
+    capsys.readouterr()
+    assert main(["guest", "export", "not-an-address"]) == 2
+    assert capsys.readouterr().err == "Cannot export: “not-an-address” is not a phone number\n"
+    assert main(["guest", "erase", "ann@", "--yes"]) == 2
+    assert capsys.readouterr().err.startswith("Cannot erase: “ann@” is not a valid email address")
+    assert main(["guest", "export", "nobody@example.com", "--organisation", "nope"]) == 2
+    assert capsys.readouterr().err == "Cannot export: Organisation 'nope' was not found\n"
+    assert main(["guest", "export", "nobody@example.com", "--output", "out.json"]) == 0
+    assert capsys.readouterr().err.splitlines()[1] == "Nothing at all."
+    assert (database_env / "out.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_import_reads_standard_input(
@@ -213,9 +267,25 @@ def test_an_absurd_wedding_id_is_not_found(
 
 @pytest.mark.integration
 def test_the_cli_works_on_postgresql(
-    postgres_url: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    postgres_url: URL,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
+    monkeypatch.chdir(tmp_path)
+    for name in DATA_KEYS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # Several machines cannot share keys one of them generated: they must be given.
+    assert main(["migrate"]) == 1
+    assert capsys.readouterr().err == (
+        "guestcomms migrate cannot run: DATA_INDEX_KEY and DATA_ENCRYPTION_KEYS must be set "
+        "when the database is not SQLite: every web, worker and scheduler process must use "
+        "the same keys, and a key generated on one machine would not be the others'.\n"
+    )
+    assert not (tmp_path / "var").exists()
+    for name, value in DATA_KEYS_ENV.items():
+        monkeypatch.setenv(name, value)
     assert main(["migrate"]) == 0
     assert main(["demo-data"]) in (0,)
     capsys.readouterr()

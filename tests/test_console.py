@@ -125,3 +125,13 @@ def _wait_for(outbox: Path, pattern: str) -> list[Path]:
             return found
         time.sleep(0.2)
     raise AssertionError(f"nothing matching {pattern} reached {outbox}")
+
+
+def test_an_owner_erases_a_guest_after_the_private_question(console: pexpect.spawn[str]) -> None:
+    console.sendline("/comms guests erase-person +12015550139 as U_OWNER")
+    console.expect_exact("Erase everything held about +12015550139? That is Nora Scott")
+    console.expect_exact("[1] Erase")
+    console.expect_exact(PROMPT)
+    console.sendline("/click 1 as U_OWNER")
+    console.expect_exact("erased a person's data at their request")
+    console.expect_exact("1 opt-out stays in force")

@@ -27,6 +27,7 @@ from dispatch.reconciler import tick
 from store.database import Database
 from store.enums import CampaignState, DeliveryStatus
 from store.models import Campaign
+from tests.data_keys import DATA_KEYS_ENV
 from tests.dispatch_harness import (
     APPROVER,
     deliveries,
@@ -67,6 +68,7 @@ def _worker_env(
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": "+12015550000",
         **fakes_env,
+        **DATA_KEYS_ENV,
     }
 
 

@@ -27,7 +27,9 @@ async def test_demo_data_has_what_every_flow_needs(database: Database) -> None:
         organisation = await session.scalar(select(Organisation))
         assert organisation is not None
         roles = set((await session.scalars(select(Member.role))).all())
-        suppressed = await SuppressionLedger(session).active_addresses(organisation.id)
+        suppressed = await SuppressionLedger(session).active_among(
+            organisation.id, [(Channel.SMS, g.phone) for g in guests if g.phone]
+        )
         sms_consents = await session.scalar(
             select(func.count()).where(ConsentRecord.channel == Channel.SMS)
         )

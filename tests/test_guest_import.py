@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from store.database import Database
 from store.enums import Channel, RsvpStatus, SuppressionReason
-from store.guestlist.importer import ImportReport, import_guest_csv
+from store.guestlist.import_report import ImportReport
+from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, MAX_ROWS, ImportRefused
 from store.models import AuditEntry, Guest, GuestGroup, Wedding
 from store.repositories.suppressions import SuppressionLedger
@@ -48,7 +49,10 @@ async def test_good_rows_are_imported_with_normalised_addresses(database: Databa
     _, wedding = await make_wedding(database)
     report = await _import(database, wedding, GOOD)
 
-    assert report.lines() == ["Ann & Ben: 3 added, 0 updated, 0 unchanged."]
+    assert report.lines() == [
+        "Ann & Ben: 3 added, 0 updated, 0 unchanged.",
+        "3 guests with a mobile number have no SMS consent on record, so they will not be texted.",
+    ]
     guests = await _guests(database, wedding)
     assert guests["Ann Lee"].email == "ann@example.com"
     assert guests["Ann Lee"].phone == "+12015550100"
@@ -67,7 +71,10 @@ async def test_reimporting_the_same_file_changes_nothing(database: Database) -> 
 
     report = await _import(database, wedding, GOOD)
 
-    assert report.lines() == ["Ann & Ben: 0 added, 0 updated, 3 unchanged."]
+    assert report.lines() == [
+        "Ann & Ben: 0 added, 0 updated, 3 unchanged.",
+        "3 guests with a mobile number have no SMS consent on record, so they will not be texted.",
+    ]
     async with database.transaction() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEntry)) == audit_rows
     assert len(await _guests(database, wedding)) == 3
@@ -112,6 +119,7 @@ async def test_duplicate_rows_are_reported_and_the_first_kept(database: Database
 
     assert report.lines() == [
         "Ann & Ben: 2 added, 0 updated, 0 unchanged, 2 rows with problems.",
+        "1 guest with a mobile number has no SMS consent on record, so they will not be texted.",
         "line 3, email: the same email as line 2; this row was skipped",
         "line 5, phone: the same phone as line 4; this row was skipped",
     ]
@@ -230,7 +238,7 @@ async def test_a_header_without_names_is_refused(database: Database) -> None:
     assert await _refused(database, b"email,phone\nann@example.com,\n") == (
         "The header row has no “name” column (found: email, phone). Expected: "
         "email, name, phone, dietary_requirements, plus_one; "
-        "optionally rsvp_status, groups, party_size, timezone, preferred_channel."
+        "optionally rsvp_status, groups, party_size, timezone, preferred_channel, sms_consent."
     )
 
 
@@ -268,7 +276,10 @@ async def test_changed_rows_update_and_empty_cells_keep_what_is_stored(
     )
     report = await _import(database, wedding, update)
 
-    assert report.lines() == ["Ann & Ben: 0 added, 2 updated, 0 unchanged."]
+    assert report.lines() == [
+        "Ann & Ben: 0 added, 2 updated, 0 unchanged.",
+        "2 guests with a mobile number have no SMS consent on record, so they will not be texted.",
+    ]
     guests = await _guests(database, wedding)
     ann = guests["Ann Lee"]
     assert (ann.rsvp_status, ann.party_size) == (RsvpStatus.CONFIRMED, 2)
@@ -326,6 +337,7 @@ async def test_opted_out_guests_are_imported_and_counted(database: Database) -> 
     assert report.lines() == [
         "Ann & Ben: 3 added, 0 updated, 0 unchanged.",
         "1 of these guests opted out earlier and will not be messaged.",
+        "3 guests with a mobile number have no SMS consent on record, so they will not be texted.",
     ]
 
 

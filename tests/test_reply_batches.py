@@ -32,7 +32,7 @@ async def suppressed(database: Database) -> set[str]:
         rows = await session.scalars(
             select(Suppression.address).where(Suppression.lifted_at.is_(None))
         )
-        return set(rows)
+        return {address for address in rows if address is not None}
 
 
 async def stored(database: Database) -> int:

@@ -112,4 +112,7 @@ async def test_suppression_belongs_to_one_organisation(database: Database) -> No
     async with database.transaction() as session:
         ledger = SuppressionLedger(session)
         assert await ledger.active(second.id, Channel.SMS, PHONE) is None
-        assert await ledger.active_addresses(first.id) == {(Channel.SMS, PHONE): "stop"}
+        assert await ledger.active_among(first.id, [(Channel.SMS, PHONE)]) == {
+            (Channel.SMS, PHONE): "stop"
+        }
+        assert await ledger.active_among(second.id, [(Channel.SMS, PHONE)]) == {}

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from handlers.app import create_app
+from store.audit import Actor
 from store.database import Database
 from store.enums import Channel, DeliveryStatus, InboundClass, RsvpStatus, SuppressionReason
 from store.models import (
@@ -28,6 +29,7 @@ from store.models import (
 )
 from store.models.base import utcnow
 from store.models.monitoring import MetricBucket
+from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import make_guests
 from tests.twilio_webhook_client import ORGANISATION_NUMBER, new_sid, post_signed, text_from
 from tests.web_harness import ClientFactory, app_settings
@@ -169,14 +171,14 @@ async def test_a_bounce_or_invalid_number_is_not_lifted_by_yes(
 ) -> None:
     async with database.transaction() as session:
         organisation_id = await session.scalar(select(Organisation.id))
-        session.add(
-            Suppression(
-                organisation_id=organisation_id,
-                channel=Channel.SMS,
-                address=GUEST,
-                reason=SuppressionReason.INVALID,
-                source="twilio",
-            )
+        assert organisation_id is not None
+        await SuppressionLedger(session).suppress(
+            Actor("test"),
+            organisation_id=organisation_id,
+            channel=Channel.SMS,
+            address=GUEST,
+            reason=SuppressionReason.INVALID,
+            source="twilio",
         )
     await text(client, GUEST, "YES")
     assert len(await active_entries(database, GUEST)) == 1

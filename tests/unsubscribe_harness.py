@@ -79,7 +79,7 @@ async def active_suppressions(database: Database) -> list[tuple[str, str, str, s
             .where(Suppression.lifted_at.is_(None))
             .order_by(Suppression.channel)
         )
-        return [(str(c), a, str(r), s) for c, a, r, s in rows]
+        return [(str(c), a or "", str(r), s) for c, a, r, s in rows]
 
 
 async def events(database: Database) -> list[tuple[str, dict[str, object]]]:

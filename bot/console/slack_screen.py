@@ -119,8 +119,20 @@ class SlackScreen:
     def _post_ephemeral(self, payload: dict[str, Any]) -> web.Response:
         user = self.names.get(str(payload.get("user")), str(payload.get("user")))
         text = readable(str(payload.get("text", "")), self.names)
+        ts = self._ts()
+        blocks = payload.get("blocks")
+        found = buttons_of(json.loads(blocks) if isinstance(blocks, str) else blocks or [])
+        if found:
+            # A private question with buttons (erasing a person's data).
+            channel, thread_ts = str(payload.get("channel")), payload.get("thread_ts")
+            self.buttons = [
+                Button(label, action, value, block, channel, ts, thread_ts)
+                for label, action, value, block in found
+            ]
+            choices = "  ".join(f"[{n}] {b.label}" for n, b in enumerate(self.buttons, 1))
+            text += f"\n{choices}   (type /click N)"
         self.output.write(f"(only {user} sees this) {text}")
-        return web.json_response({"ok": True, "message_ts": self._ts()})
+        return web.json_response({"ok": True, "message_ts": ts})
 
     def _conversations_open(self, payload: dict[str, Any]) -> web.Response:
         return web.json_response({"ok": True, "channel": {"id": f"D_{payload.get('users')}"}})

@@ -2,7 +2,8 @@
 
 Opt-outs show masked addresses (``j•••@example.com``, ``•••• •••• 4567``):
 enough for a planner to recognise a guest, too little to copy a list out of
-a channel. A search by the whole address finds the entry all the same.
+a channel. A search by the whole address finds the entry all the same — by
+its keyed hash, so an erased guest's opt-out is found too.
 """
 
 from __future__ import annotations
@@ -98,7 +99,9 @@ async def show_optouts(request: CommandRequest) -> None:
     search = " ".join(words).strip()
     organisation = request.caller.organisation
     async with request.services.database.reading() as session:
-        entries, total = await ledger_page(session, organisation.id, channel, search, OPTOUTS_SHOWN)
+        entries, total = await ledger_page(
+            session, organisation.id, channel, search, OPTOUTS_SHOWN, organisation.default_country
+        )
         by_reason = await SuppressionLedger(session).count_by_reason(organisation.id)
     scope = f"{channel.value.upper() if channel == Channel.SMS else 'email'} " if channel else ""
     matching = f" matching “{search}”" if search else ""
@@ -107,11 +110,12 @@ async def show_optouts(request: CommandRequest) -> None:
         heading += f" (the newest {len(entries)})"
     lines = [heading + "."]
     for entry in entries:
-        masked = (
-            mask_email(entry.address)
-            if entry.channel == Channel.EMAIL
-            else mask_phone(entry.address)
-        )
+        if entry.address is None:
+            masked = "an erased guest's address"
+        elif entry.channel == Channel.EMAIL:
+            masked = mask_email(entry.address)
+        else:
+            masked = mask_phone(entry.address)
         lines.append(
             f"• {masked} ({entry.channel.value}) — {entry.reason.value}, from {entry.source}, "
             f"{entry.created_at.date().isoformat()}"

@@ -3,7 +3,9 @@
 Share the file in a channel or thread with the message ``comms guests
 import`` (or give its file id: ``/comms guests import F0123ABC``; a slash
 command cannot carry a file). The answer gives the counts and every row
-that could not be imported, with its line and reason.
+that could not be imported, with its line and reason. When the file gives
+guests mobile numbers without an ``sms_consent`` column, a button then asks
+the planner to confirm they agreed to texts (``import_consent``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot.slack import import_consent
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
 from bot.slack.options import take_options
@@ -31,7 +34,8 @@ USAGE = (
 MAX_PROBLEM_LINES = 40
 
 
-def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
+def register(bolt: AsyncApp, wiring: BotWiring) -> None:
+    import_consent.register(bolt, wiring)
     wiring.table.add(
         Command(
             ("guests", "import"),
@@ -67,6 +71,8 @@ async def import_guests(request: CommandRequest) -> None:
             shown.append(f"… and {len(lines) - len(shown)} more; fix these and import again.")
         shown[0] = f"Imported {shared.name} into {shown[0]}"
         await request.say("\n".join(shown))
+        if report.asks_for_sms_consent:
+            await import_consent.ask(request, report, file_id, shared.name, wedding)
 
 
 def _is_file(entry: dict[str, Any]) -> bool:

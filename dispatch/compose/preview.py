@@ -18,7 +18,7 @@ from dispatch.compose.email_message import EmailContent
 from dispatch.compose.findings import Finding, Severity
 from dispatch.compose.sms_segments import SmsSegments, sms_segments
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
-from dispatch.recipients import RecipientPlan, plan_recipients
+from dispatch.recipients import RecipientPlan, address_of, plan_recipients
 from dispatch.settings import DispatchSettings
 from store.enums import Channel
 from store.errors import SegmentError
@@ -87,7 +87,15 @@ async def preview_campaign(
         guests,
         # The campaign's own channels: email as a fallback for texts is no plan.
         [Channel(channel) for channel in campaign.channels],
-        suppressed=await SuppressionLedger(session).active_addresses(organisation.id),
+        suppressed=await SuppressionLedger(session).active_among(
+            organisation.id,
+            (
+                (channel, address)
+                for guest in guests
+                for channel in Channel
+                if (address := address_of(guest, channel)) is not None
+            ),
+        ),
         sms_consent=await consenting_guest_ids(session, wedding.id, Channel.SMS),
     )
     context = SendContext(

@@ -7,7 +7,6 @@ is stored, so a partial export (say, only RSVPs) can be imported safely.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, insert, select, update
@@ -16,6 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store import audit
 from store.audit import Actor, AuditRecord
 from store.enums import Channel, RsvpStatus
+from store.guestlist.import_consent import (
+    ConsentConfirmation,
+    ConsentOutcome,
+    ImportedGuest,
+    apply_sms_consent,
+)
+from store.guestlist.import_report import ImportReport
 from store.guestlist.reader import GuestRow, ParsedGuestList, RowProblem, parse_guest_csv
 from store.models import Guest, GuestGroup, Organisation, Wedding
 from store.models.base import utcnow
@@ -39,50 +45,61 @@ _CHUNK = 1000
 T = TypeVar("T")
 
 
-@dataclass(slots=True)
-class ImportReport:
-    wedding_name: str
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    # Guests in the file whose address is on the opt-out list: imported, never messaged.
-    suppressed: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def lines(self) -> list[str]:
-        """What the planner reads, in the CLI and in Slack."""
-        summary = (
-            f"{self.wedding_name}: {self.added} added, {self.updated} updated, "
-            f"{self.unchanged} unchanged"
-        )
-        rows = len({problem.line for problem in self.problems})
-        summary += f", {rows} row{'s' if rows != 1 else ''} with problems" if rows else ""
-        out = [summary + "."]
-        if self.suppressed:
-            out.append(
-                f"{self.suppressed} of these guests opted out earlier and will not be messaged."
-            )
-        out.extend(self.notes)
-        out.extend(str(problem) for problem in self.problems)
-        return out
-
-
 async def import_guest_csv(
-    session: AsyncSession, actor: Actor, wedding: Wedding, data: bytes
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    data: bytes,
+    *,
+    sms_consent: ConsentConfirmation | None = None,
 ) -> ImportReport:
-    """Read ``data`` and apply it; raises ``ImportRefused`` (nothing changed) for a bad file."""
+    """Read ``data`` and apply it; raises ``ImportRefused`` (nothing changed) for a bad file.
+
+    ``sms_consent``: someone confirmed that the file's guests with a mobile number
+    agreed to texts (recorded for rows whose sms_consent cell is empty).
+    """
+    parsed = await read_guest_csv(session, wedding, data)
+    return await apply_guest_rows(session, actor, wedding, parsed, sms_consent=sms_consent)
+
+
+async def read_guest_csv(session: AsyncSession, wedding: Wedding, data: bytes) -> ParsedGuestList:
     organisation = await session.get(Organisation, wedding.organisation_id)
     assert organisation is not None  # the foreign key guarantees it
-    parsed = parse_guest_csv(data, organisation.default_country)
-    return await apply_guest_rows(session, actor, wedding, parsed)
+    return parse_guest_csv(data, organisation.default_country)
+
+
+async def confirm_sms_consent(
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    parsed: ParsedGuestList,
+    confirmation: ConsentConfirmation,
+) -> ConsentOutcome:
+    """Record the confirmation for the guests of an already imported file (their data is
+    left as it is now)."""
+    stored = await _StoredGuests.load(session, wedding.id)
+    guests = []
+    for row in parsed.rows:
+        guest_id, conflict = stored.match(row)
+        if guest_id is not None and conflict is None:
+            has_phone = bool(row.phone or stored.guests[guest_id]["phone"])
+            guests.append(ImportedGuest(row, guest_id, has_phone))
+    return await apply_sms_consent(session, actor, wedding.organisation_id, guests, confirmation)
 
 
 async def apply_guest_rows(
-    session: AsyncSession, actor: Actor, wedding: Wedding, parsed: ParsedGuestList
+    session: AsyncSession,
+    actor: Actor,
+    wedding: Wedding,
+    parsed: ParsedGuestList,
+    *,
+    sms_consent: ConsentConfirmation | None = None,
 ) -> ImportReport:
     report = ImportReport(
-        wedding_name=wedding.couple_names, problems=list(parsed.problems), notes=parsed.notes
+        wedding_name=wedding.couple_names,
+        problems=list(parsed.problems),
+        notes=parsed.notes,
+        consent_column="sms_consent" in parsed.columns,
     )
     # Two imports into one wedding at once would both read the guests, then
     # both insert: the second waits here instead (SQLite's BEGIN IMMEDIATE
@@ -92,6 +109,7 @@ async def apply_guest_rows(
     new_rows: list[GuestRow] = []
     updates: list[tuple[dict[str, Any], dict[str, Any], list[str] | None]] = []
     matched_on_line: dict[int, int] = {}
+    imported: list[ImportedGuest] = []
     for row in parsed.rows:
         guest_id, conflict = stored.match(row)
         if conflict is not None:
@@ -112,6 +130,7 @@ async def apply_guest_rows(
             continue
         matched_on_line[guest_id] = row.line
         before = stored.guests[guest_id]
+        imported.append(ImportedGuest(row, guest_id, bool(row.phone or before["phone"])))
         changes = _changes(before, row)
         groups = row.groups if row.groups is not None and row.groups != before["groups"] else None
         if changes or groups is not None:
@@ -123,12 +142,19 @@ async def apply_guest_rows(
     added_ids = await _insert_guests(session, wedding.id, new_rows)
     await _update_guests(session, updates)
     report.added, report.updated = len(added_ids), len(updates)
+    imported += [
+        ImportedGuest(row, guest_id, row.phone is not None)
+        for row, guest_id in zip(new_rows, added_ids, strict=True)
+    ]
     await audit.record(
         session,
         actor,
         _audit_records(wedding, new_rows, added_ids, updates, report),
     )
     report.suppressed = await _count_suppressed(session, wedding, parsed.rows, report)
+    report.consent = await apply_sms_consent(
+        session, actor, wedding.organisation_id, imported, sms_consent
+    )
     return report
 
 
@@ -298,16 +324,17 @@ async def _count_suppressed(
     session: AsyncSession, wedding: Wedding, rows: Sequence[GuestRow], report: ImportReport
 ) -> int:
     skipped = {problem.line for problem in report.problems}
-    suppressed = await SuppressionLedger(session).active_addresses(wedding.organisation_id)
-    return sum(
-        1
-        for row in rows
-        if row.line not in skipped
-        and (
-            (row.email is not None and (Channel.EMAIL, row.email) in suppressed)
-            or (row.phone is not None and (Channel.SMS, row.phone) in suppressed)
-        )
+    imported = [row for row in rows if row.line not in skipped]
+    suppressed = await SuppressionLedger(session).active_among(
+        wedding.organisation_id,
+        [(channel, address) for row in imported for channel, address in _addresses(row)],
     )
+    return sum(1 for row in imported if any(pair in suppressed for pair in _addresses(row)))
+
+
+def _addresses(row: GuestRow) -> list[tuple[Channel, str]]:
+    pairs = [(Channel.EMAIL, row.email), (Channel.SMS, row.phone)]
+    return [(channel, address) for channel, address in pairs if address is not None]
 
 
 def _chunks(items: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:

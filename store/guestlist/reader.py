@@ -25,7 +25,14 @@ MAX_ROWS = 50_000
 MAX_NAME_LENGTH = 200
 
 CORE_COLUMNS = ("email", "name", "phone", "dietary_requirements", "plus_one")
-OPTIONAL_COLUMNS = ("rsvp_status", "groups", "party_size", "timezone", "preferred_channel")
+OPTIONAL_COLUMNS = (
+    "rsvp_status",
+    "groups",
+    "party_size",
+    "timezone",
+    "preferred_channel",
+    "sms_consent",
+)
 KNOWN_COLUMNS = frozenset(CORE_COLUMNS + OPTIONAL_COLUMNS)
 # What spreadsheets and other tools commonly call our columns.
 ALIASES = {
@@ -44,7 +51,12 @@ ALIASES = {
     "group": "groups",
     "time_zone": "timezone",
     "channel": "preferred_channel",
+    "sms_opt_in": "sms_consent",
+    "text_consent": "sms_consent",
+    "consent_sms": "sms_consent",
 }
+# What a "consent" column about email means here: nothing to record (see the note).
+_EMAIL_CONSENT = frozenset({"email_consent", "email_opt_in", "consent_email"})
 _CUSTOM_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 T = TypeVar("T")
@@ -80,6 +92,8 @@ class GuestRow:
     groups: list[str] | None = None
     timezone: str | None = None
     preferred_channel: Channel | None = None
+    # The file's word on the guest's agreement to texts (yes / no); None: it says nothing.
+    sms_consent: bool | None = None
     custom_fields: dict[str, str] = field(default_factory=dict)
 
 
@@ -88,6 +102,9 @@ class ParsedGuestList:
     rows: list[GuestRow]
     problems: list[RowProblem]
     notes: list[str]
+    # The fields the header named (after aliases): "sms_consent" in it means the file
+    # answers for SMS consent itself, so nobody is asked to confirm it.
+    columns: frozenset[str] = frozenset()
 
 
 def parse_guest_csv(data: bytes, default_country: str) -> ParsedGuestList:
@@ -107,7 +124,9 @@ def parse_guest_csv(data: bytes, default_country: str) -> ParsedGuestList:
     rows = _rows(text, delimiter)
     _, header = next(rows)
     columns, notes = _read_header(header)
-    parsed = ParsedGuestList(rows=[], problems=[], notes=notes)
+    parsed = ParsedGuestList(
+        rows=[], problems=[], notes=notes, columns=frozenset(c for c in columns if c)
+    )
     seen: dict[tuple[str, str], int] = {}
     unnamed = {position for position, cell in enumerate(header) if not cell.strip("\ufeff ")}
     for line, raw_row in rows:
@@ -210,6 +229,12 @@ def _read_header(header: list[str]) -> tuple[list[str | None], list[str]]:
                 f"(columns {first_seen[key]} and {position}). Remove one and import again."
             )
         first_seen[key] = position
+        if key in _EMAIL_CONSENT:
+            notes.append(
+                f"Column {position} (“{raw.strip()}”) is kept as an extra field only: emails "
+                "need no consent on record, since every email carries a one-click unsubscribe "
+                "link. SMS consent is read from an “sms_consent” column (yes or no)."
+            )
         if key in KNOWN_COLUMNS or _CUSTOM_FIELD.match(key):
             columns.append(key)
         else:
@@ -300,6 +325,7 @@ def _read_row(
         groups=row_cells.parse("groups", cells.read_groups),
         timezone=row_cells.parse("timezone", cells.read_timezone),
         preferred_channel=row_cells.parse("preferred_channel", cells.read_channel),
+        sms_consent=row_cells.parse("sms_consent", cells.read_bool),
         custom_fields={
             key: value
             for key, value in row_cells.values.items()

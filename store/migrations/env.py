@@ -30,6 +30,7 @@ async def _run_with_own_engine() -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     settings = StoreSettings(database_url=url) if url else StoreSettings()
     database = Database(settings)
+    context.config.attributes.setdefault("keyring", lambda: database.keyring)
     try:
         async with database.engine.begin() as connection:
             await connection.run_sync(_run)

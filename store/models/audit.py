@@ -13,7 +13,7 @@ from store.models.base import Base, BigId, JsonDocument, UtcDateTime, utcnow
 
 class AuditEntry(Base):
     """Append-only: the repository API offers no update or delete, and the database
-    refuses both (triggers of migration 0016, on PostgreSQL and SQLite)."""
+    refuses both (triggers of migration 0017, on PostgreSQL and SQLite)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (

@@ -16,6 +16,9 @@ class Suppression(Base):
 
     Entries are never deleted: a guest's START lifts their own STOP by
     setting ``lifted_at``, so the history of who asked what stays provable.
+    Every check matches on ``address_hash``, a keyed hash of the normalised
+    address (``Keyring.index``): erasing a guest clears ``address`` but keeps
+    the hash, so their opt-out still holds if the address comes back.
     """
 
     __tablename__ = "suppressions"
@@ -26,12 +29,15 @@ class Suppression(Base):
             "channel",
             "address",
         ),
+        # The operator's look-up of one address across organisations.
+        Index("ix_suppressions_address_hash", "address_hash"),
         # At most one active entry per address: opting out twice is one opt-out.
+        # Also the index of every suppression check.
         Index(
-            "uq_suppressions_active_address",
+            "uq_suppressions_active_address_hash",
             "organisation_id",
             "channel",
-            "address",
+            "address_hash",
             unique=True,
             sqlite_where=text("lifted_at IS NULL"),
             postgresql_where=text("lifted_at IS NULL"),
@@ -41,7 +47,9 @@ class Suppression(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
     channel: Mapped[Channel] = mapped_column(enum_type(Channel))
-    address: Mapped[str] = mapped_column(String(320))  # E.164 or normalised email
+    # E.164 or normalised email; NULL once the guest was erased.
+    address: Mapped[str | None] = mapped_column(String(320))
+    address_hash: Mapped[str] = mapped_column(String(64))
     reason: Mapped[SuppressionReason] = mapped_column(enum_type(SuppressionReason))
     source: Mapped[str] = mapped_column(String(64))  # twilio_reply, unsubscribe_link, import, …
     detail: Mapped[str | None] = mapped_column(Text)

@@ -16,12 +16,15 @@ MAX_BIG_ID = 2**63 - 1
 
 
 async def email_sent_at(session: AsyncSession, delivery_id: int) -> datetime | None:
-    """When the email was handed to the provider; None for no such (sent) email."""
+    """When the email was handed to the provider; None for no such (sent) email, or one
+    whose guest was erased (nobody's opens are counted)."""
     if not 1 <= delivery_id <= MAX_BIG_ID:
         return None
     return await session.scalar(
         select(Delivery.sent_at).where(
-            Delivery.id == delivery_id, Delivery.channel == Channel.EMAIL
+            Delivery.id == delivery_id,
+            Delivery.channel == Channel.EMAIL,
+            Delivery.guest_id.is_not(None),
         )
     )
 

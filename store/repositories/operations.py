@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.database import keyring_of
 from store.enums import Channel, DeliveryStatus, InboundClass, RsvpStatus
 from store.models import (
     Campaign,
@@ -28,6 +29,7 @@ from store.models import (
 )
 from store.repositories.campaigns import not_deleted
 from store.repositories.deliveries import WAITING
+from store.repositories.suppressions import address_hash
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
 BREAKER_KINDS = ("breaker.opened", "breaker.closed")
@@ -194,11 +196,13 @@ class OperationsQueries:
         return count or 0
 
     async def ledger_history(self, channel: Channel, address: str) -> list[LedgerEntry]:
-        """Every entry for the address, active or lifted, newest first."""
+        """Every entry for the address, active or lifted, newest first (by its keyed
+        hash: the entries of erased guests, whose address is gone, too)."""
+        hashed = address_hash(keyring_of(self.session), channel, address)
         query = (
             select(Suppression, Organisation.slug)
             .join(Organisation, Organisation.id == Suppression.organisation_id)
-            .where(Suppression.channel == channel, Suppression.address == address)
+            .where(Suppression.channel == channel, Suppression.address_hash == hashed)
             .order_by(Suppression.created_at.desc(), Suppression.id.desc())
         )
         if self.organisation_id is not None:

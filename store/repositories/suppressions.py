@@ -1,26 +1,47 @@
-"""The suppression ledger: add, look up, and lift (only by the guest, only their own)."""
+"""The suppression ledger: add, look up, and lift (only by the guest, only their own).
+
+Every look-up matches on the keyed hash of the normalised address
+(``Keyring.index``, the keyring reached through the session's Database), never
+on the address itself: an erased guest's entry keeps only the hash, and must
+still stop messages to that address when it comes back in a later import.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, func, select, update
+from sqlalchemy import Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit
+from store.addresses import AddressError, normalise_email, normalise_phone
 from store.audit import Actor, AuditRecord
+from store.database import keyring_of
 from store.enums import Channel, SuppressionReason
+from store.keyring import Keyring
 from store.models import Suppression
 from store.models.base import utcnow
 
 # What a guest's own START / resubscribe may lift. Bounces, complaints and
 # invalid numbers are facts about the address, not wishes of the guest.
 GUEST_LIFTABLE = frozenset({SuppressionReason.STOP, SuppressionReason.UNSUBSCRIBE})
+# The blind-index kind of each channel's addresses: the same kinds as the
+# guests' own indexes, so one hash names one address everywhere.
+INDEX_KIND = {Channel.EMAIL: "email", Channel.SMS: "phone"}
+# Above this many addresses one query reads the organisation's whole active
+# ledger (an index range) rather than a long IN list.
+_IN_LIST_LIMIT = 500
 
 _ACTIVE = Suppression.lifted_at.is_(None)
+
+
+def address_hash(keyring: Keyring, channel: Channel, address: str) -> str:
+    """The ledger's key for a normalised address (E.164 or lower-cased email)."""
+    return keyring.index(INDEX_KIND[channel], address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +60,9 @@ class NewEntry:
 class SuppressionLedger:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    def hash_of(self, channel: Channel, address: str) -> str:
+        return address_hash(keyring_of(self.session), channel, address)
 
     async def suppress(
         self,
@@ -60,13 +84,15 @@ class SuppressionLedger:
         id, channel, address) keys that were not suppressed already.
 
         Uses the dialect's INSERT … ON CONFLICT DO NOTHING on the partial unique
-        index, so two STOPs racing on PostgreSQL give one entry and no error.
+        index, so two STOPs racing on PostgreSQL give one entry and no error —
+        and a STOP from an erased guest's address finds their entry in force.
         """
         now = utcnow()
-        by_key: dict[tuple[int, Channel, str], NewEntry] = {}
+        by_hash: dict[tuple[int, Channel, str], NewEntry] = {}
         for entry in entries:
-            by_key.setdefault((entry.organisation_id, entry.channel, entry.address), entry)
-        if not by_key:
+            key = (entry.organisation_id, entry.channel, self.hash_of(entry.channel, entry.address))
+            by_hash.setdefault(key, entry)
+        if not by_hash:
             return set()
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -74,26 +100,27 @@ class SuppressionLedger:
         statement = (
             insert(table)
             .on_conflict_do_nothing(
-                index_elements=["organisation_id", "channel", "address"],
+                index_elements=["organisation_id", "channel", "address_hash"],
                 index_where=table.c.lifted_at.is_(None),
             )
-            .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address)
+            .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address_hash)
         )
         rows = [
             {
-                "organisation_id": e.organisation_id,
-                "channel": e.channel,
+                "organisation_id": organisation_id,
+                "channel": channel,
                 "address": e.address,
+                "address_hash": hashed,
                 "reason": e.reason,
                 "source": e.source,
                 "detail": e.detail,
                 "created_at": now,
             }
-            for e in by_key.values()
+            for (organisation_id, channel, hashed), e in by_hash.items()
         ]
         added: dict[tuple[int, Channel, str], int] = {
-            (organisation_id, Channel(channel), address): suppression_id
-            for suppression_id, organisation_id, channel, address in await self.session.execute(
+            (organisation_id, Channel(channel), hashed): suppression_id
+            for suppression_id, organisation_id, channel, hashed in await self.session.execute(
                 statement, rows
             )
         }
@@ -107,19 +134,19 @@ class SuppressionLedger:
                         "suppression.added",
                         "suppression",
                         added[key],
+                        # No address: the audit log outlives a guest's erasure.
                         after={
                             "channel": entry.channel.value,
-                            "address": entry.address,
                             "reason": entry.reason.value,
                             "source": entry.source,
                         },
                     ),
                 )
-                for key, entry in by_key.items()
+                for key, entry in by_hash.items()
                 if key in added
             ),
         )
-        return set(added)
+        return {(e.organisation_id, e.channel, e.address) for k, e in by_hash.items() if k in added}
 
     async def active(
         self, organisation_id: int, channel: Channel, address: str
@@ -128,7 +155,7 @@ class SuppressionLedger:
             select(Suppression).where(
                 Suppression.organisation_id == organisation_id,
                 Suppression.channel == channel,
-                Suppression.address == address,
+                Suppression.address_hash == self.hash_of(channel, address),
                 _ACTIVE,
             )
         )
@@ -136,32 +163,30 @@ class SuppressionLedger:
     async def active_among(
         self, organisation_id: int, addresses: Iterable[tuple[Channel, str]]
     ) -> dict[tuple[Channel, str], str]:
-        """Which of these (channel, address) pairs are suppressed, with the reason."""
-        wanted = set(addresses)
-        found: dict[tuple[Channel, str], str] = {}
-        unique = sorted({address for _, address in wanted})
-        for start in range(0, len(unique), 500):
-            rows = await self.session.execute(
-                select(Suppression.channel, Suppression.address, Suppression.reason).where(
-                    Suppression.organisation_id == organisation_id,
-                    Suppression.address.in_(unique[start : start + 500]),
-                    _ACTIVE,
-                )
-            )
-            for channel, address, reason in rows:
-                key = (Channel(channel), address)
-                if key in wanted:
-                    found[key] = SuppressionReason(reason).value
-        return found
+        """Which of these (channel, address) pairs are suppressed, with the reason.
 
-    async def active_addresses(self, organisation_id: int) -> dict[tuple[Channel, str], str]:
-        """Every active (channel, address) of an organisation with its reason."""
-        rows = await self.session.execute(
-            select(Suppression.channel, Suppression.address, Suppression.reason).where(
-                Suppression.organisation_id == organisation_id, _ACTIVE
-            )
+        One query: by the hashes asked for, or — for more than a few hundred
+        addresses (a preview of a whole wedding) — the organisation's active
+        entries, matched here.
+        """
+        wanted: dict[tuple[Channel, str], tuple[Channel, str]] = {
+            (channel, self.hash_of(channel, address)): (channel, address)
+            for channel, address in set(addresses)
+        }
+        if not wanted:
+            return {}
+        query = select(Suppression.channel, Suppression.address_hash, Suppression.reason).where(
+            Suppression.organisation_id == organisation_id, _ACTIVE
         )
-        return {(Channel(r.channel), r.address): SuppressionReason(r.reason).value for r in rows}
+        hashes = sorted({hashed for _, hashed in wanted})
+        if len(hashes) <= _IN_LIST_LIMIT:
+            query = query.where(Suppression.address_hash.in_(hashes))
+        found: dict[tuple[Channel, str], str] = {}
+        for channel, hashed, reason in await self.session.execute(query):
+            pair = wanted.get((Channel(channel), hashed))
+            if pair is not None:
+                found[pair] = SuppressionReason(reason).value
+        return found
 
     async def lift(
         self,
@@ -179,7 +204,7 @@ class SuppressionLedger:
             .where(
                 Suppression.organisation_id == organisation_id,
                 Suppression.channel == channel,
-                Suppression.address == address,
+                Suppression.address_hash == self.hash_of(channel, address),
                 Suppression.reason.in_(list(reasons)),
                 _ACTIVE,
             )
@@ -196,7 +221,7 @@ class SuppressionLedger:
                 "suppression.lifted",
                 "suppression",
                 suppression_id,
-                after={"channel": channel.value, "address": address, "source": source},
+                after={"channel": channel.value, "source": source},
             ),
         )
         return True
@@ -216,15 +241,31 @@ async def ledger_page(
     channel: Channel | None,
     search: str,
     limit: int,
+    default_country: str = "US",
 ) -> tuple[list[Suppression], int]:
     """Active entries, newest first (at most ``limit``), and how many match in all.
 
-    ``search`` is part of an address, matched without regard to case.
+    ``search`` is a whole address — matched by its keyed hash, so an erased
+    guest's entry is found too — or part of one, matched without regard to case.
     """
     conditions = [Suppression.organisation_id == organisation_id, _ACTIVE]
     if channel is not None:
         conditions.append(Suppression.channel == channel)
-    if search:
+    whole = _whole_address(search, channel, default_country)
+    if whole:
+        keyring = keyring_of(session)
+        conditions.append(
+            or_(
+                *(
+                    and_(
+                        Suppression.channel == each,
+                        Suppression.address_hash == address_hash(keyring, each, address),
+                    )
+                    for each, address in whole
+                )
+            )
+        )
+    elif search:
         escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         conditions.append(func.lower(Suppression.address).like(f"%{escaped}%", escape="\\"))
     total = await session.scalar(select(func.count()).select_from(Suppression).where(*conditions))
@@ -235,3 +276,19 @@ async def ledger_page(
         .limit(limit)
     )
     return list(rows), total or 0
+
+
+def _whole_address(
+    search: str, channel: Channel | None, default_country: str
+) -> list[tuple[Channel, str]]:
+    """``search`` read as a whole email address or phone number, on the channels asked."""
+    found: list[tuple[Channel, str]] = []
+    if not search.strip():
+        return found
+    if channel in (None, Channel.EMAIL) and "@" in search:
+        with contextlib.suppress(AddressError):
+            found.append((Channel.EMAIL, normalise_email(search)))
+    if channel in (None, Channel.SMS) and "@" not in search:
+        with contextlib.suppress(AddressError):
+            found.append((Channel.SMS, normalise_phone(search, default_country)))
+    return found

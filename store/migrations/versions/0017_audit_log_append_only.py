@@ -6,8 +6,8 @@ UPDATE the trigger would refuse; see store/models/audit.py).
 On SQLite a table rebuilt by a later batch migration loses its triggers: a
 migration that rebuilds audit_log must create them again (``create_triggers``).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-04
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,141 @@
+"""The ledger's keyed address hashes: written with every entry, made for old entries by
+the migration (with the data keys it is given), and what every check matches on."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text, update
+
+from dispatch.ledger_checks import LedgerChecks
+from store.database import Database
+from store.enums import Channel, SuppressionReason
+from store.keyring import Keyring
+from store.migrate import downgrade, migrate
+from store.models import Suppression
+from store.models.base import utcnow
+from store.repositories.suppressions import SuppressionLedger, address_hash
+from store.settings import StoreSettings
+from tests.data_keys import ENCRYPTION_KEY, INDEX_KEY
+from tests.factories import TEST_ACTOR, make_wedding
+
+PHONE = "+12015550100"
+EMAIL = "ann@example.com"
+KEYRING = Keyring.from_text([ENCRYPTION_KEY], INDEX_KEY)
+
+
+async def _suppress(
+    database: Database, organisation_id: int, channel: Channel, address: str
+) -> None:
+    async with database.transaction() as session:
+        await SuppressionLedger(session).suppress(
+            TEST_ACTOR,
+            organisation_id=organisation_id,
+            channel=channel,
+            address=address,
+            reason=SuppressionReason.STOP,
+            source="test",
+        )
+
+
+async def test_each_entry_carries_the_keyed_hash_of_its_address(database: Database) -> None:
+    organisation, _ = await make_wedding(database)
+    await _suppress(database, organisation.id, Channel.SMS, PHONE)
+    await _suppress(database, organisation.id, Channel.EMAIL, EMAIL)
+    async with database.reading() as session:
+        rows = (await session.execute(select(Suppression.channel, Suppression.address_hash))).all()
+    # The guests' blind indexes use the same kinds, so one hash names one address.
+    assert sorted(rows) == sorted(
+        [
+            (Channel.SMS, KEYRING.index("phone", PHONE)),
+            (Channel.EMAIL, KEYRING.index("email", EMAIL)),
+        ]
+    )
+
+
+async def test_an_entry_whose_address_was_cleared_still_matches(database: Database) -> None:
+    organisation, _ = await make_wedding(database)
+    await _suppress(database, organisation.id, Channel.SMS, PHONE)
+    async with database.transaction() as session:
+        await session.execute(update(Suppression).values(address=None))
+    async with database.reading() as session:
+        ledger = SuppressionLedger(session)
+        assert await ledger.active_among(organisation.id, [(Channel.SMS, PHONE)]) == {
+            (Channel.SMS, PHONE): "stop"
+        }
+        # A whole wedding's worth of addresses is read in one query of the ledger.
+        many = [(Channel.SMS, f"+1201555{n:04d}") for n in range(1, 700)] + [(Channel.SMS, PHONE)]
+        assert await ledger.active_among(organisation.id, many) == {(Channel.SMS, PHONE): "stop"}
+    # The check right before each text leaves (at claim time) matches it too.
+    checks = LedgerChecks(database, organisation.id, utcnow)
+    assert (await checks.check(Channel.SMS, PHONE)).reason == "stop"
+    # Opting out again is the same opt-out: the hash is what is unique.
+    await _suppress(database, organisation.id, Channel.SMS, PHONE)
+    async with database.reading() as session:
+        assert len((await session.scalars(select(Suppression))).all()) == 1
+
+
+async def _entries_before_hashes(database: Database, organisation_id: int) -> None:
+    """The ledger as migration 0009 left it: addresses, no hashes."""
+    await downgrade(database, "0009")
+    async with database.engine.begin() as connection:
+        for channel, address in (("sms", PHONE), ("email", EMAIL)):
+            await connection.execute(
+                text(
+                    "INSERT INTO suppressions (organisation_id, channel, address, reason, "
+                    "source, created_at) VALUES (:o, :c, :a, 'stop', 'test', CURRENT_TIMESTAMP)"
+                ),
+                {"o": organisation_id, "c": channel, "a": address},
+            )
+
+
+async def test_migrating_hashes_the_entries_already_there(database: Database) -> None:
+    organisation, _ = await make_wedding(database)
+    await _entries_before_hashes(database, organisation.id)
+
+    await migrate(database)
+
+    async with database.reading() as session:
+        rows = (await session.execute(select(Suppression.address, Suppression.address_hash))).all()
+        matched = await SuppressionLedger(session).active_among(
+            organisation.id, [(Channel.SMS, PHONE), (Channel.EMAIL, EMAIL)]
+        )
+    assert sorted(rows) == sorted(
+        [
+            (PHONE, address_hash(KEYRING, Channel.SMS, PHONE)),
+            (EMAIL, address_hash(KEYRING, Channel.EMAIL, EMAIL)),
+        ]
+    )
+    assert matched == {(Channel.SMS, PHONE): "stop", (Channel.EMAIL, EMAIL): "stop"}
+
+
+async def test_without_the_keys_the_migration_refuses_and_changes_nothing(
+    database: Database,
+) -> None:
+    organisation, _ = await make_wedding(database)
+    await _entries_before_hashes(database, organisation.id)
+    url = database.url.render_as_string(hide_password=False)
+    keyless = Database(StoreSettings.model_validate({"database_url": url, "redis_url": None}))
+    try:
+        with pytest.raises(
+            RuntimeError, match=r"2 opt-out entries need a keyed hash.*DATA_INDEX_KEY"
+        ):
+            await migrate(keyless)
+    finally:
+        await keyless.dispose()
+    async with database.engine.connect() as connection:
+        version = (
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
+        ).scalar()
+        count = (await connection.execute(text("SELECT count(*) FROM suppressions"))).scalar()
+    assert (version, count) == ("0009", 2)
+    await migrate(database)  # with the keys it goes through
+
+
+async def test_an_empty_ledger_migrates_without_keys(database: Database) -> None:
+    await downgrade(database, "0009")
+    url = database.url.render_as_string(hide_password=False)
+    keyless = Database(StoreSettings.model_validate({"database_url": url, "redis_url": None}))
+    try:
+        await migrate(keyless)
+    finally:
+        await keyless.dispose()
