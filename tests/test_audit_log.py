@@ -279,7 +279,7 @@ def test_the_cli_prints_the_same_listing_and_json(
         "(times in America/New_York)"
     )
     assert " — cli — suppression.added suppression 1" in lines[1]
-    assert lines[2] == "    set channel: sms; address: [redacted]; reason: stop; source: demo"
+    assert lines[2] == "    set channel: sms; reason: stop; source: demo"
     assert lines[-1].startswith("2 rows shown; older ones: guestcomms audit --limit 2 --before ")
     again = lines[-1].split("older ones: guestcomms ")[1].split()
 
