@@ -84,4 +84,5 @@ def _signs(
         expected = validator.compute_signature(url, fields, algorithm)
     except ValueError:  # an algorithm the client does not know: validate() says no
         return False
-    return hmac.compare_digest(expected.encode(), signature.encode())
+    # aiohttp keeps undecodable header bytes as surrogates: encoded back, they compare.
+    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "surrogateescape"))

@@ -19,6 +19,7 @@ from store.models import AuditEntry, Event
 from store.models.base import utcnow
 from tests import services
 from tests.conftest import open_database
+from tests.data_keys import DATA_KEYS_ENV
 from tests.dispatch_harness import until
 
 WRITE = "test.backup_write"
@@ -175,6 +176,8 @@ def postgres_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
     admin_url = services.required_env("TEST_DATABASE_URL", "PostgreSQL")
     url = services.create_postgres_database(admin_url)
     monkeypatch.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
+    for name, value in DATA_KEYS_ENV.items():  # a server install must give the data keys
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv("REDIS_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     yield url
