@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit browser pg-client audit-deps install clean
+.PHONY: run test lint typecheck unit browser pg-client audit-deps install clean bench
 
 run: $(INSTALLED)
 	$(BIN)/guestcomms migrate
@@ -27,6 +27,13 @@ audit-deps: $(INSTALLED)
 
 unit: $(INSTALLED) browser pg-client
 	$(BIN)/pytest
+
+# Benchmarks (bench/run.py; not part of `make test`): writes bench/RESULTS.md.
+# `make bench BENCH_ONLY=campaign,inbound` runs some, BENCH_QUICK=1 smoke sizes;
+# both write bench/RESULTS.local.md (git ignores it) instead. Needs PostgreSQL
+# (TEST_DATABASE_URL, or the local one) and redis-server; it starts a Redis of its own.
+bench: $(INSTALLED)
+	$(BIN)/python -m bench.run $(if $(BENCH_ONLY),--only $(BENCH_ONLY)) $(if $(filter 1 yes true,$(BENCH_QUICK)),--quick)
 
 # Guests' pages are checked in a real browser (tests/test_unsubscribe_accessibility.py):
 # Debian's Chromium, installed once. Without apt-get the test skips, saying why (and

@@ -15,18 +15,19 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from subprocess import Popen
+from typing import Protocol
 
 import asyncpg
 import redis
 from sqlalchemy.engine import URL, make_url
 
 from bench.children import Children
-from tests.dispatch_harness import Fakes
+from tests.data_keys import DATA_KEYS_ENV
 from tests.fakes.smtp import free_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN
 
@@ -107,37 +108,53 @@ class OwnRedis:
 async def fresh_postgres(purpose: str) -> AsyncIterator[str]:
     """A new database on the local PostgreSQL (beside the one TEST_DATABASE_URL names),
     dropped afterwards whatever happens; yields its SQLAlchemy URL."""
-    admin_url = loopback_only(make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_DATABASE)))
-    dsn = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
+    base = admin_url()
+    dsn = base.set(drivername="postgresql").render_as_string(hide_password=False)
     name = f"guestcomms_bench_{purpose}_{uuid.uuid4().hex[:8]}"
     admin = await asyncpg.connect(dsn, timeout=10)
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield admin_url.set(database=name).render_as_string(hide_password=False)
+            yield base.set(database=name).render_as_string(hide_password=False)
         finally:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
 
 
+class ProviderFakes(Protocol):
+    """Where the Twilio and SMTP fakes answer (``tests.dispatch_harness.Fakes`` in this
+    process, ``bench.fakes.Fakes`` in a process of their own)."""
+
+    @property
+    def twilio_url(self) -> str: ...
+
+    @property
+    def smtp_port(self) -> int: ...
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without what would reach real services: nothing of a
+    developer's own set-up (Slack, Sentry, Twilio, SMTP, Resend, Redis) may leak in."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "SENTRY_", "TWILIO_", "SMTP_", "RESEND_", "REDIS_URL"))
+    }
+
+
 def guestcomms_env(
     database_url: str,
     redis_url: str,
     namespace: str,
-    fakes: Fakes,
+    fakes: ProviderFakes,
     outbox: Path,
     **overrides: str,
 ) -> dict[str, str]:
     """What workers, the scheduler and the web server of a benchmark read: the fakes as
     providers, tier limits off (they are tested elsewhere; here they would only pause
     the campaign), and a small connection pool, since PostgreSQL is shared."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        # Nothing of a developer's own setup may reach real services.
-        if not key.startswith(("SLACK_", "SENTRY_", "TWILIO_", "SMTP_", "RESEND_"))
-    }
+    env = clean_environment()
     env.update(
         {
             "DATABASE_URL": database_url,
@@ -157,7 +174,53 @@ def guestcomms_env(
             "TWILIO_FROM_NUMBER": SENDER,
             "TWILIO_API_URL": fakes.twilio_url,
             "OUTBOX_DIR": str(outbox),
+            # Every process, and the benchmark itself, hashes and encrypts guests' data
+            # with the same keys (on PostgreSQL no process starts without them).
+            **DATA_KEYS_ENV,
         }
     )
     env.update(overrides)
     return env
+
+
+def admin_url() -> URL:
+    """Where benchmarks make their databases: beside TEST_DATABASE_URL's, or the local one."""
+    return loopback_only(make_url(os.environ.get("TEST_DATABASE_URL", DEFAULT_ADMIN_DATABASE)))
+
+
+async def postgres_version() -> str:
+    dsn = admin_url().set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = await asyncpg.connect(dsn, timeout=10)
+    except (OSError, asyncpg.PostgresError) as error:
+        return f"unreachable ({error})"
+    try:
+        return str(await admin.fetchval("SHOW server_version"))
+    finally:
+        await admin.close()
+
+
+def redis_version(url: str) -> str:
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        return str(client.info("server").get("redis_version", "?"))
+    except redis.RedisError as error:
+        return f"unreachable ({error})"
+    finally:
+        client.close()
+
+
+@contextmanager
+def redis_for_bench(children: Children) -> Iterator[str]:
+    """REDIS_URL when it is set (``make bench`` starts one Redis for every script),
+    else a Redis of this benchmark's own for as long as the block lasts."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    own = OwnRedis(children)
+    try:
+        own.start()
+        yield own.url
+    finally:
+        own.close()

@@ -15,9 +15,9 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, NoReturn
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -97,33 +97,27 @@ class Children:
         self.kill_all()
 
 
-def _interrupted(signal_number: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(f"signal {signal_number}")
-
-
-@contextlib.contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP end the benchmark the way Ctrl-C does, so that every
-    ``finally`` (children killed, databases dropped) runs."""
-    previous = {
-        number: signal.signal(number, _interrupted) for number in (signal.SIGTERM, signal.SIGHUP)
-    }
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
 def run_benchmark(benchmark: Coroutine[Any, Any, int]) -> NoReturn:
-    """Run a benchmark's coroutine and exit with its status; Ctrl-C or SIGTERM end it
-    with 130 after every ``finally`` ran (children killed, databases dropped)."""
-    with stopped_by_signals():
-        try:
-            status = asyncio.run(benchmark)
-        except KeyboardInterrupt as interruption:
-            print(f"interrupted ({str(interruption) or 'Ctrl-C'}): stopped", file=sys.stderr)
-            status = 130
+    """Run a benchmark's coroutine and exit with its status. Ctrl-C, SIGTERM (``make
+    bench``'s time limit) and SIGHUP cancel it: every ``finally`` runs on the event loop
+    (children killed, databases dropped), then it exits 130 with one line."""
+
+    async def cancellable() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for number in (signal.SIGTERM, signal.SIGHUP):
+            # Cancelling the task, not raising from a signal handler: an exception
+            # raised inside whatever callback runs at that moment would skip the
+            # clean-ups still to run on the loop.
+            loop.add_signal_handler(number, task.cancel, f"signal {number}")
+        return await benchmark
+
+    try:
+        status = asyncio.run(cancellable())
+    except (KeyboardInterrupt, asyncio.CancelledError) as interruption:
+        print(f"interrupted ({str(interruption) or 'Ctrl-C'}): stopped", file=sys.stderr)
+        status = 130
     raise SystemExit(status)
 
 

@@ -43,7 +43,7 @@ from store.migrate import migrate
 from store.models import Delivery
 from store.models.base import utcnow
 from store.repositories.deliveries import DeliveryRepository
-from store.settings import StoreSettings
+from tests.data_keys import store_settings
 from tests.dispatch_harness import draft_for_approval, make_guests
 
 INSERT_CHUNK = 5_000
@@ -82,7 +82,8 @@ class Race:
 
 
 def open_database(url: str, pool: int = 5) -> Database:
-    return Database(StoreSettings(database_url=url, redis_url=None, database_pool_size=pool))
+    settings = store_settings(url).model_copy(update={"database_pool_size": pool})
+    return Database(settings)
 
 
 async def pending_range(database: Database, rows: int) -> Range:

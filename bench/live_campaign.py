@@ -30,7 +30,7 @@ from store.enums import Channel, DeliveryStatus
 from store.migrate import migrate
 from store.models import Delivery, Member
 from store.repositories.deliveries import WAITING
-from store.settings import StoreSettings
+from tests.data_keys import store_settings
 from tests.dispatch_harness import (
     APPROVER,
     Fakes,
@@ -135,7 +135,7 @@ async def live_campaign(
     namespace = f"gcbench-{name}-{uuid.uuid4().hex[:6]}"
     try:
         async with fresh_postgres(name) as url:
-            database = Database(StoreSettings(database_url=url, redis_url=None))
+            database = Database(store_settings(url))
             try:
                 await migrate(database)
                 organisation_id, wedding_id, planner, approver = await make_guests(
