@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import cli_person, processes
+from bot import audit_cli, cli_person, processes
 from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
@@ -162,6 +162,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    audit_cli.add_arguments(
+        add("audit", audit_cli.audit_command, "Show the audit log, as /comms audit does.")
+    )
     backup = add(
         "backup",
         backup_command,

@@ -23,12 +23,11 @@ from dispatch.errors import DispatchError
 from dispatch.recipients import SUPPRESSED, RecipientPlan
 from dispatch.runtime import Runtime
 from store.audit import Actor
-from store.enums import CampaignState, DeliveryStatus, Role
+from store.enums import CampaignState, DeliveryStatus
 from store.models import Campaign, Member
+from store.permissions import Action, can, roles_for, roles_words
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.deliveries import DeliveryRepository
-
-APPROVING_ROLES = frozenset({Role.APPROVER, Role.ADMIN, Role.OWNER})
 
 
 class ApprovalRefused(DispatchError):
@@ -100,11 +99,10 @@ async def approve_campaign(
 
 def _four_eyes(campaign: Campaign, approver: Member) -> list[str]:
     reasons = []
-    if approver.role not in APPROVING_ROLES:
+    if not can(approver.role, Action.APPROVE_CAMPAIGN):
         who = approver.display_name or approver.slack_user_id
-        reasons.append(
-            f"Approving needs the approver, admin or owner role; {who} is a {approver.role.value}."
-        )
+        needed = roles_words(roles_for(Action.APPROVE_CAMPAIGN))
+        reasons.append(f"Approving needs the {needed} role; {who} is a {approver.role.value}.")
     if campaign.created_by_member_id == approver.id:
         reasons.append("A campaign must be approved by someone other than its author.")
     return reasons

@@ -1,4 +1,6 @@
-"""The operator API's door: a bearer JWT, a role, an organisation scope, and JSON answers.
+"""The operator API's door: a bearer JWT, the action the route declares (allowed to the
+token's role by the permission table, store/permissions.py), an organisation scope,
+and JSON answers.
 
 Each endpoint is a function of the request, the caller and read-only queries
 scoped to the caller's organisation; the typed errors it raises become JSON
@@ -8,7 +10,7 @@ problems here (``{"error", "message", "request_id"}``), at the edge.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
@@ -20,9 +22,10 @@ from aiohttp.typedefs import Handler
 from handlers.api_tokens import ApiTokens, OperatorClaims
 from handlers.errors import BadParameter, Forbidden, InvalidToken, NotConfigured
 from handlers.keys import REQUEST_ID, SERVICES, SETTINGS
-from store.enums import Role
-from store.errors import NotFound
+from store import permissions
+from store.errors import NotAllowed, NotFound
 from store.models import Organisation
+from store.permissions import Action
 from store.repositories.operations import OperationsQueries
 
 REALM = "guestcomms"
@@ -37,8 +40,8 @@ class Caller:
 Endpoint = Callable[[web.Request, Caller, OperationsQueries], Awaitable[dict[str, Any]]]
 
 
-def guarded(roles: Collection[Role], endpoint: Endpoint) -> Handler:
-    """The aiohttp handler of ``endpoint``, open to tokens with one of ``roles``."""
+def guarded(action: Action, endpoint: Endpoint) -> Handler:
+    """The aiohttp handler of ``endpoint``, open to tokens whose role may do ``action``."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         try:
@@ -52,9 +55,7 @@ def guarded(roles: Collection[Role], endpoint: Endpoint) -> Handler:
                     InvalidToken("send an operator token as “Authorization: Bearer <token>”"),
                     {"WWW-Authenticate": f'Bearer realm="{REALM}"'},
                 )
-            if claims.role not in roles:
-                needed = " or ".join(role.value for role in Role if role in roles)
-                raise Forbidden(f"this needs the {needed} role; the token's role is {claims.role}")
+            permissions.require(claims.role, action)
             async with request.app[SERVICES].database.reading() as session:
                 organisation = None
                 if claims.organisation is not None:
@@ -71,7 +72,7 @@ def guarded(roles: Collection[Role], endpoint: Endpoint) -> Handler:
         except InvalidToken as error:
             challenge = f'Bearer realm="{REALM}", error="invalid_token"'
             return _problem(request, 401, "invalid_token", error, {"WWW-Authenticate": challenge})
-        except Forbidden as error:
+        except (Forbidden, NotAllowed) as error:
             return _problem(request, 403, "forbidden", error)
         except BadParameter as error:
             return _problem(request, 400, "invalid_parameter", error, field=error.field)

@@ -14,6 +14,7 @@ from aiohttp.typedefs import Handler
 from handlers.keys import RECENT_ERRORS, REQUEST_ID, REQUEST_STATS
 from handlers.metrics import METRICS
 from handlers.recent_errors import HttpError
+from store.audit import serving_request
 
 log = structlog.get_logger(__name__)
 
@@ -36,7 +37,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     started = time.perf_counter()
     status = 500
     try:
-        response = await handler(request)
+        # Audit rows written for this request — including by the Slack listener
+        # Bolt starts from here after its ack — carry the id the response shows.
+        with (
+            serving_request(request_id),
+            structlog.contextvars.bound_contextvars(request_id=request_id),
+        ):
+            response = await handler(request)
         status = response.status
     except web.HTTPException as error:
         status = error.status

@@ -1,6 +1,7 @@
 """The operator API under ``/api/``: JSON for people and scripts, behind a bearer JWT.
 
-``communications/*`` answers any role; ``admin/*`` needs owner or admin. A token
+Each route declares its action in ``ROUTES``: ``communications/*`` is
+``API_STATUS`` (every role), ``admin/*`` is ``API_ADMIN`` (owner or admin). A token
 with an ``org`` claim sees that organisation only: anything else is "not found".
 Tokens come from ``guestcomms token`` (handlers/api_tokens.py).
 """
@@ -17,31 +18,25 @@ from redis.exceptions import RedisError
 
 from dispatch.actors import SEND_QUEUE
 from handlers.admin_figures import dashboard, recent_errors
-from handlers.api_guard import Caller, guarded
+from handlers.api_guard import Caller, Endpoint, guarded
 from handlers.errors import BadParameter
 from handlers.keys import SERVICES, SETTINGS
 from store.addresses import AddressError, normalise_email, normalise_phone
-from store.enums import Channel, DeliveryStatus, Role
+from store.enums import Channel, DeliveryStatus
 from store.errors import NotFound
+from store.permissions import Action
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.deliveries import FINAL, WAITING
 from store.repositories.operations import MAX_ID, LedgerEntry, OperationsQueries
 
-ANY_ROLE = frozenset(Role)
-ADMINS = frozenset({Role.OWNER, Role.ADMIN})
 BROKER_TIMEOUT_SECONDS = 2.0
 # What a bare number means when no organisation's country applies.
 DEFAULT_COUNTRY = "US"
 
 
 def register(router: web.UrlDispatcher) -> None:
-    router.add_get("/api/communications/queue/status", guarded(ANY_ROLE, queue_status))
-    router.add_get(
-        "/api/communications/campaigns/{campaign_id}/status", guarded(ANY_ROLE, campaign_status)
-    )
-    router.add_get("/api/admin/errors", guarded(ADMINS, recent_errors))
-    router.add_get("/api/admin/metrics/dashboard", guarded(ADMINS, dashboard))
-    router.add_get("/api/admin/suppressions", guarded(ADMINS, suppressions))
+    for path, action, endpoint in ROUTES:
+        router.add_get(path, guarded(action, endpoint))
 
 
 async def queue_status(
@@ -192,3 +187,13 @@ def _entry(found: LedgerEntry) -> dict[str, Any]:
 
 def _slug(caller: Caller) -> str | None:
     return caller.organisation.slug if caller.organisation is not None else None
+
+
+# Every route of the operator API with the action it needs (all are reads).
+ROUTES: tuple[tuple[str, Action, Endpoint], ...] = (
+    ("/api/communications/queue/status", Action.API_STATUS, queue_status),
+    ("/api/communications/campaigns/{campaign_id}/status", Action.API_STATUS, campaign_status),
+    ("/api/admin/errors", Action.API_ADMIN, recent_errors),
+    ("/api/admin/metrics/dashboard", Action.API_ADMIN, dashboard),
+    ("/api/admin/suppressions", Action.API_ADMIN, suppressions),
+)

@@ -1,8 +1,18 @@
-"""Writing the audit log. Callers pass the session of the change they audit."""
+"""Writing the audit log. Callers pass the session of the change they audit.
+
+Each row carries the id of the request it was written for: the entry points
+(the HTTP middleware, which every Slack request and webhook passes through)
+set ``REQUEST_ID`` for the request's task, and every row written while that
+request is served takes it, without each repository passing it along. Work
+not done for one request (workers, the scheduler, a group commit shared by
+many requests) has none.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
@@ -18,6 +28,18 @@ PERSONAL_FIELDS = frozenset(
     {"name", "email", "phone", "address", "dietary_requirements", "custom_fields", "body"}
 )
 REDACTED = "[redacted]"
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("audit_request_id", default=None)
+
+
+@contextmanager
+def serving_request(request_id: str | None) -> Iterator[None]:
+    """Audit rows written inside (and in tasks started inside) carry ``request_id``."""
+    token = REQUEST_ID.set(request_id)
+    try:
+        yield
+    finally:
+        REQUEST_ID.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +95,7 @@ async def record_each(
 ) -> int:
     """Audit rows of several actors (guests' replies in one batch) in one statement."""
     now = utcnow()
+    request_id = request_id or REQUEST_ID.get()
     rows = [
         {
             "organisation_id": r.organisation_id,

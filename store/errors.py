@@ -40,6 +40,21 @@ class SegmentError(StoreError):
     """An audience filter could not be read; the message says which part and why."""
 
 
+class NotAllowed(StoreError):
+    """The caller's role does not allow the action (store/permissions.py); names who may."""
+
+    def __init__(self, action: str, doing: str, needed: str, role: str) -> None:
+        article = "an" if role[:1] in "aeiou" else "a"
+        super().__init__(f"To {doing} you need the {needed} role; you are {article} {role}.")
+        self.action = action
+        self.needed = needed
+        self.role = role
+
+
+class AuditQueryError(StoreError):
+    """A question to the audit log names something that cannot be read or found."""
+
+
 class CampaignDeleted(NotFound):
     """The campaign was deleted: only restoring it brings it back."""
 

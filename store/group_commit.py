@@ -24,6 +24,7 @@ from typing import Generic, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store.audit import REQUEST_ID
 from store.database import Database
 
 log = structlog.get_logger(__name__)
@@ -65,6 +66,10 @@ class GroupCommit(Generic[ItemT, ResultT]):
         return await asyncio.shield(future)
 
     async def _write(self) -> None:
+        # The writer task was started inside one request, but its batches serve
+        # many: no one request's id belongs on their audit rows.
+        REQUEST_ID.set(None)
+        structlog.contextvars.unbind_contextvars("request_id")
         batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         try:
             while self._waiting:

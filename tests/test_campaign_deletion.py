@@ -49,8 +49,8 @@ async def test_a_planner_deletes_a_draft_and_an_admin_restores_it(bot: SlackBot)
     walked = await to_preview(bot)
     n = walked.campaign_id
     await bot.command(f"campaign delete {n}", user="U_VIEWER")
-    assert "you need the admin or owner or planner role" in await bot.told(
-        "To delete a campaign", user="U_VIEWER"
+    assert "you need the owner, admin or planner role" in await bot.told(
+        "To prepare, test, schedule, pause, cancel or delete campaigns", user="U_VIEWER"
     )
 
     await bot.command(f"campaign delete {n}")
@@ -75,7 +75,9 @@ async def test_a_planner_deletes_a_draft_and_an_admin_restores_it(bot: SlackBot)
 
     # Restoring is for owners and admins; without a number it lists what can be restored.
     await bot.command(f"campaign restore {n}")
-    await bot.told("To restore a campaign you need the admin or owner role; you are a planner")
+    await bot.told(
+        "To restore a deleted campaign you need the owner or admin role; you are a planner"
+    )
     await bot.command("campaign restore", user="U_OWNER")
     listed = await bot.said("Deleted campaigns (restore one with")
     assert f"• {n}. RSVP reminder, May — draft, deleted by <@U_PLANNER> on" in listed["text"]

@@ -176,7 +176,7 @@ async def test_approval_needs_a_second_person_with_the_right_role(
         "A campaign must be approved by someone other than its author."
     ]
     assert by_viewer.value.reasons == [
-        "Approving needs the approver, admin or owner role; U_VIEWER is a viewer."
+        "Approving needs the owner, admin or approver role; U_VIEWER is a viewer."
     ]
     assert await deliveries(db, campaign_id) == []
 

@@ -158,7 +158,8 @@ async def test_admin_routes_turn_other_roles_away_with_403(
     assert status == 403
     assert body["error"] == "forbidden"
     assert body["message"] == (
-        f"This needs the owner or admin role; the token's role is {role.value}."
+        "To read errors, the dashboard and suppressions you need the owner or admin role; "
+        f"you are {'an' if role == Role.APPROVER else 'a'} {role.value}."
     )
 
 

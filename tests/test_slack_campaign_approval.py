@@ -57,7 +57,7 @@ async def test_a_viewer_is_told_which_role_approving_needs(bot: SlackBot) -> Non
     walked = await to_preview(bot)
     await answer(bot, "send now", walked.thread_ts, "Approval needed")
     await bot.command(f"campaign approve {walked.campaign_id}", user="U_VIEWER")
-    told = await bot.told("To approve a campaign you need", user="U_VIEWER")
+    told = await bot.told("To approve or reject a campaign you need", user="U_VIEWER")
     assert "approver" in told
     assert "you are a viewer" in told
     card = await bot.said("Approval needed")

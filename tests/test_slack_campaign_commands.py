@@ -40,7 +40,9 @@ async def test_list_and_show_read_campaigns_for_any_member(bot: SlackBot) -> Non
 async def test_a_viewer_cannot_cancel_and_is_told_the_role(bot: SlackBot) -> None:
     walked = await to_preview(bot)
     await bot.command(f"campaign cancel {walked.campaign_id}", user="U_VIEWER")
-    told = await bot.told("To cancel a campaign you need", user="U_VIEWER")
+    told = await bot.told(
+        "To prepare, test, schedule, pause, cancel or delete campaigns you need", user="U_VIEWER"
+    )
     assert "planner" in told
     async with bot.database.reading() as session:
         campaign = await session.get(Campaign, walked.campaign_id)

@@ -56,7 +56,7 @@ async def test_an_admin_exports_and_erases_a_person_whose_opt_out_then_holds(
     url = database.url.render_as_string(hide_password=False)
     async with running_bot(database, url, tmp_path, midday_clock()) as bot:
         await bot.command(f"guests export-person {OPTED_OUT_PHONE}", user="U_PLANNER")
-        await bot.told("To export a person's data you need the admin or owner role")
+        await bot.told("To export a person's data you need the owner or admin role")
 
         await bot.command(f"guests export-person {OPTED_OUT_PHONE}", user="U_OWNER")
         await bot.told("I sent you the export in our direct message", user="U_OWNER")
@@ -79,7 +79,7 @@ async def test_an_admin_exports_and_erases_a_person_whose_opt_out_then_holds(
         assert button["confirm"]["confirm"]["text"] == "Erase"
 
         await bot.click(ERASE_ACTION, button["value"], user="U_PLANNER")
-        await bot.told("To erase a person's data you need the admin or owner role")
+        await bot.told("To erase a person's data you need the owner or admin role")
         assert NORA[0] in " ".join(await where_found(database, [NORA[0]]))
 
         await bot.click(ERASE_ACTION, button["value"], user="U_OWNER")
@@ -125,7 +125,7 @@ async def test_a_planner_confirms_sms_consent_for_an_imported_list(bot: SlackBot
     )
 
     await bot.click(CONFIRM_ACTION, button["value"], user="U_VIEWER", message_ts=question["ts"])
-    await bot.told("To confirm guests' SMS consent you need")
+    await bot.told("To add or import guests you need")
 
     await bot.click(CONFIRM_ACTION, button["value"], user="U_PLANNER", message_ts=question["ts"])
     done = await bot.said("SMS consent recorded for 2 guests")

@@ -79,7 +79,7 @@ async def test_import_without_a_file_says_how(bot: SlackBot) -> None:
 async def test_import_needs_the_planner_role(bot: SlackBot) -> None:
     shared = bot.fake.share_file("F_LIST", "guests.csv", BAD_ROW_CSV, bot.fake_url)
     await bot.message("comms guests import", files=[shared], user="U_VIEWER")
-    told = await bot.told("To import guests you need", user="U_VIEWER")
+    told = await bot.told("To add or import guests you need", user="U_VIEWER")
     assert "planner" in told
     assert bot.fake.payloads("files.info") == []
 
@@ -123,7 +123,7 @@ async def test_guests_add_refuses_bad_input_naming_the_field(
 
 async def test_guests_add_needs_the_planner_role(bot: SlackBot) -> None:
     await bot.command('guests add "Jo Bloggs" jo@example.com', user="U_APPROVER")
-    await bot.told("To add guests you need", user="U_APPROVER")
+    await bot.told("To add or import guests you need", user="U_APPROVER")
     assert await _guest_count(bot) == 40
 
 

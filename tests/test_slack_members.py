@@ -64,10 +64,15 @@ async def test_an_owner_adds_changes_and_removes_a_member(
 
 async def test_members_add_needs_an_admin(bot: SlackBot) -> None:
     await bot.command("members add <@U_NEWBIE> planner", user="U_PLANNER")
-    told = await bot.told("To add members you need the admin or owner role", user="U_PLANNER")
+    told = await bot.told(
+        "To add, remove or change members' roles you need the owner or admin role", user="U_PLANNER"
+    )
     assert "you are a planner" in told
     await bot.command("members add <@U_NEWBIE> planner", user="U_APPROVER")
-    told = await bot.told("To add members you need the admin or owner role", user="U_APPROVER")
+    told = await bot.told(
+        "To add, remove or change members' roles you need the owner or admin role",
+        user="U_APPROVER",
+    )
     assert "you are an approver" in told
     assert "U_NEWBIE" not in await _roles(bot)
 

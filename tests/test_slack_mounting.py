@@ -118,7 +118,7 @@ async def test_an_unclosed_quote_is_explained(bot: SlackBot) -> None:
 async def test_a_stranger_is_told_how_to_become_a_member(bot: SlackBot) -> None:
     await bot.command("help", user="U_STRANGER")
     told = await bot.told("not a member", user="U_STRANGER")
-    assert "/comms members add" in told
+    assert "/comms roles grant @you planner" in told
 
 
 async def test_the_workspace_links_itself_to_the_only_organisation_once(

@@ -122,6 +122,6 @@ async def test_org_set_sms_number_is_validated_and_audited(bot: SlackBot) -> Non
 async def test_org_set_needs_an_admin(bot: SlackBot) -> None:
     await bot.command("org set sms-number +12015550100", user="U_PLANNER")
     told = await bot.told("To change the organisation's settings you need", user="U_PLANNER")
-    assert "admin or owner" in told
+    assert "owner or admin" in told
     await bot.command("org show", user="U_PLANNER")
     await bot.said("sms-number:")

@@ -82,7 +82,7 @@ async def test_tracked_email_end_to_end(
     async with bot.database.reading() as session:
         assert await session.scalar(select(Organisation.email_tracking)) is False
     await bot.command("org set tracking on", user="U_VIEWER")
-    await bot.told("you need the admin or owner role", user="U_VIEWER")
+    await bot.told("you need the owner or admin role", user="U_VIEWER")
     await bot.command("org set tracking sometimes", user="U_OWNER")
     await bot.told("neither on nor off", user="U_OWNER")
     await bot.command("org set tracking on", user="U_OWNER")

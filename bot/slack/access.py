@@ -7,17 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.slack.errors import MissingRole, NotAMember, WorkspaceNotLinked
+from bot.slack.errors import NotAMember, WorkspaceNotLinked
+from store import permissions
 from store.audit import Actor, AuditRecord, record_one
 from store.enums import Role
 from store.models import Member, Organisation
-
-# What each kind of work needs. Owners and admins may do everything; approving
-# is kept apart from planning so that four eyes stay four.
-READ = frozenset(Role)
-PLAN = frozenset({Role.OWNER, Role.ADMIN, Role.PLANNER})
-APPROVE = frozenset({Role.OWNER, Role.ADMIN, Role.APPROVER})
-ADMINISTER = frozenset({Role.OWNER, Role.ADMIN})
+from store.permissions import Action
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +30,9 @@ class Caller:
     def role(self) -> Role:
         return self.member.role
 
-    def require(self, allowed: frozenset[Role], doing: str) -> None:
-        if self.member.role not in allowed:
-            raise MissingRole(doing, allowed, self.member.role)
+    def require(self, action: Action) -> None:
+        """Refuse (``NotAllowed``, told to the person privately) unless the role allows it."""
+        permissions.require(self.member.role, action)
 
 
 async def organisation_for_team(session: AsyncSession, team_id: str) -> Organisation:

@@ -12,10 +12,9 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 
-from bot.slack.access import ADMINISTER, Caller
+from bot.slack.access import Caller
 from bot.slack.alert_text import (
     ACKNOWLEDGE_ACTION,
     MUTE_ACTION,
@@ -26,15 +25,15 @@ from bot.slack.alert_text import (
 )
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, clicked_number, place_of_click, tell
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, clicked_number
+from bot.slack.router import BotWiring
 from bot.slack.services import BotServices
 from dispatch.alert_figures import METRICS
 from store.alert_defaults import SEVERITIES
 from store.models import Alert, AlertRule
+from store.permissions import Action
 from store.repositories.alert_rules import AlertRules
 
-DOING = "manage alerts"
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -192,42 +191,23 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
             await acknowledge(services, request.caller, int(request.arguments[0].lstrip("#")))
         )
 
-    async def acknowledge_pressed(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(ADMINISTER, DOING)
-            await tell(
-                client,
-                place,
-                await acknowledge(
-                    services, caller, clicked_number(body, "an alert", "/comms alerts ack N")
-                ),
-            )
+    async def acknowledge_pressed(request: CommandRequest, body: dict[str, Any]) -> None:
+        alert_id = clicked_number(body, "an alert", "/comms alerts ack N")
+        await request.tell(await acknowledge(services, request.caller, alert_id))
 
-    async def mute_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(ADMINISTER, DOING)
-            async with services.database.reading() as session:
-                alert = await session.get(
-                    Alert, clicked_number(body, "an alert", "/comms alerts ack N")
-                )
-            if alert is None:
-                raise UsageError(
-                    "That alert is gone; mute its rule with `/comms alerts mute <rule> 1h`."
-                )
-            await tell(
-                client, place, await mute_rule(services, caller, alert.rule_slug, MUTE_BUTTON)
+    async def mute_pressed(request: CommandRequest, body: dict[str, Any]) -> None:
+        async with services.database.reading() as session:
+            alert = await session.get(
+                Alert, clicked_number(body, "an alert", "/comms alerts ack N")
             )
+        if alert is None:
+            raise UsageError(
+                "That alert is gone; mute its rule with `/comms alerts mute <rule> 1h`."
+            )
+        await request.tell(await mute_rule(services, request.caller, alert.rule_slug, MUTE_BUTTON))
 
-    bolt.action(ACKNOWLEDGE_ACTION)(acknowledge_pressed)
-    bolt.action(MUTE_ACTION)(mute_pressed)
+    wiring.button(bolt, ACKNOWLEDGE_ACTION, Action.MANAGE_ALERTS, acknowledge_pressed)
+    wiring.button(bolt, MUTE_ACTION, Action.MANAGE_ALERTS, mute_pressed)
     for words, arguments, summary, example, run in (
         (
             ("alerts", "list"),
@@ -280,7 +260,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         ),
     ):
         wiring.table.add(
-            Command(words, arguments, summary, example, "Alerts", ADMINISTER, DOING, run)
+            Command(words, arguments, summary, example, "Alerts", Action.MANAGE_ALERTS, run)
         )
 
 

@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot.slack.access import APPROVE
 from bot.slack.campaign_lookup import Previewed, announce, load, previewed, thread_of
 from bot.slack.campaign_views import section, summary_lines
 from bot.slack.errors import SlackBotError
@@ -22,6 +21,7 @@ from bot.slack.when import spoken
 from dispatch.approval import approve_campaign
 from store.enums import CampaignState
 from store.models import Member, SlackMessage
+from store.permissions import Action, roles_for
 from store.repositories.campaigns import CampaignRepository
 
 APPROVAL = "approval"
@@ -94,7 +94,7 @@ async def request_approval(request: CommandRequest, campaign_id: int) -> None:
             await session.scalars(
                 select(Member.slack_user_id).where(
                     Member.organisation_id == caller.organisation.id,
-                    Member.role.in_(APPROVE),
+                    Member.role.in_(roles_for(Action.APPROVE_CAMPAIGN)),
                     Member.id != campaign.created_by_member_id,
                 )
             )
@@ -127,7 +127,6 @@ async def request_approval(request: CommandRequest, campaign_id: int) -> None:
 
 async def approve(request: CommandRequest, campaign_id: int) -> None:
     caller = request.caller
-    caller.require(APPROVE, "approve a campaign")
     async with request.services.database.reading() as session:
         campaign = await load(session, caller.organisation.id, campaign_id)
     if campaign.state != CampaignState.PENDING_APPROVAL:
@@ -154,7 +153,6 @@ async def approve(request: CommandRequest, campaign_id: int) -> None:
 
 async def reject(request: CommandRequest, campaign_id: int, reason: str) -> None:
     caller = request.caller
-    caller.require(APPROVE, "reject a campaign")
     if not reason.strip():
         raise NotReady(
             f"Say why, so the author can fix it: `/comms campaign reject {campaign_id} <reason>`."

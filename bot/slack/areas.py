@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.slack import (
     alerts,
+    audit,
     campaign_commands,
     campaign_recovery,
     compliance,
@@ -27,6 +28,7 @@ AREAS: list[Area] = [
     guest_import.register,
     guest_privacy.register,
     members.register,
+    audit.register,
     compliance.register,
     stats.register,
     campaign_commands.register,

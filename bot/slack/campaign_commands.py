@@ -11,12 +11,10 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 from sqlalchemy import func, select
 
 from bot.slack import approval_cards, campaign_conversation, campaign_modal, campaign_ops
-from bot.slack.access import APPROVE, PLAN, READ
 from bot.slack.campaign_lookup import (
     announce,
     campaign_number,
@@ -27,9 +25,10 @@ from bot.slack.campaign_lookup import (
 from bot.slack.campaign_views import channels_words, summary_lines
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, clicked_value, place_of_click
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, clicked_value
+from bot.slack.router import BotWiring
 from store.models import Campaign, Delivery, Member, Wedding
+from store.permissions import Action
 from store.repositories.campaigns import not_deleted
 
 Run = Callable[[CommandRequest], Awaitable[None]]
@@ -37,12 +36,10 @@ Run = Callable[[CommandRequest], Awaitable[None]]
 
 def register(bolt: AsyncApp, wiring: BotWiring) -> None:
     def add(
-        words: str, arguments: str, summary: str, example: str, allowed: Any, doing: str, run: Run
+        words: str, arguments: str, summary: str, example: str, action: Action, run: Run
     ) -> None:
         wiring.table.add(
-            Command(
-                tuple(words.split()), arguments, summary, example, "Campaigns", allowed, doing, run
-            )
+            Command(tuple(words.split()), arguments, summary, example, "Campaigns", action, run)
         )
 
     add(
@@ -50,8 +47,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "[form]",
         "prepare a campaign, one question at a time in a thread (or `form` for one screen)",
         "/comms campaign new",
-        PLAN,
-        "create a campaign",
+        Action.PLAN_CAMPAIGN,
         _new,
     )
     add(
@@ -59,8 +55,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "",
         "every campaign per wedding, with its state and counts",
         "/comms campaign list",
-        READ,
-        "list campaigns",
+        Action.READ,
         _list,
     )
     add(
@@ -68,8 +63,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "one campaign's summary",
         "/comms campaign show 3",
-        READ,
-        "see a campaign",
+        Action.READ,
         _show,
     )
     add(
@@ -77,8 +71,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "the messages as three guests will get them, compliance and cost",
         "/comms campaign preview 3",
-        READ,
-        "preview a campaign",
+        Action.READ,
         _preview,
     )
     add(
@@ -86,8 +79,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "send the real message to your own email or phone only",
         "/comms campaign test 3",
-        PLAN,
-        "send a test",
+        Action.PLAN_CAMPAIGN,
         _said(campaign_ops.proof),
     )
     add(
@@ -95,8 +87,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number> <when>",
         "send at a time (the wedding's time zone)",
         "/comms campaign schedule 3 saturday 10am",
-        PLAN,
-        "schedule a campaign",
+        Action.PLAN_CAMPAIGN,
         _schedule,
     )
     add(
@@ -104,8 +95,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "ask the approvers to approve a draft",
         "/comms campaign request-approval 3",
-        PLAN,
-        "request approval",
+        Action.PLAN_CAMPAIGN,
         _request,
     )
     add(
@@ -113,8 +103,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "approve a campaign someone else prepared",
         "/comms campaign approve 3",
-        APPROVE,
-        "approve a campaign",
+        Action.APPROVE_CAMPAIGN,
         _approve,
     )
     add(
@@ -122,8 +111,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number> <reason>",
         "send a campaign back to its author, saying why",
         "/comms campaign reject 3 the date is wrong",
-        APPROVE,
-        "reject a campaign",
+        Action.APPROVE_CAMPAIGN,
         _reject,
     )
     add(
@@ -131,8 +119,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "stop a campaign; nothing more is sent",
         "/comms campaign cancel 3",
-        PLAN,
-        "cancel a campaign",
+        Action.PLAN_CAMPAIGN,
         _said(campaign_ops.cancel),
     )
     add(
@@ -140,8 +127,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "hold the messages not yet sent",
         "/comms campaign pause 3",
-        PLAN,
-        "pause a campaign",
+        Action.PLAN_CAMPAIGN,
         _said(campaign_ops.pause),
     )
     add(
@@ -149,8 +135,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "send the held messages",
         "/comms campaign resume 3",
-        PLAN,
-        "resume a campaign",
+        Action.PLAN_CAMPAIGN,
         _said(campaign_ops.resume),
     )
     add(
@@ -158,8 +143,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         "<number>",
         "send the failed messages of a finished campaign again",
         "/comms campaign retry 3",
-        PLAN,
-        "retry failed messages",
+        Action.PLAN_CAMPAIGN,
         _said(campaign_ops.retry),
     )
     wiring.thread_handlers.append(campaign_conversation.answer_thread)
@@ -288,29 +272,16 @@ def _counts_words(counts: dict[str, int]) -> str:
 
 
 def _buttons(bolt: AsyncApp, wiring: BotWiring) -> None:
-    def on_click(work: Callable[[CommandRequest, dict[str, Any]], Awaitable[None]]) -> Any:
-        async def listener(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-            await ack()
-            place = place_of_click(body)
-            async with answering(client, place):
-                caller = await wiring.caller(place)
-                request = CommandRequest(wiring.services, client, caller, place, [], "")
-                await work(request, body)
-
-        return listener
-
     async def approve(request: CommandRequest, body: dict[str, Any]) -> None:
         await approval_cards.approve(request, campaign_number(clicked_value(body)))
 
     async def reject(request: CommandRequest, body: dict[str, Any]) -> None:
-        request.caller.require(APPROVE, "reject a campaign")
         await campaign_modal.open_reject(request, campaign_number(clicked_value(body)))
 
     async def form(request: CommandRequest, body: dict[str, Any]) -> None:
-        request.caller.require(PLAN, "create a campaign")
         # The button sits on the thread's first message: its ts names the thread.
         await campaign_modal.open_form(request, thread=str((body.get("message") or {})["ts"]))
 
-    bolt.action(approval_cards.APPROVE_ACTION)(on_click(approve))
-    bolt.action(approval_cards.REJECT_ACTION)(on_click(reject))
-    bolt.action(campaign_conversation.FORM_ACTION)(on_click(form))
+    wiring.button(bolt, approval_cards.APPROVE_ACTION, Action.APPROVE_CAMPAIGN, approve)
+    wiring.button(bolt, approval_cards.REJECT_ACTION, Action.APPROVE_CAMPAIGN, reject)
+    wiring.button(bolt, campaign_conversation.FORM_ACTION, Action.PLAN_CAMPAIGN, form)

@@ -27,6 +27,7 @@ from bot.slack.router import BotWiring
 from bot.slack.when import parse_when, spoken
 from dispatch.editing import EDITABLE
 from store.models import Wedding
+from store.permissions import Action
 
 FLOW = "campaign_new"
 FORM_ACTION = "campaign_form"
@@ -115,6 +116,8 @@ async def answer_thread(
         )
         return True
     caller = await wiring.caller(place)
+    # Answers edit the draft: a planner who became a viewer meanwhile stops here.
+    caller.require(Action.PLAN_CAMPAIGN)
     request = CommandRequest(wiring.services, client, caller, place, text.split(), text)
     await _step(request, thread, text.strip())
     return True

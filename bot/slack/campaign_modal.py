@@ -7,18 +7,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 
 from bot.slack import approval_cards, campaign_ops, conversations
 from bot.slack import campaign_questions as q
-from bot.slack.access import PLAN
 from bot.slack.campaign_conversation import FLOW, weddings_of
 from bot.slack.campaign_lookup import show_preview
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, Place, post
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, form_metadata, post
+from bot.slack.router import BotWiring
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
+from store.permissions import Action
 
 FORM = "campaign_form"
 REJECT = "campaign_reject_reason"
@@ -188,36 +187,25 @@ def _check_form(values: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]
 
 
 def register(bolt: AsyncApp, wiring: BotWiring) -> None:
-    async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    def check_campaign(body: dict[str, Any]) -> dict[str, str]:
+        return _check_form(_values(body))[0]
+
+    async def submitted(request: CommandRequest, body: dict[str, Any]) -> None:
         values = _values(body)
-        errors, campaign = _check_form(values)
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
-        metadata = json.loads(body["view"].get("private_metadata") or "{}")
-        place = Place(metadata["channel"], body["user"]["id"], body["team"]["id"])
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(PLAN, "create a campaign")
-            request = CommandRequest(wiring.services, client, caller, place, [], "")
-            await _create(request, metadata.get("thread"), values.get("wedding"), campaign)
+        campaign = _check_form(values)[1]
+        metadata = form_metadata(body)
+        await _create(request, metadata.get("thread"), values.get("wedding"), campaign)
 
-    async def rejected(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        reason = _values(body).get("reason", "")
-        if not reason:
-            await ack(response_action="errors", errors={"reason": "Say why, for the author."})
-            return
-        await ack()
-        metadata = json.loads(body["view"].get("private_metadata") or "{}")
-        place = Place(metadata["channel"], body["user"]["id"], body["team"]["id"])
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            request = CommandRequest(wiring.services, client, caller, place, [], reason)
-            await approval_cards.reject(request, int(metadata["campaign"]), reason)
+    def check_reason(body: dict[str, Any]) -> dict[str, str]:
+        return {} if _values(body).get("reason") else {"reason": "Say why, for the author."}
 
-    bolt.view(FORM)(submitted)
-    bolt.view(REJECT)(rejected)
+    async def rejected(request: CommandRequest, body: dict[str, Any]) -> None:
+        reason = _values(body)["reason"]
+        campaign_id = int(form_metadata(body)["campaign"])
+        await approval_cards.reject(request, campaign_id, reason)
+
+    wiring.form(bolt, FORM, Action.PLAN_CAMPAIGN, check_campaign, submitted)
+    wiring.form(bolt, REJECT, Action.APPROVE_CAMPAIGN, check_reason, rejected)
 
 
 async def _create(

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.access import ADMINISTER, PLAN
 from bot.slack.campaign_lookup import NotThatCampaign, campaign_number
 from bot.slack.command_table import Command
 from bot.slack.errors import SlackBotError
 from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
 from store.errors import CampaignDeleted, NotDeletable, NotFound, NotRestorable
+from store.permissions import Action
 from store.repositories.campaign_deletion import CampaignDeletion, DeletedCampaign
 
 GROUP = "Campaigns"
@@ -39,8 +39,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "remove a draft or finished campaign from lists and figures (an admin can restore it)",
             "/comms campaign delete 3",
             GROUP,
-            PLAN,
-            "delete a campaign",
+            Action.PLAN_CAMPAIGN,
             delete,
         )
     )
@@ -51,8 +50,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "bring a deleted campaign back from the audit trail (no number: list deleted ones)",
             "/comms campaign restore 3",
             GROUP,
-            ADMINISTER,
-            "restore a campaign",
+            Action.RESTORE_CAMPAIGN,
             restore,
         )
     )

@@ -1,4 +1,4 @@
-"""The ``/comms`` vocabulary: each command's words, usage, example, role and handler.
+"""The ``/comms`` vocabulary: each command's words, usage, example, action and handler.
 
 Areas add their commands with ``table.add(...)``; the router finds the
 longest match, and unknown input gets the closest commands with their usage.
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from store.enums import Role
+from store.permissions import Action
 
 if TYPE_CHECKING:
     from bot.slack.requests import CommandRequest
@@ -26,8 +26,7 @@ class Command:
     summary: str
     example: str
     group: str  # the heading in `help`
-    allowed: frozenset[Role]
-    doing: str  # "create a campaign" — completes "To … you need the … role"
+    action: Action  # what it does, in the permission table (store/permissions.py)
     run: Handler
 
     @property

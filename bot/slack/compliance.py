@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.access import READ
 from bot.slack.command_table import Command
 from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
@@ -28,6 +27,7 @@ from dispatch.compose.tokens import (
 from handlers.address_masking import mask_email, mask_phone
 from store.enums import Channel
 from store.models import Organisation
+from store.permissions import Action
 from store.repositories.suppressions import SuppressionLedger, ledger_page
 
 OPTOUTS_SHOWN = 20
@@ -42,8 +42,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "the built-in message templates and the {{tokens}} your own text can use",
             "/comms templates",
             "Compliance",
-            READ,
-            "see the templates",
+            Action.VIEW_COMPLIANCE,
             show_templates,
         )
     )
@@ -54,8 +53,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "who opted out (addresses masked), with counts by reason",
             "/comms optouts sms 4567",
             "Compliance",
-            READ,
-            "see the opt-out list",
+            Action.VIEW_COMPLIANCE,
             show_optouts,
         )
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from store.enums import Role
-
 
 class SlackBotError(Exception):
     """Root of every error the bot answers in Slack instead of failing."""
@@ -26,25 +24,8 @@ class NotAMember(SlackBotError):
     def __init__(self, user_id: str, organisation_name: str) -> None:
         super().__init__(
             f"<@{user_id}>, you are not a member of {organisation_name} in guestcomms yet. "
-            "An owner or admin can add you with `/comms members add @you planner`."
+            "An owner or admin can add you with `/comms roles grant @you planner`."
         )
-
-
-class MissingRole(SlackBotError):
-    """The member's role does not allow what they asked for."""
-
-    def __init__(self, doing: str, allowed: frozenset[Role], role: Role) -> None:
-        names = " or ".join(sorted(r.value for r in allowed))
-        super().__init__(
-            f"To {doing} you need the {names} role; you are {_article(role.value)} {role.value}."
-        )
-        self.allowed = allowed
-        self.role = role
-
-
-def _article(word: str) -> str:
-    # Role names are plain English words: "an admin", "an owner", "a planner".
-    return "an" if word[:1].lower() in "aeiou" else "a"
 
 
 class UsageError(SlackBotError):

@@ -9,56 +9,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
-from bot.slack.access import PLAN, Caller
+from bot.slack.access import Caller
 from bot.slack.campaign_lookup import deleted_words
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
 from bot.slack.guest_note_text import KEEP_OPTED_OUT_ACTION, reviewed_card
 from bot.slack.progress_text import RETRY_ACTION, retried_report
-from bot.slack.requests import CommandRequest, clicked_number, place_of_click
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, clicked_number
+from bot.slack.router import BotWiring
 from bot.slack.services import BotServices
 from dispatch import control
 from store.models import Campaign, Guest, SlackMessage
+from store.permissions import Action
 from store.repositories.campaign_figures import campaign_figures
 from store.repositories.slack_messages import OPT_OUT_REVIEW, SlackMessages
-
-RETRYING = "send a campaign's failed messages again"
-REVIEWING = "review an opt-out"
 
 
 def register(bolt: AsyncApp, wiring: BotWiring) -> None:
     services = wiring.services
 
-    async def retry_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(PLAN, RETRYING)
-            campaign_id = clicked_number(body, "a campaign", "/comms campaign retry N")
-            name, count = await retry_failed(services, caller, campaign_id)
-            rendered = retried_report(campaign_id, name, place.user_id, count)
-            await client.chat_update(
-                channel=place.channel_id,
-                ts=_message_ts(body),
-                text=rendered.text,
-                blocks=rendered.blocks,
-            )
+    async def retry_pressed(request: CommandRequest, body: dict[str, Any]) -> None:
+        campaign_id = clicked_number(body, "a campaign", "/comms campaign retry N")
+        name, count = await retry_failed(services, request.caller, campaign_id)
+        rendered = retried_report(campaign_id, name, request.place.user_id, count)
+        await request.client.chat_update(
+            channel=request.place.channel_id,
+            ts=_message_ts(body),
+            text=rendered.text,
+            blocks=rendered.blocks,
+        )
 
-    async def keep_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(PLAN, REVIEWING)
-            await keep_opted_out(
-                services, client, caller, clicked_number(body, "a review", "/comms optouts keep N")
-            )
+    async def keep_pressed(request: CommandRequest, body: dict[str, Any]) -> None:
+        review_id = clicked_number(body, "a review", "/comms optouts keep N")
+        await keep_opted_out(services, request.client, request.caller, review_id)
 
     async def keep_typed(request: CommandRequest) -> None:
         if len(request.arguments) != 1 or not request.arguments[0].lstrip("#").isdigit():
@@ -69,8 +56,8 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         await keep_opted_out(services, request.client, request.caller, review_id)
         await request.tell(f"Review #{review_id} is marked reviewed: kept opted out.")
 
-    bolt.action(RETRY_ACTION)(retry_pressed)
-    bolt.action(KEEP_OPTED_OUT_ACTION)(keep_pressed)
+    wiring.button(bolt, RETRY_ACTION, Action.PLAN_CAMPAIGN, retry_pressed)
+    wiring.button(bolt, KEEP_OPTED_OUT_ACTION, Action.REVIEW_OPT_OUTS, keep_pressed)
     wiring.table.add(
         Command(
             words=("optouts", "keep"),
@@ -78,8 +65,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
             summary="mark a likely opt-out's review card reviewed; the guest stays opted out",
             example="/comms optouts keep 12",
             group="Compliance",
-            allowed=PLAN,
-            doing=REVIEWING,
+            action=Action.REVIEW_OPT_OUTS,
             run=keep_typed,
         )
     )

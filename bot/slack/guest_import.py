@@ -15,7 +15,6 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot.slack import import_consent
-from bot.slack.access import PLAN
 from bot.slack.command_table import Command
 from bot.slack.errors import UsageError
 from bot.slack.options import take_options
@@ -25,6 +24,7 @@ from bot.slack.slack_files import fetch_shared_file
 from bot.slack.wedding_lookup import find_wedding
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES
+from store.permissions import Action
 
 USAGE = (
     "Share the CSV file here with the message `comms guests import` (add `--wedding <wedding>` "
@@ -43,8 +43,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
             "import a guest-list CSV shared with this message (added, updated, each bad row)",
             "comms guests import (typed as the message of a shared CSV file)",
             "Guests",
-            PLAN,
-            "import guests",
+            Action.MANAGE_GUESTS,
             import_guests,
         )
     )

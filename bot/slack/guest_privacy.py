@@ -10,23 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.access import ADMINISTER, Caller
+from bot.slack.access import Caller
 from bot.slack.command_table import Command
 from bot.slack.errors import InvalidValue, UsageError
-from bot.slack.requests import CommandRequest, clicked_value, place_of_click, post
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, clicked_value, post
+from bot.slack.router import BotWiring
 from bot.slack.services import BotServices
 from bot.slack.slack_files import upload_text
 from store.addresses import AddressError
+from store.permissions import Action
 from store.privacy.person_export import summary, to_json
 from store.privacy.requests import erase_request, erasure_preview, export_request
 
 ERASE_ACTION = "person_erase"
-EXPORTING = "export a person's data"
-ERASING = "erase a person's data"
 EXPORT_USAGE = "Usage: `/comms guests export-person <email or phone>`."
 ERASE_USAGE = "Usage: `/comms guests erase-person <email or phone>`."
 
@@ -40,8 +39,7 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
             "everything held about one person, as a JSON file sent to you (a data request)",
             "/comms guests export-person ann@example.com",
             "Guests",
-            ADMINISTER,
-            EXPORTING,
+            Action.EXPORT_PERSON,
             export_person,
         )
     )
@@ -52,21 +50,16 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
             "erase everything held about one person; their opt-outs stay in force",
             "/comms guests erase-person ann@example.com",
             "Guests",
-            ADMINISTER,
-            ERASING,
+            Action.ERASE_PERSON,
             ask_to_erase,
         )
     )
 
-    async def erase_pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(ADMINISTER, ERASING)
-            await erase(services, client, caller, place.channel_id, clicked_value(body))
+    async def erase_pressed(request: CommandRequest, body: dict[str, Any]) -> None:
+        place = request.place
+        await erase(services, request.client, request.caller, place.channel_id, clicked_value(body))
 
-    bolt.action(ERASE_ACTION)(erase_pressed)
+    wiring.button(bolt, ERASE_ACTION, Action.ERASE_PERSON, erase_pressed)
 
 
 def _address(request: CommandRequest, usage: str) -> str:

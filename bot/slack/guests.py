@@ -12,7 +12,6 @@ import shlex
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.slack.access import PLAN, READ
 from bot.slack.command_table import Command
 from bot.slack.errors import InvalidValue, UsageError
 from bot.slack.guest_audience import reach_of
@@ -26,6 +25,7 @@ from store.guestlist.export import load_guests, to_csv
 from store.guestlist.importer import apply_guest_rows
 from store.guestlist.reader import GuestRow, ParsedGuestList
 from store.models import Guest, Organisation, Wedding
+from store.permissions import Action
 from store.repositories.guests import groups_by_guest
 from store.segments import Segment, count_segment, parse_segment, segment_query
 
@@ -44,8 +44,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "add one guest (or complete the guest with that email or phone)",
             '/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family',
             "Guests",
-            PLAN,
-            "add guests",
+            Action.MANAGE_GUESTS,
             add_guest,
         ),
         Command(
@@ -54,8 +53,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             f"the first {LIST_LIMIT} guests of a segment, and how many there are",
             "/comms guests list rsvp=pending group=family",
             "Guests",
-            READ,
-            "see the guest list",
+            Action.READ,
             list_guests,
         ),
         Command(
@@ -64,8 +62,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "how many guests a segment holds, and how many can be emailed or texted",
             "/comms guests count rsvp=pending",
             "Guests",
-            READ,
-            "count guests",
+            Action.READ,
             count_guests,
         ),
         Command(
@@ -74,8 +71,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "the guest list as a CSV file, shared here",
             "/comms guests export rsvp=confirmed",
             "Guests",
-            PLAN,
-            "export the guest list",
+            Action.EXPORT_GUESTS,
             export_guests,
         ),
     ):

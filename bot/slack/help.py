@@ -6,10 +6,10 @@ from collections import defaultdict
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.slack.access import READ
 from bot.slack.command_table import Command
 from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
+from store.permissions import Action
 
 GROUP_ORDER = ("Weddings", "Guests", "Campaigns", "Compliance", "Members", "Alerts", "Help")
 
@@ -36,8 +36,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             summary="what I can do, with examples",
             example="/comms help campaign",
             group="Help",
-            allowed=READ,
-            doing="read the help",
+            action=Action.READ,
             run=show_help,
         )
     )

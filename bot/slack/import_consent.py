@@ -12,13 +12,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.web.async_client import AsyncWebClient
+from slack_bolt.async_app import AsyncApp
 
-from bot.slack.access import PLAN
 from bot.slack.errors import UsageError
-from bot.slack.requests import CommandRequest, clicked_value, place_of_click
-from bot.slack.router import BotWiring, answering
+from bot.slack.requests import CommandRequest, clicked_value
+from bot.slack.router import BotWiring
 from bot.slack.slack_files import fetch_shared_file
 from bot.slack.wedding_lookup import find_wedding
 from store.guestlist.import_consent import ConsentConfirmation
@@ -26,9 +24,9 @@ from store.guestlist.import_report import ImportReport
 from store.guestlist.importer import confirm_sms_consent, read_guest_csv
 from store.guestlist.reader import MAX_BYTES
 from store.models import Organisation, Wedding
+from store.permissions import Action
 
 CONFIRM_ACTION = "guests_sms_consent"
-CONFIRMING = "confirm guests' SMS consent"
 
 
 def confirmation_text(file_name: str, organisation: str, wedding: Wedding) -> str:
@@ -77,42 +75,36 @@ async def ask(
 def register(bolt: AsyncApp, wiring: BotWiring) -> None:
     services = wiring.services
 
-    async def confirmed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        place = place_of_click(body)
-        async with answering(client, place):
-            caller = await wiring.caller(place)
-            caller.require(PLAN, CONFIRMING)
-            file_id, wedding_id = _read_value(clicked_value(body))
-            shared = await fetch_shared_file(client, services.settings.slack, file_id, MAX_BYTES)
-            async with services.database.transaction() as session:
-                wedding = await find_wedding(session, caller.organisation.id, str(wedding_id))
-                organisation = await session.get(Organisation, caller.organisation.id)
-                assert organisation is not None
-                text = confirmation_text(shared.name, organisation.name, wedding)
-                parsed = await read_guest_csv(session, wedding, shared.content)
-                outcome = await confirm_sms_consent(
-                    session,
-                    caller.actor,
-                    wedding,
-                    parsed,
-                    ConsentConfirmation(text, str(caller.actor)),
-                )
-            done = (
-                f"<@{place.user_id}> confirmed: “{text}” "
-                f"SMS consent recorded for {outcome.granted} guest{'s' * (outcome.granted != 1)}."
+    async def confirmed(request: CommandRequest, body: dict[str, Any]) -> None:
+        caller, client, place = request.caller, request.client, request.place
+        file_id, wedding_id = _read_value(clicked_value(body))
+        shared = await fetch_shared_file(client, services.settings.slack, file_id, MAX_BYTES)
+        async with services.database.transaction() as session:
+            wedding = await find_wedding(session, caller.organisation.id, str(wedding_id))
+            organisation = await session.get(Organisation, caller.organisation.id)
+            assert organisation is not None
+            text = confirmation_text(shared.name, organisation.name, wedding)
+            parsed = await read_guest_csv(session, wedding, shared.content)
+            outcome = await confirm_sms_consent(
+                session,
+                caller.actor,
+                wedding,
+                parsed,
+                ConsentConfirmation(text, str(caller.actor)),
             )
-            message_ts = str((body.get("container") or {}).get("message_ts") or "")
-            if message_ts:
-                await client.chat_update(
-                    channel=place.channel_id, ts=message_ts, text=done, blocks=[]
-                )
-            else:
-                await client.chat_postMessage(
-                    channel=place.channel_id, text=done, thread_ts=place.thread_ts
-                )
+        done = (
+            f"<@{place.user_id}> confirmed: “{text}” "
+            f"SMS consent recorded for {outcome.granted} guest{'s' * (outcome.granted != 1)}."
+        )
+        message_ts = str((body.get("container") or {}).get("message_ts") or "")
+        if message_ts:
+            await client.chat_update(channel=place.channel_id, ts=message_ts, text=done, blocks=[])
+        else:
+            await client.chat_postMessage(
+                channel=place.channel_id, text=done, thread_ts=place.thread_ts
+            )
 
-    bolt.action(CONFIRM_ACTION)(confirmed)
+    wiring.button(bolt, CONFIRM_ACTION, Action.MANAGE_GUESTS, confirmed)
 
 
 def _read_value(value: str) -> tuple[str, int]:

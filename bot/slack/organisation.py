@@ -6,7 +6,6 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
-from bot.slack.access import ADMINISTER, READ
 from bot.slack.command_table import Command
 from bot.slack.detail_changes import change_detail
 from bot.slack.detail_fields import ORGANISATION_DETAILS, show
@@ -14,6 +13,7 @@ from bot.slack.errors import InvalidValue, UsageError
 from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
 from store.models import Organisation
+from store.permissions import Action
 
 SET_USAGE = (
     "Usage: `/comms org set <setting> <value>`, e.g. `/comms org set sms-number +12015550100`."
@@ -30,8 +30,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "your organisation's settings (SMS number, sender, postal address)",
             "/comms org show",
             "Members",
-            READ,
-            "see the organisation's settings",
+            Action.READ,
             show_organisation,
         )
     )
@@ -42,8 +41,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             f"change a setting ({', '.join(ORGANISATION_DETAILS)})",
             "/comms org set sms-number +12015550100",
             "Members",
-            ADMINISTER,
-            "change the organisation's settings",
+            Action.MANAGE_ORGANISATION,
             set_setting,
         )
     )

@@ -8,6 +8,7 @@ error goes to that person only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,9 +62,9 @@ class CommandRequest:
             thread_ts=thread_ts or self.place.thread_ts,
         )
 
-    async def tell(self, text: str) -> None:
-        """Only the person who asked sees this (errors, refusals)."""
-        await tell(self.client, self.place, text)
+    async def tell(self, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Only the person who asked sees this (errors, refusals, the audit log)."""
+        await tell(self.client, self.place, text, blocks)
 
 
 async def post(
@@ -86,25 +87,36 @@ async def post(
 NOT_THERE = frozenset({"channel_not_found", "not_in_channel", "user_not_in_channel"})
 
 
-async def tell(client: AsyncWebClient, place: Place, text: str) -> None:
+async def tell(
+    client: AsyncWebClient, place: Place, text: str, blocks: list[dict[str, Any]] | None = None
+) -> None:
     try:
         await client.chat_postEphemeral(
-            channel=place.channel_id, user=place.user_id, text=text, thread_ts=place.thread_ts
+            channel=place.channel_id,
+            user=place.user_id,
+            text=text,
+            blocks=blocks,
+            thread_ts=place.thread_ts,
         )
     except SlackApiError as error:
         if place.response_url is None or error.response.get("error") not in NOT_THERE:
             raise
-        await respond(client, place.response_url, text)
+        await respond(client, place.response_url, text, blocks)
 
 
-async def respond(client: AsyncWebClient, response_url: str, text: str) -> None:
+async def respond(
+    client: AsyncWebClient,
+    response_url: str,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
     """Answer through a response_url, only ever at Slack (bot/slack/outbound_urls.py):
     the URL comes in the request, so a forged one must not make us call anywhere else.
     The Web API client's own base URL (SLACK_API_URL) is Slack's stand-in in tests."""
     origins = outbound_urls.allowed(outbound_urls.RESPONSE_HOST, client.base_url)
     outbound_urls.checked(response_url, origins, "the command's response_url")
     webhook = AsyncWebhookClient(response_url, timeout=10, session=client.session)
-    answer = await webhook.send(text=text, response_type="ephemeral")
+    answer = await webhook.send(text=text, blocks=blocks, response_type="ephemeral")
     if answer.status_code != 200:
         message = f"response_url answered {answer.status_code}"
         raise SlackApiError(message, {"error": answer.body})  # type: ignore[no-untyped-call]
@@ -121,6 +133,21 @@ def place_of_click(body: dict[str, Any]) -> Place:
         trigger_id=body.get("trigger_id"),
         response_url=body.get("response_url"),
     )
+
+
+def place_of_form(body: dict[str, Any]) -> Place:
+    """Where a modal was opened from: its private metadata names the channel (and thread)."""
+    metadata = json.loads(body["view"].get("private_metadata") or "{}")
+    return Place(
+        channel_id=str(metadata.get("channel", "")),
+        user_id=body["user"]["id"],
+        team_id=(body.get("team") or {}).get("id", ""),
+    )
+
+
+def form_metadata(body: dict[str, Any]) -> dict[str, Any]:
+    metadata: dict[str, Any] = json.loads(body["view"].get("private_metadata") or "{}")
+    return metadata
 
 
 def clicked_value(body: dict[str, Any]) -> str:

@@ -1,7 +1,10 @@
-"""From what a person typed to the handler that does it, after the ack.
+"""From what a person typed, pressed or submitted to the handler that does it, after the ack.
 
 Everything here runs once Slack has its answer: the caller is looked up,
-their role checked, the handler run, and any refusal told to them alone.
+their role checked against the action the command, button or form declares
+(store/permissions.py, the one table), the handler run, and any refusal told
+to them alone. Areas register buttons and forms through ``BotWiring.button``
+and ``BotWiring.form``, so none can forget the check.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
+from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.exc import IntegrityError
@@ -21,11 +25,12 @@ from bot.slack.access import Caller, resolve_caller
 from bot.slack.command_table import Command, CommandTable
 from bot.slack.errors import SlackBotError, UsageError
 from bot.slack.outbound_urls import UrlRefused
-from bot.slack.requests import CommandRequest, Place, tell
+from bot.slack.requests import CommandRequest, Place, place_of_click, place_of_form, tell
 from bot.slack.services import BotServices
 from dispatch.errors import DispatchError
 from store.errors import StoreError
 from store.models import SlackEventReceipt
+from store.permissions import Action
 
 log = structlog.get_logger(__name__)
 
@@ -33,6 +38,10 @@ log = structlog.get_logger(__name__)
 ThreadHandler = Callable[
     ["BotWiring", AsyncWebClient, Place, str, list[dict[str, Any]]], Awaitable[bool]
 ]
+# The work of a button or a form, once its caller may do what it declares.
+Interaction = Callable[[CommandRequest, dict[str, Any]], Awaitable[None]]
+# A form's fields that cannot be used, by block id; empty when it may be submitted.
+FormCheck = Callable[[dict[str, Any]], dict[str, str]]
 
 
 @dataclass
@@ -42,6 +51,9 @@ class BotWiring:
     services: BotServices
     table: CommandTable = field(default_factory=CommandTable)
     thread_handlers: list[ThreadHandler] = field(default_factory=list)
+    # Every button's action_id and form's callback_id, with the action it needs.
+    buttons: dict[str, Action] = field(default_factory=dict)
+    forms: dict[str, Action] = field(default_factory=dict)
 
     async def caller(self, place: Place) -> Caller:
         async with self.services.database.transaction() as session:
@@ -62,7 +74,7 @@ class BotWiring:
                 raise UsageError(unknown_command(words, self.table.closest(words)))
             command, arguments = found
             caller = await self.caller(place)
-            caller.require(command.allowed, command.doing)
+            caller.require(command.action)
             rest = text.split(None, len(command.words))[len(command.words) :] if words else []
             request = CommandRequest(
                 services=self.services,
@@ -74,6 +86,48 @@ class BotWiring:
                 files=files or [],
             )
             await command.run(request)
+
+    def button(self, bolt: AsyncApp, action_id: str, needs: Action, work: Interaction) -> None:
+        """Run ``work`` when the button is pressed by someone allowed to do ``needs``."""
+        if action_id in self.buttons:
+            raise ValueError(f"the button {action_id} is registered twice")
+        self.buttons[action_id] = needs
+
+        async def pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            place = place_of_click(body)
+            async with answering(client, place):
+                caller = await self.caller(place)
+                caller.require(needs)
+                await work(CommandRequest(self.services, client, caller, place, [], ""), body)
+
+        bolt.action(action_id)(pressed)
+
+    def form(
+        self, bolt: AsyncApp, callback_id: str, needs: Action, check: FormCheck, work: Interaction
+    ) -> None:
+        """Run ``work`` when the modal is submitted by someone allowed to do ``needs``.
+
+        ``check`` runs before the ack: fields that cannot be used are shown on
+        the form itself and nothing else happens.
+        """
+        if callback_id in self.forms:
+            raise ValueError(f"the form {callback_id} is registered twice")
+        self.forms[callback_id] = needs
+
+        async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            errors = check(body)
+            if errors:
+                await ack(response_action="errors", errors=errors)
+                return
+            await ack()
+            place = place_of_form(body)
+            async with answering(client, place):
+                caller = await self.caller(place)
+                caller.require(needs)
+                await work(CommandRequest(self.services, client, caller, place, [], ""), body)
+
+        bolt.view(callback_id)(submitted)
 
     async def answer_thread(
         self, client: AsyncWebClient, place: Place, text: str, files: list[dict[str, Any]]

@@ -15,7 +15,6 @@ from zoneinfo import ZoneInfo
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.slack.access import READ
 from bot.slack.command_table import Command
 from bot.slack.delivery_chart import delivery_chart
 from bot.slack.errors import UsageError
@@ -23,6 +22,7 @@ from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
 from bot.slack.wedding_lookup import find_wedding
 from store.enums import Channel
+from store.permissions import Action
 from store.repositories.business_figures import BusinessFigures, Scope, Summary, summarise
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.operations import MAX_ID, OperationsQueries
@@ -43,8 +43,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "sent today, delivery, opens and clicks, opt-outs, campaigns — and a chart",
             "/comms stats campaign 12",
             "Campaigns",
-            READ,
-            "see the figures",
+            Action.VIEW_STATS,
             show_stats,
         )
     )

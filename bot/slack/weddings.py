@@ -5,7 +5,6 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import func, select
 
-from bot.slack.access import PLAN, READ
 from bot.slack.command_table import Command
 from bot.slack.detail_changes import change_detail
 from bot.slack.detail_fields import WEDDING_DETAILS, Detail, show
@@ -14,6 +13,7 @@ from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
 from bot.slack.wedding_lookup import find_wedding, weddings_of
 from store.models import Guest, Organisation, Wedding
+from store.permissions import Action
 
 SET_USAGE = "Usage: `/comms wedding set [wedding] <detail> <value>`, e.g. " + (
     '`/comms wedding set alex-and-sam venue "The Barn"`.'
@@ -29,8 +29,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "the weddings you plan, with dates and guest counts",
             "/comms wedding list",
             "Weddings",
-            READ,
-            "see the weddings",
+            Action.READ,
             list_weddings,
         )
     )
@@ -41,8 +40,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             "every detail of a wedding that messages can use",
             "/comms wedding show alex-and-sam",
             "Weddings",
-            READ,
-            "see a wedding's details",
+            Action.READ,
             show_wedding,
         )
     )
@@ -53,8 +51,7 @@ def register(_bolt: AsyncApp, wiring: BotWiring) -> None:
             f"change a detail ({', '.join(WEDDING_DETAILS)}; `none` empties one)",
             '/comms wedding set alex-and-sam venue "The Barn"',
             "Weddings",
-            PLAN,
-            "change a wedding's details",
+            Action.MANAGE_WEDDINGS,
             set_detail,
         )
     )

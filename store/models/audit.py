@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import Base, BigId, JsonDocument, UtcDateTime, utcnow
 
 
 class AuditEntry(Base):
-    """Append-only: the repository API offers no update or delete."""
+    """Append-only: the repository API offers no update or delete, and the database
+    refuses both (triggers of migration 0017, on PostgreSQL and SQLite)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (
@@ -21,9 +22,12 @@ class AuditEntry(Base):
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    organisation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organisations.id", ondelete="SET NULL")
-    )
+    # A plain column, not a foreign key: a key's ON DELETE SET NULL would be an
+    # UPDATE of the log, which the append-only trigger refuses (so deleting an
+    # organisation would fail), and RESTRICT would make every organisation
+    # undeletable. The log is history: it keeps saying which organisation a
+    # row was about after that organisation is gone, as entity_id does.
+    organisation_id: Mapped[int | None] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String(100))  # "slack:U123", "cli", "system", …
     action: Mapped[str] = mapped_column(String(64))  # "campaign.approved", "guest.created", …
     entity_type: Mapped[str] = mapped_column(String(32))
