@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,6 +28,7 @@ from bot.worker import broker
 __all__ = ["broker"]  # what Dramatiq's CLI serves
 
 LEDGER_READ = "FROM suppressions"
+_HASH = re.compile(r"[0-9a-f]{64}")  # store.keyring's index: hex HMAC-SHA256
 _files: dict[int, TextIO] = {}
 
 
@@ -39,13 +41,19 @@ def _out() -> TextIO:
     return _files[pid]
 
 
+def _names_an_address(value: object) -> bool:
+    """A phone number, or the ledger's keyed hash of one (checks match on the hash)."""
+    return isinstance(value, str) and (value.startswith("+") or bool(_HASH.fullmatch(value)))
+
+
 def _numbers(parameters: Any) -> list[str]:
+    """The numbers (or their hashes) a ledger read asked about."""
     values = parameters.values() if isinstance(parameters, dict) else parameters
     found: list[str] = []
     for value in values or ():
         if isinstance(value, list | tuple):
-            found += [v for v in value if isinstance(v, str) and v.startswith("+")]
-        elif isinstance(value, str) and value.startswith("+"):
+            found += [v for v in value if _names_an_address(v)]
+        elif _names_an_address(value):
             found.append(value)
     return found
 

@@ -62,6 +62,12 @@ class Paced:
     def error(self) -> float:
         return self.achieved / self.rate - 1
 
+    @property
+    def finished(self) -> bool:
+        """Every delivery final before the time limit (retries after 429s included)."""
+        waiting = any(status in WAITING for status in self.statuses)
+        return sum(self.statuses.values()) == self.texts and not waiting
+
     def busiest_second(self) -> int:
         """The most texts that arrived within any one second (the fake's own window)."""
         most, first = 0, 0
@@ -138,7 +144,8 @@ def figure(paced: Paced) -> Figure:
     return Figure(
         BENCH,
         f"4. pacing at {paced.rate:g}/s per sender ({paced.texts:,} texts; the fake enforces "
-        f"{paced.rate:g}/s{paced_at}), achieved rate; 429s: {paced.rejected_429}",
+        f"{paced.rate:g}/s{paced_at}), achieved rate; 429s: {paced.rejected_429}"
+        f"{'' if paced.finished else ' — NOT OVER in time'}",
         paced.achieved,
         "texts/s",
         f"±{TOLERANCE:.0%} of {paced.rate:g}, no 429",
@@ -179,7 +186,9 @@ async def run(rates: list[float], seconds: float, margin: float) -> int:
                 paced = await paced_campaign(rate, texts, fakes, redis_url, work, children, margin)
                 print(report(paced), flush=True)
                 emit([figure(paced)])
-                complete = complete and paced.complete
+                # Not over in time is a missed figure; over, with a text lost or
+                # doubled, is a failure.
+                complete = complete and (paced.complete or not paced.finished)
     return 0 if complete else 1
 
 

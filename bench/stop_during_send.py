@@ -43,7 +43,7 @@ import random
 import shutil
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -59,6 +59,7 @@ from bench.results import Figure
 from bench.verdict import verdict
 from store.enums import Channel, DeliveryStatus
 from store.models import Suppression
+from store.repositories.suppressions import address_hash
 from tests.fakes.smtp import free_port
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeMessage
 
@@ -148,9 +149,13 @@ async def post_stops(live: LiveCampaign, url: str, stops: list[Stop]) -> None:
         await asyncio.gather(*(post(session, n, stop) for n, stop in enumerate(stops)))
 
 
-def read_spans(directory: Path, pattern: str) -> dict[str, list[Span]]:
+def read_spans(
+    directory: Path, pattern: str, numbers_of: Mapping[str, str] | None = None
+) -> dict[str, list[Span]]:
     """The observers' records (``checks-*`` of the workers, ``commits-*`` of the web
-    server): for each number, when something about it ran."""
+    server): for each number, when something about it ran. ``numbers_of`` turns the
+    ledger's keyed hashes, which the workers' checks ask about, back into numbers."""
+    numbers_of = numbers_of or {}
     spans: dict[str, list[Span]] = {}
     for path in directory.glob(pattern):
         for line in path.read_text().splitlines():
@@ -160,7 +165,7 @@ def read_spans(directory: Path, pattern: str) -> dict[str, list[Span]]:
                 continue  # a line cut by the end of its process
             span = Span(record["start"], record["end"])
             for number in record["numbers"]:
-                spans.setdefault(number, []).append(span)
+                spans.setdefault(numbers_of.get(number, number), []).append(span)
     return spans
 
 
@@ -175,6 +180,13 @@ async def ledger_written(live: LiveCampaign, numbers: list[str]) -> dict[str, fl
             )
         )
         return {address: created.timestamp() for address, created in rows if address is not None}
+
+
+def hashed_numbers(live: LiveCampaign, recipients: int) -> dict[str, str]:
+    """Each guest's number by the ledger's keyed hash of it (what a check asks about)."""
+    keyring = live.database.keyring
+    numbers = (phone(n) for n in range(recipients))
+    return {address_hash(keyring, Channel.SMS, number): number for number in numbers}
 
 
 def judge(
@@ -270,7 +282,7 @@ async def run(recipients: int, stop_count: int, workers: int, threads: int) -> i
         stops,
         read_spans(checks_dir, "commits-*.jsonl"),
         written,
-        read_spans(checks_dir, "checks-*.jsonl"),
+        read_spans(checks_dir, "checks-*.jsonl", hashed_numbers(live, recipients)),
     )
     answers = Counter(s.status for s in stops)
     latencies = sorted(s.answered - s.posted for s in stops if s.status == 200)

@@ -37,3 +37,11 @@ def test_a_429_or_a_lost_text_misses_the_target() -> None:
     assert not Paced(1, 0.0, 5, arrivals, 1, {"sent": 5}).passed
     assert not Paced(1, 0.0, 6, arrivals, 0, {"sent": 6}).passed
     assert not Paced(1, 0.0, 5, [a * 1.1 for a in arrivals], 0, {"sent": 5}).passed
+
+
+def test_a_run_not_over_in_time_is_not_finished_but_nothing_was_lost_yet() -> None:
+    arrivals = [100.0 + n for n in range(39)]
+    late = Paced(1, 0.0, 40, arrivals, 23, {"pending": 1, "sent": 39})
+    assert not late.finished
+    assert not late.passed
+    assert Paced(1, 0.0, 40, [*arrivals, 139.0], 0, {"sent": 40}).finished
