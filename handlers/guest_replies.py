@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.replies import TWILIO_KEYWORDS, Reading, read_reply
+from handlers.replies import TWILIO_KEYWORDS, Reading, hinges_on_opt_out, read_reply
 from handlers.reply_answers import Answers
 from store.audit import Actor
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
@@ -103,7 +103,12 @@ def _rounds(arrivals: Sequence[Arrival]) -> list[list[int]]:
 async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> list[ReplyOutcome]:
     # Read first, then record with what was read (one statement, not two): a
     # retried webhook finds its record already there and stops before any effect.
-    opted_out = await _opted_out(session, arrivals)
+    # Whether a sender is on the ledger changes only how a bare YES reads: a
+    # batch of STOPs needs no look-up.
+    opted_out = await _opted_out(
+        session,
+        [a for a in arrivals if hinges_on_opt_out(a.message.body, opt_out_type=a.opt_out_type)],
+    )
     replying: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
     for channel in {a.message.channel for a in arrivals if a.organisation}:
         senders = [

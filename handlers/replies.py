@@ -22,6 +22,9 @@ TWILIO_KEYWORDS = frozenset(
 OPT_OUT_KEYWORDS = TWILIO_KEYWORDS | {"STOP ALL", "OPT OUT"}
 OPT_IN_KEYWORDS = frozenset({"START", "UNSTOP"})
 HELP_KEYWORDS = frozenset({"HELP", "INFO"})
+# From a sender on the ledger these mean START (as Twilio reads them); from others, an RSVP.
+YES_FROM_OPTED_OUT = frozenset({"YES", "Y"})
+_TWILIO_TYPES = frozenset({"STOP", "START", "HELP"})
 
 _EDGES = re.compile(r"^[\s\W_]+|[\s\W_]+$")
 _SPACES = re.compile(r"\s+")
@@ -103,7 +106,7 @@ def read_reply(text: str, *, opted_out: bool = False, opt_out_type: str | None =
     word = normalise(text)
     if word in OPT_OUT_KEYWORDS:
         return Reading(InboundClass.OPT_OUT, keyword=word)
-    if word in OPT_IN_KEYWORDS or (opted_out and word in {"YES", "Y"}):
+    if word in OPT_IN_KEYWORDS or (opted_out and word in YES_FROM_OPTED_OUT):
         return Reading(InboundClass.OPT_IN, keyword=word)
     if word in HELP_KEYWORDS:
         return Reading(InboundClass.HELP, keyword=word)
@@ -111,6 +114,14 @@ def read_reply(text: str, *, opted_out: bool = False, opt_out_type: str | None =
     if any(pattern.search(stripped) for pattern in _LIKELY_OPT_OUT):
         return Reading(InboundClass.LIKELY_OPT_OUT)
     return _rsvp(stripped)
+
+
+def hinges_on_opt_out(text: str, *, opt_out_type: str | None = None) -> bool:
+    """Whether ``read_reply`` reads this text differently when the sender is on the ledger
+    (only a bare YES does): for the rest — every STOP — nobody need look the sender up."""
+    if opt_out_type and opt_out_type.strip().upper() in _TWILIO_TYPES:
+        return False
+    return normalise(text) in YES_FROM_OPTED_OUT
 
 
 def _rsvp(text: str) -> Reading:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.replies import read_reply
+from handlers.replies import hinges_on_opt_out, read_reply
 from store.enums import InboundClass as K
 from store.enums import RsvpStatus
 
@@ -119,3 +119,14 @@ def test_maybe_changes_nothing_but_is_heard(text: str) -> None:
 )
 def test_twilios_opt_out_type_wins(opt_out_type: str, kind: K) -> None:
     assert read_reply("arrêtez", opt_out_type=opt_out_type).kind == kind
+
+
+@pytest.mark.parametrize("opt_out_type", [None, "STOP", "START", "HELP", "OTHER"])
+def test_the_ledger_is_looked_up_exactly_for_texts_it_changes(opt_out_type: str | None) -> None:
+    # The group commit skips the ledger look-up when this says no: it must never
+    # say no for a text that reads differently from a sender on the ledger.
+    texts = OPT_OUTS + LIKELY_OPT_OUTS + CHATTER + OPT_INS + HELPS + [t for t, _ in YES] + NO
+    for text in [*texts, *MAYBE, "YES", "y", "Yes.", " yes! "]:
+        on_ledger = read_reply(text, opted_out=True, opt_out_type=opt_out_type)
+        off_ledger = read_reply(text, opted_out=False, opt_out_type=opt_out_type)
+        assert hinges_on_opt_out(text, opt_out_type=opt_out_type) == (on_ledger != off_ledger), text
