@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeVar, cast
 from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from store import prebuilt
 from store.models import AuditEntry
 from store.models.base import utcnow
 
@@ -112,8 +113,11 @@ async def record_each(
     ]
     if rows:
         # The table, not the entity: a Core executemany, no ORM bulk-insert machinery.
-        await session.execute(insert(cast(Table, AuditEntry.__table__)), rows)
+        await prebuilt.run(session, _ADD_ROWS, rows)
     return len(rows)
+
+
+_ADD_ROWS = insert(cast(Table, AuditEntry.__table__))
 
 
 async def record_one(

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Executable, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import audit
+from store import audit, prebuilt
 from store.audit import Actor, AuditRecord
 from store.enums import Channel, InboundClass, RsvpStatus
 from store.models import Delivery, Event, Guest, InboundMessage, Organisation, Wedding
@@ -85,17 +85,23 @@ async def record_arrivals(
         )
     if not values:
         return {}
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    table = cast(Table, InboundMessage.__table__)
     # Parameters apart from the statement (executemany): one compiled form,
     # cached, which SQLAlchemy sends as one multi-row INSERT … RETURNING.
-    statement = (
+    result = await prebuilt.run(session, _RECORD_ARRIVALS, list(values.values()))
+    return {(provider, sid): id_ for id_, provider, sid in result}
+
+
+def _record_arrivals(dialect: str) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, InboundMessage.__table__)
+    return (
         insert(table)
         .on_conflict_do_nothing(index_elements=["provider", "provider_message_id"])
         .returning(table.c.id, table.c.provider, table.c.provider_message_id)
     )
-    result = await session.execute(statement, list(values.values()))
-    return {(provider, sid): id_ for id_, provider, sid in result}
+
+
+_RECORD_ARRIVALS = prebuilt.PerDialect(_record_arrivals)
 
 
 async def organisation_for_sms(
@@ -226,10 +232,14 @@ async def tell_planners_each(
     """Several outbox events, (organisation id, kind, payload) each, in one statement."""
     if events:
         now = utcnow()
-        await session.execute(
-            insert(cast(Table, Event.__table__)),
+        await prebuilt.run(
+            session,
+            _ADD_EVENTS,
             [
                 {"organisation_id": o, "kind": kind, "payload": payload, "created_at": now}
                 for o, kind, payload in events
             ],
         )
+
+
+_ADD_EVENTS = insert(cast(Table, Event.__table__))

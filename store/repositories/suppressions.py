@@ -13,11 +13,11 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, and_, func, or_, select, update
+from sqlalchemy import Executable, Table, and_, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store import audit
+from store import audit, prebuilt
 from store.addresses import AddressError, normalise_email, normalise_phone
 from store.audit import Actor, AuditRecord
 from store.database import keyring_of
@@ -57,6 +57,23 @@ class NewEntry:
     detail: str | None = None
 
 
+def _suppress(dialect: str) -> Executable:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Suppression.__table__)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(
+            index_elements=["organisation_id", "channel", "address_hash"],
+            index_where=table.c.lifted_at.is_(None),
+        )
+        .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address_hash)
+    )
+
+
+# Built once: suppress_all runs in every batch of guests' replies.
+_SUPPRESS = prebuilt.PerDialect(_suppress)
+
+
 class SuppressionLedger:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -94,17 +111,6 @@ class SuppressionLedger:
             by_hash.setdefault(key, entry)
         if not by_hash:
             return set()
-        dialect = self.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        table = cast(Table, Suppression.__table__)
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(
-                index_elements=["organisation_id", "channel", "address_hash"],
-                index_where=table.c.lifted_at.is_(None),
-            )
-            .returning(table.c.id, table.c.organisation_id, table.c.channel, table.c.address_hash)
-        )
         rows = [
             {
                 "organisation_id": organisation_id,
@@ -120,8 +126,8 @@ class SuppressionLedger:
         ]
         added: dict[tuple[int, Channel, str], int] = {
             (organisation_id, Channel(channel), hashed): suppression_id
-            for suppression_id, organisation_id, channel, hashed in await self.session.execute(
-                statement, rows
+            for suppression_id, organisation_id, channel, hashed in await prebuilt.run(
+                self.session, _SUPPRESS, rows
             )
         }
         await audit.record_each(
