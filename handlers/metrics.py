@@ -62,10 +62,27 @@ class WebMetrics:
             registry=self.registry,
         )
 
+        # Labelled children by their labels: ``labels()`` validates and locks on
+        # every call, a few µs that every request paid twice. Routes are patterns
+        # and statuses few, so these stay small.
+        self._answered: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+
     def observe_request(self, route: str, status: int, seconds: float) -> None:
-        outcome = "rejected" if status in (401, 403) else f"{status // 100}xx"
-        self.requests.labels(route, outcome).inc()
-        self.latency.labels(route).observe(seconds)
+        children = self._answered.get((route, status))
+        if children is None:
+            outcome = "rejected" if status in (401, 403) else f"{status // 100}xx"
+            children = (self.requests.labels(route, outcome), self.latency.labels(route))
+            self._answered[(route, status)] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def count(self, counter: Counter, *labels: str) -> None:
+        """``counter.labels(*labels).inc()``, with the child kept for next time."""
+        child = self._children.get((counter, labels))
+        if child is None:
+            child = self._children[(counter, labels)] = counter.labels(*labels)
+        child.inc()
 
 
 METRICS = web.AppKey("metrics", WebMetrics)

@@ -31,6 +31,7 @@ from store.repositories.provider_reports import Report
 TWIML = "application/xml"
 # Most answers are empty (Twilio confirms its own opt-out keywords): built once.
 EMPTY_TWIML = str(MessagingResponse())
+_EMPTY_TWIML_BODY = EMPTY_TWIML.encode()
 # Twilio's final statuses that we record; the others (queued, sending, sent,
 # accepted, read…) add nothing to "sent", which we recorded when Twilio
 # accepted the message.
@@ -110,7 +111,7 @@ async def incoming_text(request: web.Request) -> web.Response:
     )
     _count(request, outcome)
     if not outcome.answer:
-        return web.Response(text=EMPTY_TWIML, content_type=TWIML)
+        return web.Response(body=_EMPTY_TWIML_BODY, content_type=TWIML, charset="utf-8")
     response = MessagingResponse()
     response.message(outcome.answer)
     return web.Response(text=str(response), content_type=TWIML)
@@ -120,13 +121,13 @@ def _count(request: web.Request, outcome: ReplyOutcome) -> None:
     if outcome.duplicate or outcome.reading is None:
         return
     metrics = request.app[METRICS]
-    metrics.inbound.labels("sms", outcome.reading.kind.value).inc()
+    metrics.count(metrics.inbound, "sms", outcome.reading.kind.value)
     if outcome.suppressed:
-        metrics.opt_outs.labels("sms", SuppressionReason.STOP.value).inc()
+        metrics.count(metrics.opt_outs, "sms", SuppressionReason.STOP.value)
     if outcome.lifted:
-        metrics.opt_ins.labels("sms").inc()
+        metrics.count(metrics.opt_ins, "sms")
     if outcome.rsvp:
-        metrics.rsvps.labels(outcome.rsvp.value, "sms").inc()
+        metrics.count(metrics.rsvps, outcome.rsvp.value, "sms")
 
 
 async def delivery_report(request: web.Request) -> web.Response:

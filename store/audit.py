@@ -10,8 +10,7 @@ many requests) has none.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
@@ -31,16 +30,6 @@ PERSONAL_FIELDS = frozenset(
 REDACTED = "[redacted]"
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("audit_request_id", default=None)
-
-
-@contextmanager
-def serving_request(request_id: str | None) -> Iterator[None]:
-    """Audit rows written inside (and in tasks started inside) carry ``request_id``."""
-    token = REQUEST_ID.set(request_id)
-    try:
-        yield
-    finally:
-        REQUEST_ID.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
