@@ -20,7 +20,7 @@ from bot.console.run import console
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
 from bot.preview_text import preview_lines
-from bot.secrets import with_kept_secrets
+from bot.secrets import with_data_keys, with_kept_secrets
 from bot.settings import Settings, load_settings
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.preview import preview_campaign
@@ -34,6 +34,8 @@ from store.errors import AmbiguousWedding, NotFound, SegmentError
 from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
+from store.key_rotation import DEFAULT_BATCH, RotationReport, rotate_keys
+from store.keyring import Keyring, KeyringError
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
@@ -46,6 +48,9 @@ EXIT_FAILED = 1
 EXIT_REFUSED = 2
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
+# Commands that never touch guests' personal data: no data keys are made or
+# checked for them. (``migrate`` asks for them itself when it has guests to seal.)
+WITHOUT_DATA_KEYS = frozenset({"token"})
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -57,14 +62,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.command
     try:
         settings = load_settings()
+        if args.command_name not in WITHOUT_DATA_KEYS:
+            settings = with_data_keys(settings)
     except ValidationError as error:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
+        if args.command_name not in WITHOUT_DATA_KEYS | {"migrate"}:
+            # Refuse before anything starts, rather than at the first guest.
+            Keyring.from_settings(settings.store)
         return asyncio.run(command(args, settings))
+    except KeyringError as error:
+        print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
     except SQLAlchemyError as error:
+        if isinstance(getattr(error, "orig", None), KeyringError):
+            print(
+                f"guestcomms {args.command_name} cannot read guests' data: {_sentence(error.orig)}",  # type: ignore[attr-defined]
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
         print(
             f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",
             file=sys.stderr,
@@ -145,6 +163,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--port", type=int, help="port to listen on (default: PORT or 8080)")
     console.add_argument("--every", type=float, default=processes.TICK_SECONDS, help="tick seconds")
+    rotation = add(
+        "rotate-keys",
+        _rotate_keys,
+        "Re-encrypt guests' personal data with the first key of DATA_ENCRYPTION_KEYS "
+        "(and encrypt any still in clear).",
+    )
+    rotation.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"guests per transaction (default {DEFAULT_BATCH})",
+    )
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -262,6 +292,41 @@ async def _preview(args: argparse.Namespace, settings: Settings) -> int:
         title = BUILTIN_TEMPLATES[args.template].title
         print("\n".join(preview_lines(preview, title)))
         return EXIT_REFUSED if preview.report.blocking else EXIT_OK
+
+    return await _with_database(settings, run)
+
+
+async def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch_size < 1:
+        print("Cannot rotate keys: --batch-size must be at least 1.", file=sys.stderr)
+        return EXIT_REFUSED
+
+    def progress(report: RotationReport) -> None:
+        print(
+            f"  {report.examined:,} guests examined, {report.resealed:,} re-encrypted",
+            file=sys.stderr,
+        )
+
+    async def run(database: Database) -> int:
+        report = await rotate_keys(database, CLI, args.batch_size, progress)
+        print(
+            f"Re-encrypted {report.resealed:,} of {report.examined:,} guests with key "
+            f"{report.key_id} ({report.were_clear:,} of them were still in clear)."
+        )
+        if report.remaining:
+            print(
+                f"{report.remaining:,} values are still under another key or in clear: they "
+                "were written during the run by a process that does not put the new key "
+                "first. Give every process the new DATA_ENCRYPTION_KEYS and run "
+                "guestcomms rotate-keys again.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        print(
+            f"Every guest's data is under key {report.key_id}: the other keys may now be "
+            "removed from DATA_ENCRYPTION_KEYS."
+        )
+        return EXIT_OK
 
     return await _with_database(settings, run)
 

@@ -9,10 +9,15 @@ from __future__ import annotations
 from bot.dispatching import wire
 from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging
+from bot.secrets import with_data_keys
 from bot.settings import load_settings
+from store.keyring import Keyring
 
 configure_logging()
-settings = load_settings()
+settings = with_data_keys(load_settings())
+# Workers render guests' messages: without the data keys they refuse to start,
+# naming what is missing, instead of failing every batch.
+Keyring.from_settings(settings.store)
 start_error_reporting(settings.reporting, "worker")
 dispatching = wire(settings)
 broker = dispatching.broker

@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from store.keyring import Keyring, KeyringError
+from store.keyring import Keyring
+from store.models.sealed import use_keys
 from store.settings import StoreSettings
 
 
@@ -43,6 +44,9 @@ class Database:
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        # Guests' personal data is sealed and indexed by the column types, with
+        # this database's keys (store/models/sealed.py).
+        use_keys(self.engine, lambda: self.keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Reads need no write lock: on SQLite they begin DEFERRED and see a
         # WAL snapshot while a long import writes.
@@ -109,15 +113,7 @@ class Database:
         process that never touches it (a health probe) needs no keys.
         """
         if self._keyring is None:
-            index_key = self._settings.data_index_key
-            if index_key is None:
-                raise KeyringError(
-                    "DATA_INDEX_KEY is not set (dev mode keeps one in var/; production must set it)"
-                )
-            self._keyring = Keyring.from_text(
-                [key.get_secret_value() for key in self._settings.data_encryption_keys],
-                index_key.get_secret_value(),
-            )
+            self._keyring = Keyring.from_settings(self._settings)
         return self._keyring
 
     async def ping(self) -> None:

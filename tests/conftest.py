@@ -13,8 +13,8 @@ from sqlalchemy.engine import URL
 from store.database import Database
 from store.migrate import migrate
 from store.models import Base
-from store.settings import StoreSettings
 from tests import services
+from tests.data_keys import store_settings
 from tests.dispatch_harness import Backend
 
 
@@ -23,9 +23,8 @@ def sqlite_url(path: Path) -> str:
 
 
 def open_database(url: str | URL) -> Database:
-    # redis_url is pinned so a REDIS_URL in the environment cannot leak in.
     rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
-    return Database(StoreSettings(database_url=rendered, redis_url=None))
+    return Database(store_settings(rendered))
 
 
 async def _migrated(url: str | URL) -> None:

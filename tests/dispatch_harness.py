@@ -28,7 +28,7 @@ from store.models import Campaign, ConsentRecord, Delivery, Guest, Member, Organ
 from store.models.base import utcnow
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.organisations import OrganisationRepository, WeddingRepository
-from store.settings import StoreSettings
+from tests.data_keys import store_settings
 from tests.fakes.server import BackgroundServer
 from tests.fakes.smtp import RunningSink, SmtpSink
 from tests.fakes.twilio import ACCOUNT_SID, AUTH_TOKEN, TwilioFake
@@ -110,7 +110,7 @@ def settings_for(
     }
     values.update(dispatch)
     return Settings(
-        store=StoreSettings(database_url=database_url, redis_url=redis_url),
+        store=store_settings(database_url, redis_url),
         dispatch=DispatchSettings(**values),
         web=WebSettings(),
     )

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from bot.cli import main
+from tests import data_keys
 
 GUESTS = (
     "email,name,phone,dietary_requirements,plus_one\n"
@@ -22,6 +23,8 @@ GUESTS = (
 def database_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
     monkeypatch.delenv("REDIS_URL", raising=False)
+    for name, value in data_keys.ENV.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -27,6 +27,7 @@ from dispatch.reconciler import tick
 from store.database import Database
 from store.enums import CampaignState, DeliveryStatus
 from store.models import Campaign
+from tests import data_keys
 from tests.dispatch_harness import (
     APPROVER,
     deliveries,
@@ -66,6 +67,7 @@ def _worker_env(
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_FROM_NUMBER": "+12015550000",
+        **data_keys.ENV,
         **fakes_env,
     }
 

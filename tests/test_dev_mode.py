@@ -28,7 +28,7 @@ from store.enums import CampaignState, Channel
 from store.models import Member
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.organisations import WeddingRepository
-from store.settings import StoreSettings
+from tests import data_keys
 from tests.conftest import open_database
 from tests.dispatch_harness import deliveries, wait_for_state
 from tests.fakes.smtp import free_port
@@ -47,6 +47,8 @@ async def test_dev_mode_sends_what_was_pending_through_the_console(tmp_path: Pat
         "STALE_PENDING_SECONDS": "1",
         "PUBLIC_BASE_URL": "https://comms.example.com",
         "PORT": str(free_port()),
+        # The test reads the guests dev mode writes.
+        **data_keys.ENV,
     }
     env.pop("REDIS_URL", None)
     script = Path(sys.executable).parent / "guestcomms"
@@ -78,7 +80,7 @@ async def test_dev_mode_sends_what_was_pending_through_the_console(tmp_path: Pat
         )
         await campaigns.transition(campaign.id, CampaignState.PENDING_APPROVAL, PLANNER)
     settings = Settings(
-        store=StoreSettings(database_url=env["DATABASE_URL"], redis_url=None),
+        store=data_keys.store_settings(env["DATABASE_URL"]),
         dispatch=DispatchSettings(
             public_base_url="https://comms.example.com",
             outbox_dir=outbox,

@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient
 from bot.settings import Settings
 from dispatch.settings import DispatchSettings
 from handlers.settings import WebSettings
-from store.settings import StoreSettings
+from tests.data_keys import store_settings
 
 ClientFactory = Callable[[web.Application], Awaitable[TestClient[Any, Any]]]
 
@@ -36,7 +36,7 @@ def app_settings(database_url: str, redis_url: str | None = None, **dispatch: An
     }
     values.update(dispatch)
     return Settings(
-        store=StoreSettings(database_url=database_url, redis_url=redis_url),
+        store=store_settings(database_url, redis_url),
         dispatch=DispatchSettings(**values),
         web=WebSettings(
             jwt_secret=JWT_SECRET,
