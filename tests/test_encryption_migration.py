@@ -79,12 +79,12 @@ async def _clear_guests_before_encryption(database: Database) -> tuple[int, int]
     return organisation.id, wedding.id
 
 
-async def _raw(database: Database) -> list[sa.Row[tuple[str | None, ...]]]:
+async def _raw(database: Database) -> list[tuple[str | None, ...]]:
     async with database.engine.connect() as connection:
         result = await connection.execute(
             sa.text("SELECT name, email, phone, dietary_requirements FROM guests ORDER BY id")
         )
-        return list(result)
+        return [tuple(row) for row in result]
 
 
 async def test_guests_in_clear_are_sealed_by_the_migration_and_opened_by_its_downgrade(
@@ -107,7 +107,7 @@ async def test_guests_in_clear_are_sealed_by_the_migration_and_opened_by_its_dow
             session.add(Guest(wedding_id=wedding_id, name="Ann again", email="ann@example.com"))
 
     await downgrade(database, _before_encryption())
-    assert [tuple(row) for row in await _raw(database)] == CLEAR
+    assert await _raw(database) == CLEAR
     await migrate(database)
 
 
@@ -125,5 +125,5 @@ async def test_a_database_with_guests_needs_the_keys_to_migrate(database: Databa
     finally:
         await keyless.dispose()
     # Nothing was changed: the rows are still in clear, at the old revision.
-    assert [tuple(row) for row in await _raw(database)] == CLEAR
+    assert await _raw(database) == CLEAR
     await migrate(database)
