@@ -43,7 +43,8 @@ from store.database import Database
 from store.migrate import migrate
 from store.models import Delivery
 from store.repositories.deliveries import WAITING
-from store.settings import StoreSettings
+from tests import data_keys
+from tests.data_keys import store_settings
 from tests.dispatch_harness import (
     APPROVER,
     draft_for_approval,
@@ -111,7 +112,7 @@ async def run(recipients: int, workers: int, threads: int) -> None:
     admin = await asyncpg.connect(base.set(drivername="postgresql").render_as_string(False))
     await admin.execute(f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
-    database = Database(StoreSettings(database_url=url, redis_url=None))
+    database = Database(store_settings(url))
     processes: list[asyncio.subprocess.Process] = []
     try:
         await migrate(database)
@@ -149,6 +150,7 @@ async def run(recipients: int, workers: int, threads: int) -> None:
                 "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
                 "TWILIO_FROM_NUMBER": "+12015550000",
                 "TWILIO_API_URL": fakes.twilio_url,
+                **data_keys.ENV,  # the guests make_guests wrote
             }
             command = ("-m", "dramatiq", "bot.worker", "--processes", "1", "--threads")
             processes = [

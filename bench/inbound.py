@@ -37,6 +37,8 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from store.keyring import Keyring, new_key
+
 AUTH_TOKEN = secrets.token_hex(16)  # per run: never a real credential
 ACCOUNT_SID = "AC" + "be" * 16
 ORGANISATION_NUMBER = "+12015550100"  # the demo organisation's sms_number
@@ -201,7 +203,7 @@ async def serving(
                 await process.wait()
 
 
-def database_facts(path: Path) -> tuple[set[str], int, list[str]]:
+def database_facts(path: Path, keyring: Keyring) -> tuple[set[str], int, list[str]]:
     """(actively suppressed SMS numbers, inbound messages, guests' numbers free to opt out)."""
     with contextlib.closing(sqlite3.connect(path)) as db:
         rows = db.execute(
@@ -209,9 +211,11 @@ def database_facts(path: Path) -> tuple[set[str], int, list[str]]:
         )
         suppressed = {address for (address,) in rows}
         (inbound,) = db.execute("SELECT count(*) FROM inbound_messages").fetchone()
-        rows = db.execute("SELECT DISTINCT phone FROM guests WHERE phone IS NOT NULL ORDER BY 1")
-        # The organisation's own number is a guest's too: leave it out.
-        phones = [p for (p,) in rows if p not in suppressed | {ORGANISATION_NUMBER}]
+        rows = db.execute("SELECT phone FROM guests WHERE phone IS NOT NULL")
+        # Guests' numbers are encrypted at rest. The organisation's own number
+        # is a guest's too: leave it out.
+        numbers = {keyring.decrypt(phone) for (phone,) in rows}
+        phones = sorted(numbers - suppressed - {ORGANISATION_NUMBER})
     return suppressed, inbound, phones
 
 
@@ -230,12 +234,15 @@ async def run(seconds: float, connections: int) -> int:
             # Set, so nothing is generated under var/.
             "UNSUBSCRIBE_SECRET": "bench-unsubscribe-secret",
             "JWT_SECRET": "bench-jwt-secret-of-at-least-32-bytes",
+            "DATA_ENCRYPTION_KEYS": new_key(),
+            "DATA_INDEX_KEY": new_key(),
         }
+        keyring = Keyring.from_text([env["DATA_ENCRYPTION_KEYS"]], env["DATA_INDEX_KEY"])
         env.pop("REDIS_URL", None)  # the laptop setup: in-process broker and limits
         guestcomms = str(Path(sys.executable).with_name("guestcomms"))
         await run_to_end((guestcomms, "migrate"), env, work)
         await run_to_end((guestcomms, "demo-data"), env, work)
-        suppressed_before, inbound_before, guests = database_facts(database)
+        suppressed_before, inbound_before, guests = database_facts(database, keyring)
         count = int(UNIQUE_RATE * seconds * (1 + WARM_UP))
         texts = signed_texts(f"{base_url}/twilio/sms", count, guests)
 
@@ -253,7 +260,7 @@ async def run(seconds: float, connections: int) -> int:
             cpu = cpu_seconds(pid)
             served = await load(f"{base_url}/twilio/sms", unique, connections, seconds)
             served.cpu_per_request = (cpu_seconds(pid) - cpu) / max(1, served.statuses.total())
-        suppressed_after, inbound_after, _ = database_facts(database)
+        suppressed_after, inbound_after, _ = database_facts(database, keyring)
         errors = [line for line in log.read_text().splitlines() if '"level": "error"' in line]
 
     statuses, senders = served.statuses, served.answered_senders
