@@ -48,8 +48,24 @@ EXIT_FAILED = 1
 EXIT_REFUSED = 2
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
-# Commands that never touch guests' personal data: no data keys are made or
-# checked for them. (``migrate`` asks for them itself when it has guests to seal.)
+# Commands that read or write guests' personal data: without its keys they
+# refuse before anything starts, rather than at the first guest.
+NEED_DATA_KEYS = frozenset(
+    {
+        "demo-data",
+        "import",
+        "export",
+        "preview",
+        "serve",
+        "scheduler",
+        "dev",
+        "console",
+        "rotate-keys",
+    }
+)
+# Commands that never touch it: a laptop's keys are not even made for them.
+# (The others, ``migrate`` among them, ask for the keys only if they meet
+# guests: migrating a database with guests in clear seals them.)
 WITHOUT_DATA_KEYS = frozenset({"token"})
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -70,8 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
-        if args.command_name not in WITHOUT_DATA_KEYS | {"migrate"}:
-            # Refuse before anything starts, rather than at the first guest.
+        if args.command_name in NEED_DATA_KEYS:
             Keyring.from_settings(settings.store)
         return asyncio.run(command(args, settings))
     except KeyringError as error:
