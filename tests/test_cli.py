@@ -219,6 +219,8 @@ def test_the_cli_works_on_postgresql(
     postgres_url: URL, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", postgres_url.render_as_string(hide_password=False))
+    for name, value in data_keys.ENV.items():  # a server database: the keys must be set
+        monkeypatch.setenv(name, value)
     assert main(["migrate"]) == 0
     assert main(["demo-data"]) in (0,)
     capsys.readouterr()
