@@ -9,8 +9,9 @@ Guests are taken in batches by id, each batch in its own transaction with
 its rows locked (a concurrent import cannot be overwritten with what was read
 before it) and its audit rows. A run that stops keeps the batches it
 committed; running it again skips every row already under the current key.
-Blind indexes are recomputed for the rows rewritten (the index key itself is
-never rotated; see store/keyring.py).
+Blind indexes are recomputed for the rows rewritten, and a row whose index
+does not match its address is rewritten too (the index key itself is never
+rotated; see store/keyring.py).
 """
 
 from __future__ import annotations
@@ -120,11 +121,16 @@ def _stale_values(keyring: Keyring, row: Row[Any]) -> int:
 
 
 def _needs_resealing(keyring: Keyring, row: Row[Any]) -> bool:
-    missing_index = any(
-        getattr(row, field) is not None and getattr(row, f"{field}_index") is None
-        for field in INDEXED_FIELDS
-    )
-    return missing_index or _stale_values(keyring, row) > 0
+    """A value in clear or under another key, or an address whose index does not match
+    it (missing, or left behind by an update that changed the address alone)."""
+    if _stale_values(keyring, row) > 0:
+        return True
+    for field in INDEXED_FIELDS:
+        value = getattr(row, field)
+        expected = keyring.index(field, keyring.decrypt(value)) if value is not None else None
+        if getattr(row, f"{field}_index") != expected:
+            return True
+    return False
 
 
 def _has_clear_value(row: Row[Any]) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
@@ -224,3 +224,30 @@ async def test_rows_still_in_clear_are_sealed_and_indexed(
         grace = await session.get(Guest, GRACE_ID)
     assert grace is not None
     assert (grace.name, grace.rsvp_status) == ("Grace Kim", RsvpStatus.CONFIRMED)
+
+
+async def test_an_index_left_behind_by_an_address_change_is_mended(
+    database: Database, cli: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _cli(cli, [OLD], "demo-data") == 0
+    writer = Database(_store(database, [OLD]))
+    try:
+        # A Core update that changes the address and forgets its index (which
+        # `with_indexes` would have set).
+        async with writer.transaction() as session:
+            await session.execute(
+                update(Guest).where(Guest.id == GRACE_ID).values(phone="+12015550188")
+            )
+    finally:
+        await writer.dispose()
+    async with _reading(database, [OLD]) as session:
+        assert await session.scalar(select(Guest).where(Guest.phone_index == GRACE)) is not None
+    capsys.readouterr()
+
+    assert await _cli(cli, [OLD], "rotate-keys") == 0
+    assert capsys.readouterr().out.startswith("Re-encrypted 1 of 40 guests")
+    async with _reading(database, [OLD]) as session:
+        assert await session.scalar(select(Guest).where(Guest.phone_index == GRACE)) is None
+        moved = await session.scalar(select(Guest).where(Guest.phone_index == "+12015550188"))
+    assert moved is not None
+    assert moved.name == "Grace Kim"
