@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, insert, select, text
 
 from bot.cli import main
 from store.database import Database
@@ -139,3 +139,28 @@ def test_comparing_an_encrypted_column_with_a_value_is_refused() -> None:
         select(Guest).where(Guest.name.like("%Ann%"))
     # Whether it is set can still be asked in SQL.
     assert "IS NOT NULL" in str(select(Guest).where(Guest.phone.is_not(None)))
+
+
+async def test_a_guest_copied_through_the_model_keeps_its_index(
+    database: Database, cli_env: Path
+) -> None:
+    assert await _cli("demo-data") == 0
+    async with database.transaction() as session:
+        maria = await session.scalar(
+            select(Guest).where(Guest.email_index == "maria.alvarez@example.com")
+        )
+        assert maria is not None
+        # What was read (clear values, the index's hash) written back as it is.
+        copy = {
+            column.key: getattr(maria, column.key)
+            for column in Guest.__table__.columns
+            if column.key != "id"
+        }
+        await session.execute(delete(Guest).where(Guest.id == maria.id))
+        await session.execute(insert(Guest), [copy])
+    async with database.reading() as session:
+        again = await session.scalar(
+            select(Guest).where(Guest.email_index == "maria.alvarez@example.com")
+        )
+    assert again is not None
+    assert (again.name, again.phone) == ("Maria Alvarez", "+12015550100")
