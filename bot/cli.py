@@ -88,15 +88,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command_name in NEED_DATA_KEYS:
             Keyring.from_settings(settings.store)
-        return asyncio.run(command(args, settings))
     except KeyringError as error:
         print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        return asyncio.run(command(args, settings))
+    except KeyringError as error:
+        print(_unreadable(args.command_name, error), file=sys.stderr)
     except SQLAlchemyError as error:
-        if isinstance(getattr(error, "orig", None), KeyringError):
-            print(
-                f"guestcomms {args.command_name} cannot read guests' data: {_sentence(error.orig)}",  # type: ignore[attr-defined]
-                file=sys.stderr,
-            )
+        cause = getattr(error, "orig", None)
+        if isinstance(cause, KeyringError):  # raised while a statement was prepared
+            print(_unreadable(args.command_name, cause), file=sys.stderr)
             return EXIT_FAILED
         print(
             f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",
@@ -434,6 +436,10 @@ def _sentence(error: Exception) -> str:
     if isinstance(error, NotFound) and error.key is None:
         sentence += " Load the demo wedding with: guestcomms demo-data"
     return sentence
+
+
+def _unreadable(command: str, error: KeyringError) -> str:
+    return f"guestcomms {command} cannot read guests' personal data: {_sentence(error)}"
 
 
 def _describe_url(settings: Settings) -> str:

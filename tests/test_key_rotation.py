@@ -169,7 +169,10 @@ async def test_a_value_under_a_key_no_longer_held_is_named(
     old_id = Keyring.from_text([OLD], INDEX).current_key_id
     # The old key dropped before rotating: the command says which key is missing.
     assert await _cli(cli, [NEW], "rotate-keys") == 1
-    assert f"encrypted with key {old_id}, which is not configured" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "guestcomms rotate-keys cannot read guests' personal data: A value is encrypted "
+        f"with key {old_id}, which is not configured.\n"
+    )
     assert set(await _key_ids(database)) == {old_id}
 
 
