@@ -16,7 +16,7 @@ from store.guestlist.export import ExportedGuest, load_guests
 from store.guestlist.importer import import_guest_csv
 from store.models import Guest, Wedding
 from store.repositories.organisations import WeddingRepository
-from store.segments import count_segment, parse_segment, segment_query
+from store.segments import count_segment, parse_segment, segment_guests
 from tests.factories import TEST_ACTOR, make_wedding
 
 
@@ -42,7 +42,7 @@ async def _demo(database: Database) -> Wedding:
 
 async def _names(database: Database, wedding: Wedding, expression: str) -> set[str]:
     async with database.transaction() as session:
-        guests = await session.scalars(segment_query(wedding.id, parse_segment(expression)))
+        guests = await segment_guests(session, wedding.id, parse_segment(expression))
         return {guest.name for guest in guests}
 
 
