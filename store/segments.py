@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import shlex
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -179,5 +180,11 @@ async def count_segment(session: AsyncSession, wedding_id: int, segment: Segment
 
 def by_name(guests: Iterable[Guest]) -> list[Guest]:
     """Guests sorted by name (then as added): names are encrypted, so the database
-    cannot sort them."""
-    return sorted(guests, key=lambda guest: (guest.name, guest.id))
+    cannot sort them. Case and accents matter only between otherwise equal names,
+    as in a guest list sorted by hand ("álvarez" beside "Alvarez", not after "Zoe")."""
+    return sorted(guests, key=lambda guest: (_sort_key(guest.name), guest.name, guest.id))
+
+
+def _sort_key(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
