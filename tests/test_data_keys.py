@@ -118,4 +118,17 @@ def test_a_worker_without_keys_refuses_to_start(fresh_checkout: Path) -> None:
         check=False,
     )
     assert worker.returncode != 0
-    assert "KeyringError: DATA_ENCRYPTION_KEYS and DATA_INDEX_KEY are not set" in worker.stderr
+    # Why, as the worker process says it: Dramatiq relays a crashed worker's
+    # output through a pipe that it may stop reading as it shuts down, so the
+    # message is read from the module's import itself, which is what fails.
+    imported = subprocess.run(
+        [sys.executable, "-c", "import bot.worker"],
+        env=env,
+        cwd=fresh_checkout,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert imported.returncode != 0
+    assert "KeyringError: DATA_ENCRYPTION_KEYS and DATA_INDEX_KEY are not set" in imported.stderr
