@@ -108,6 +108,7 @@ def test_a_worker_without_keys_refuses_to_start(fresh_checkout: Path) -> None:
         if name not in {"DATA_ENCRYPTION_KEYS", "DATA_INDEX_KEY", "REDIS_URL"}
     }
     env["DATABASE_URL"] = SERVER_DATABASE
+
     def run(*arguments: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, *arguments],
