@@ -19,7 +19,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from dispatch.approval import approve_campaign
-from dispatch.pacing import MemoryPacer, Pace, Pacer, RedisPacer
+from dispatch.pacing import MemoryPacer, Pace, Pacer, RedisPacer, Turn, Turns
 from dispatch.providers.base import SenderBusy
 from dispatch.providers.twilio_sms import classify_twilio_error
 from store.enums import CampaignState, Channel, DeliveryStatus
@@ -115,11 +115,29 @@ async def test_workers_share_one_schedule_and_one_record_of_sends(
     assert 0 < wait <= slow.span
 
 
+async def test_a_turn_asks_the_check_and_gives_its_answer_at_the_moment_to_send() -> None:
+    pacer = MemoryPacer()
+    pace = Pace(1_000, 0.0)
+    asked: list[str] = []
+
+    async def clear_to(answer: str | None) -> str | None:
+        asked.append(str(answer))
+        return answer
+
+    turns = Turns(pacer, "+12015550000", pace)
+    assert await turns.take(time.time() + 60, lambda: clear_to("cleared")) == Turn(True, "cleared")
+    # The check said no: the turn is spent, nothing is to be sent.
+    assert await turns.take(time.time() + 60, lambda: clear_to(None)) == Turn(True, None)
+    # No slot before the deadline: nothing taken, and the check never asked.
+    assert await turns.take(time.time() - 1, lambda: clear_to("late")) == Turn(False)
+    assert asked == ["cleared", "None"]
+
+
 def test_a_429_is_the_senders_pace_not_a_failure() -> None:
     for status, code in ((429, "20429"), (429, None), (400, "20429")):
         error = classify_twilio_error(status, code, "Too Many Requests")
         assert isinstance(error, SenderBusy)
-        assert error.transient and not error.ambiguous and error.suppress is None
+        assert (error.transient, error.ambiguous, error.suppress) == (True, False, None)
     assert not isinstance(classify_twilio_error(503, None, "unavailable"), SenderBusy)
     assert not isinstance(classify_twilio_error(400, "21611", "queue full"), SenderBusy)
 
