@@ -456,6 +456,8 @@ async def _send_sms(
             return answer
 
         async with limit:
+            # Composed before the turn: the moment of sending is the request alone.
+            text = composer.sms_text(guest)
             while True:
                 # Stop if the breaker opened during this batch ("half open" means this
                 # batch is the probe, and its first answer decides), or the campaign
@@ -479,9 +481,7 @@ async def _send_sms(
                     return  # opted out: recorded as suppressed
                 started = time.monotonic()
                 try:
-                    outcome: Outcome = await provider.send_sms(
-                        item.address, composer.sms_text(guest)
-                    )
+                    outcome: Outcome = await provider.send_sms(item.address, text)
                 except ProviderError as error:
                     outcome = error
                 seconds = time.monotonic() - started

@@ -17,7 +17,7 @@ keep to that:
   little late does not delay the next one.
 
 Both run a small ``guard`` under the carrier's rate (``SMS_PACING_GUARD_MS``,
-20 ms a second: 2 %): what happens after the gate (the HTTP request, the
+40 ms a second: 3.8 %): what happens after the gate (the HTTP request, the
 network) moves arrivals by a few milliseconds either way, and that must not
 turn ``span`` into less than a second at the carrier.
 
@@ -54,7 +54,7 @@ class Pace:
     """A sender's rate (texts a second, the carrier's) and the guard kept under it."""
 
     per_second: float
-    guard: float = 0.02  # seconds added to each of the carrier's seconds
+    guard: float = 0.04  # seconds added to each of the carrier's seconds
 
     @property
     def burst(self) -> int:

@@ -91,7 +91,7 @@ class DispatchSettings(BaseSettings):
     # Texts are paced this many milliseconds a second under that rate: the HTTP
     # request and the network move arrivals a little, and the carrier counts
     # what arrives (dispatch.pacing).
-    sms_pacing_guard_ms: int = Field(default=20, ge=0, le=200)
+    sms_pacing_guard_ms: int = Field(default=40, ge=0, le=200)
 
     # --- email ---------------------------------------------------------------
     email_provider: Literal["console", "smtp", "resend"] = "console"
