@@ -1,6 +1,7 @@
 """Encryption at rest: what sealing guests' personal data costs importing and sending.
 
-    .venv/bin/python -m bench.encryption [--guests 2000] [--rounds 5] [--backends sqlite,postgresql] [--quick]
+    .venv/bin/python -m bench.encryption [--guests 2000] [--rounds 5]
+        [--backends sqlite,postgresql] [--quick]
 
 Measures, in one run, the same work twice on fresh databases: once with the
 data keys (AES-GCM per value, HMAC blind indexes), and once with the keys
