@@ -56,7 +56,8 @@ from bot.settings import Settings
 from dispatch.approval import approve_campaign
 from dispatch.batch import process_batch
 from dispatch.breaker import BreakerPolicy, MemoryBreaker
-from dispatch.limits import MemoryPacer, MemoryTierLimiter
+from dispatch.limits import MemoryTierLimiter
+from dispatch.pacing import MemoryPacer
 from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, SentRecord
 from dispatch.runtime import BatchRef, Runtime
 from dispatch.settings import DispatchSettings
