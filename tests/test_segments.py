@@ -16,7 +16,7 @@ from store.guestlist.export import ExportedGuest, load_guests
 from store.guestlist.importer import import_guest_csv
 from store.models import Guest, Wedding
 from store.repositories.organisations import WeddingRepository
-from store.segments import count_segment, parse_segment, segment_query
+from store.segments import by_name, count_segment, parse_segment, segment_guests
 from tests.factories import TEST_ACTOR, make_wedding
 
 
@@ -42,7 +42,7 @@ async def _demo(database: Database) -> Wedding:
 
 async def _names(database: Database, wedding: Wedding, expression: str) -> set[str]:
     async with database.transaction() as session:
-        guests = await session.scalars(segment_query(wedding.id, parse_segment(expression)))
+        guests = await segment_guests(session, wedding.id, parse_segment(expression))
         return {guest.name for guest in guests}
 
 
@@ -200,3 +200,17 @@ async def test_dietary_matching_ignores_case_beyond_ascii(database: Database) ->
             "name,email,dietary_requirements\nÉlodie,e@example.com,VÉGÉTARIEN\n".encode(),
         )
     assert await _names(database, wedding, "dietary=végétarien") == {"Élodie"}
+
+
+def test_guests_are_listed_by_name_as_a_person_would_sort_them() -> None:
+    # Names are encrypted at rest, so the sort happens in Python: case and accents
+    # must not push "álvarez" past "Zoe".
+    names = ["Zoe Park", "álvarez", "Alvarez", "bea Li", "Ana Ruiz"]
+    guests = [Guest(id=n, name=name) for n, name in enumerate(names, start=1)]
+    assert [guest.name for guest in by_name(guests)] == [
+        "Alvarez",
+        "álvarez",
+        "Ana Ruiz",
+        "bea Li",
+        "Zoe Park",
+    ]

@@ -26,7 +26,7 @@ from store.models import Campaign, Organisation, Wedding
 from store.repositories.consents import consenting_guest_ids
 from store.repositories.guests import groups_by_guest
 from store.repositories.suppressions import SuppressionLedger
-from store.segments import Segment, parse_segment, segment_query
+from store.segments import Segment, parse_segment, segment_guests
 from store.tiers import limits_for
 
 SAMPLES = 3
@@ -117,7 +117,7 @@ async def preview_campaign(
 
 
 async def _guests(session: AsyncSession, wedding_id: int, segment: Segment) -> list[GuestFacts]:
-    rows = (await session.scalars(segment_query(wedding_id, segment))).all()
+    rows = await segment_guests(session, wedding_id, segment)
     groups = await groups_by_guest(session, wedding_id)
     return [GuestFacts.of(guest, groups.get(guest.id, ())) for guest in rows]
 
