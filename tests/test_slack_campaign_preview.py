@@ -128,6 +128,14 @@ async def test_an_opt_out_and_an_edit_show_at_once(bot: SlackBot) -> None:
     assert stops is not None
     assert int(stops[1]) == (int(was[1]) if was else 0) + 2
 
+    # The same show again is the same preview (kept, or computed anew alike);
+    # a guest's RSVP by text takes them out of the rsvp=pending audience.
+    assert await shown(bot, walked.campaign_id) == opted
+    await guest_texts(bot, "Zoë Guest0003", "YES")
+    answered = await shown(bot, walked.campaign_id)
+    assert numbers(answered["Cost"].split(";")[0])[0] == texts - 3
+    assert answered["Audience"] != opted["Audience"]
+
     # A new text of the planner's own, with a typographic apostrophe: every
     # text now needs UCS-2, and the preview says so and what it would save.
     await answer(bot, "change text", walked.thread_ts, "What should it say?")
@@ -137,8 +145,8 @@ async def test_an_opt_out_and_an_edit_show_at_once(bot: SlackBot) -> None:
     edited = await shown(bot, walked.campaign_id)
     # With the sender's name and the STOP line, over 70 UCS-2 characters but
     # under 160 GSM-7 ones: two segments each, one without the apostrophe.
-    assert numbers(edited["Cost"].split(";")[0])[:2] == [texts - 2, 2 * (texts - 2)]
+    assert numbers(edited["Cost"].split(";")[0])[:2] == [texts - 3, 2 * (texts - 3)]
     assert (
-        f"tip: “’” forces UCS-2: 2 segments instead of 1 for {texts - 2} guests" in (edited["Cost"])
+        f"tip: “’” forces UCS-2: 2 segments instead of 1 for {texts - 3} guests" in (edited["Cost"])
     )
     assert "tip:" not in opted["Cost"]
