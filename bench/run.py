@@ -78,6 +78,7 @@ SCRIPTS = (
     Script("chaos", "6 SIGKILLed workers", 1200, 300),
     Script("stop_during_send", "7 STOP during a live send", 900, 300),
     Script("claims", "8 claim races", 900, 300),
+    Script("encryption", "issue 8: encryption at rest, import and batches", 900, 240),
 )
 
 

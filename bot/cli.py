@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ from store.guestlist.export import load_guests, to_csv, to_json
 from store.guestlist.import_consent import ConsentConfirmation
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
-from store.keyring import KeyringError
+from store.key_rotation import DEFAULT_BATCH, RotationReport, rotate_keys
+from store.keyring import Keyring, KeyringError
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
@@ -54,6 +56,25 @@ CLI_CONSENT_TEXT = (
 )
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
+# Commands that read or write guests' personal data: without its keys they
+# refuse before anything starts, rather than at the first guest.
+NEED_DATA_KEYS = frozenset(
+    {
+        "demo-data",
+        "import",
+        "export",
+        "preview",
+        "serve",
+        "scheduler",
+        "dev",
+        "console",
+        "rotate-keys",
+    }
+)
+# Commands that never touch it: a laptop's keys are not even made for them.
+# (The others, ``migrate`` among them, ask for the keys only if they meet
+# guests: migrating a database with guests in clear seals them.)
+WITHOUT_DATA_KEYS = frozenset({"token"})
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -69,13 +90,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"The configuration is not valid: {_settings_problems(error)}", file=sys.stderr)
         return EXIT_FAILED
     keep_out_of_logs(settings)
+    try:
+        # Keys kept under var/ on a laptop; required in the environment anywhere else.
+        if args.command_name not in WITHOUT_DATA_KEYS:
+            settings = replace(settings, store=with_kept_data_keys(settings.store))
+            keep_out_of_logs(settings)  # keys generated just now are secrets too
+        if args.command_name in NEED_DATA_KEYS:
+            Keyring.from_settings(settings.store)
+    except KeyringError as error:
+        print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
+        return EXIT_FAILED
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
         return asyncio.run(command(args, settings))
     except KeyringError as error:
-        print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
+        print(_unreadable(args.command_name, error), file=sys.stderr)
     except SQLAlchemyError as error:
+        cause = getattr(error, "orig", None)
+        if isinstance(cause, KeyringError):  # raised while a statement was prepared
+            print(_unreadable(args.command_name, cause), file=sys.stderr)
+            return EXIT_FAILED
         print(
             f"The database at {_describe_url(settings)} cannot be used: {_first_line(error)}",
             file=sys.stderr,
@@ -181,6 +216,18 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("path", help="the backup file")
     restore.add_argument("--force", action="store_true", help="replace a database that holds data")
     cli_person.register(commands)
+    rotation = add(
+        "rotate-keys",
+        _rotate_keys,
+        "Re-encrypt guests' personal data with the first key of DATA_ENCRYPTION_KEYS "
+        "(and encrypt any still in clear).",
+    )
+    rotation.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"guests per transaction (default {DEFAULT_BATCH})",
+    )
     token = add("token", _token, "Print an operator API token (a bearer JWT).")
     token.add_argument("--role", required=True, help=f"one of {', '.join(api_tokens.ROLES)}")
     token.add_argument("--hours", default="24", help="how long it is valid (default 24)")
@@ -317,6 +364,41 @@ async def _preview(args: argparse.Namespace, settings: Settings) -> int:
     return await _with_database(settings, run)
 
 
+async def _rotate_keys(args: argparse.Namespace, settings: Settings) -> int:
+    if args.batch_size < 1:
+        print("Cannot rotate keys: --batch-size must be at least 1.", file=sys.stderr)
+        return EXIT_REFUSED
+
+    def progress(report: RotationReport) -> None:
+        print(
+            f"  {report.examined:,} guests examined, {report.resealed:,} re-encrypted",
+            file=sys.stderr,
+        )
+
+    async def run(database: Database) -> int:
+        report = await rotate_keys(database, CLI, args.batch_size, progress)
+        print(
+            f"Re-encrypted {report.resealed:,} of {report.examined:,} guests with key "
+            f"{report.key_id} ({report.were_clear:,} of them were still in clear)."
+        )
+        if report.remaining:
+            print(
+                f"{report.remaining:,} values are still under another key or in clear: they "
+                "were written during the run by a process that does not put the new key "
+                "first. Give every process the new DATA_ENCRYPTION_KEYS and run "
+                "guestcomms rotate-keys again.",
+                file=sys.stderr,
+            )
+            return EXIT_FAILED
+        print(
+            f"Every guest's data is under key {report.key_id}: the other keys may now be "
+            "removed from DATA_ENCRYPTION_KEYS."
+        )
+        return EXIT_OK
+
+    return await _with_database(settings, run)
+
+
 def _local_time(text: str, zone: str) -> datetime:
     """``2027-05-01 10:00`` in the wedding's time zone, as an aware UTC time."""
     moment = datetime.fromisoformat(text)
@@ -405,6 +487,10 @@ def _sentence(error: Exception) -> str:
     if isinstance(error, NotFound) and error.key is None:
         sentence += " Load the demo wedding with: guestcomms demo-data"
     return sentence
+
+
+def _unreadable(command: str, error: KeyringError) -> str:
+    return f"guestcomms {command} cannot read guests' personal data: {_sentence(error)}"
 
 
 def _describe_url(settings: Settings) -> str:

@@ -1,4 +1,5 @@
-"""Signing keys: from the environment, or (on a laptop) generated once and kept under var/."""
+"""Signing and data keys: from the environment, or (on a laptop) generated once and kept
+under var/."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pydantic import SecretStr
 
 from bot.log_setup import REDACTOR
 from bot.settings import Settings
-from store.keyring import KeyringError
+from store.keyring import Keyring
 from store.settings import StoreSettings
 
 log = structlog.get_logger(__name__)
@@ -47,7 +48,6 @@ def with_kept_secrets(settings: Settings) -> Settings:
     REDACTOR.know([*unsubscribe, *jwt])
     return replace(
         settings,
-        store=with_kept_data_keys(settings.store),
         dispatch=settings.dispatch.model_copy(
             update={"unsubscribe_secret": [SecretStr(key) for key in unsubscribe]}
         ),
@@ -64,13 +64,9 @@ def with_kept_data_keys(store: StoreSettings) -> StoreSettings:
     would each generate their own, and an opt-out hashed with one key is invisible
     to a check made with another.
     """
-    missing = not store.data_encryption_keys or store.data_index_key is None
-    if missing and not store.database_url.startswith("sqlite"):
-        raise KeyringError(
-            "DATA_INDEX_KEY and DATA_ENCRYPTION_KEYS must be set when the database is not "
-            "SQLite: every web, worker and scheduler process must use the same keys, and a "
-            "key generated on one machine would not be the others'"
-        )
+    if not store.database_url.startswith("sqlite"):
+        Keyring.from_settings(store)  # refuses, naming what is missing or malformed
+        return store
     encryption = kept_secret(
         [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
     )

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from store.keyring import Keyring, KeyringError
+from store.models.sealed import use_keys
 from store.settings import StoreSettings
 
 _DATABASE = "guestcomms.database"
@@ -45,6 +46,9 @@ class Database:
         )
         if self.is_sqlite:
             _configure_sqlite(self.engine)
+        # Guests' personal data is sealed and indexed by the column types, with
+        # this database's keys (store/models/sealed.py).
+        use_keys(self.engine, lambda: self.keyring)
         # Every session knows the Database that opened it, so code holding only a
         # session (the suppression ledger, guest lookups) reaches the keyring.
         info = {_DATABASE: self}
@@ -118,15 +122,7 @@ class Database:
         process that never touches it (a health probe) needs no keys.
         """
         if self._keyring is None:
-            index_key = self._settings.data_index_key
-            if index_key is None:
-                raise KeyringError(
-                    "DATA_INDEX_KEY is not set (dev mode keeps one in var/; production must set it)"
-                )
-            self._keyring = Keyring.from_text(
-                [key.get_secret_value() for key in self._settings.data_encryption_keys],
-                index_key.get_secret_value(),
-            )
+            self._keyring = Keyring.from_settings(self._settings)
         return self._keyring
 
     async def ping(self) -> None:

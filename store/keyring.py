@@ -20,12 +20,13 @@ import hashlib
 import hmac
 import os
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from store.errors import StoreError
+from store.settings import StoreSettings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -64,6 +65,16 @@ class Keyring:
 
     encryption_keys: tuple[bytes, ...]
     index_key: bytes
+    # Built once: every guest read or written passes through here, several
+    # values a row, so neither the key ids nor the ciphers are derived per value.
+    _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
+    _current: tuple[str, AESGCM] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        ciphers = {_key_id(key): AESGCM(key) for key in reversed(self.encryption_keys)}
+        current_id = _key_id(self.encryption_keys[0])
+        object.__setattr__(self, "_ciphers", ciphers)
+        object.__setattr__(self, "_current", (current_id, ciphers[current_id]))
 
     @classmethod
     def from_text(cls, encryption_keys: list[str], index_key: str) -> Keyring:
@@ -76,28 +87,55 @@ class Keyring:
             _decode_key(index_key, "DATA_INDEX_KEY"),
         )
 
+    @classmethod
+    def from_settings(cls, settings: StoreSettings) -> Keyring:
+        """The keys the settings hold, or an error naming the variables that are not set."""
+        missing = [
+            name
+            for name, value in (
+                ("DATA_ENCRYPTION_KEYS", settings.data_encryption_keys),
+                ("DATA_INDEX_KEY", settings.data_index_key),
+            )
+            if not value
+        ]
+        if missing or settings.data_index_key is None:
+            raise KeyringError(
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: "
+                "guests' personal data is encrypted and looked up with these keys. Set them "
+                "in the environment (see the README, For operators: keys for personal data); "
+                "only a laptop setup on SQLite generates its own, under var/"
+            )
+        return cls.from_text(
+            [key.get_secret_value() for key in settings.data_encryption_keys],
+            settings.data_index_key.get_secret_value(),
+        )
+
     @property
     def current_key_id(self) -> str:
-        return _key_id(self.encryption_keys[0])
+        return self._current[0]
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._ciphers)
 
     def encrypt(self, plaintext: str) -> str:
         """Text safe to store: readable again only with the same key."""
+        key_id, cipher = self._current
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(self.encryption_keys[0]).encrypt(nonce, plaintext.encode(), None)
+        sealed = cipher.encrypt(nonce, plaintext.encode(), None)
         body = base64.urlsafe_b64encode(nonce + sealed).decode().rstrip("=")
-        return f"{PREFIX}:{self.current_key_id}:{body}"
+        return f"{PREFIX}:{key_id}:{body}"
 
     def decrypt(self, stored: str) -> str:
-        prefix, key_id, body = _parts(stored)
-        del prefix
-        for key in self.encryption_keys:
-            if _key_id(key) == key_id:
-                raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-                try:
-                    return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
-                except InvalidTag as error:
-                    raise KeyringError(f"a value under key {key_id} was altered") from error
-        raise KeyringError(f"a value is encrypted with key {key_id}, which is not configured")
+        _, key_id, body = _parts(stored)
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise KeyringError(f"a value is encrypted with key {key_id}, which is not configured")
+        try:
+            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], None).decode()
+        except (InvalidTag, ValueError) as error:
+            raise KeyringError(f"a value under key {key_id} was altered") from error
 
     def key_id_of(self, stored: str) -> str:
         return _parts(stored)[1]

@@ -32,7 +32,6 @@ def sqlite_url(path: Path) -> str:
 
 
 def open_database(url: str | URL) -> Database:
-    # redis_url is pinned so a REDIS_URL in the environment cannot leak in.
     rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
     return Database(store_settings(rendered))
 

@@ -84,7 +84,9 @@ async def send_campaign(bot: SlackBot, *, in_thread: bool = True, **content: Any
 
 async def phone_of(bot: SlackBot, name: str) -> str:
     async with bot.database.reading() as session:
-        phone = await session.scalar(select(Guest.phone).where(Guest.name == name))
+        guests = await session.execute(select(Guest.name, Guest.phone))
+    # Names are encrypted: the guest is found in Python.
+    phone = next(phone for guest, phone in guests if guest == name)
     assert phone is not None
     return phone
 

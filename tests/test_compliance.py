@@ -23,6 +23,8 @@ from tests.factories import TEST_ACTOR
 # 15:00 UTC is 11:00 in New Jersey (the demo numbers' area code): daytime.
 DAYTIME = datetime(2027, 4, 1, 15, 0, tzinfo=UTC)
 NIGHT = datetime(2027, 4, 2, 3, 0, tzinfo=UTC)  # 23:00 the evening before
+# Maria Alvarez of the demo wedding, found by her email (names are encrypted).
+MARIA = "maria.alvarez@example.com"
 SETTINGS = DispatchSettings(
     sms_price_per_segment={"US": Decimal("0.0083")}, public_base_url="https://comms.example.com"
 )
@@ -113,7 +115,7 @@ async def test_a_guests_own_time_zone_decides_quiet_hours(database: Database) ->
     async with database.transaction() as session:
         await load_demo_data(session, TEST_ACTOR)
         await session.execute(
-            update(Guest).where(Guest.name == "Maria Alvarez").values(timezone="Asia/Tokyo")
+            update(Guest).where(Guest.email_index == MARIA).values(timezone="Asia/Tokyo")
         )
     # 15:00 UTC is midnight in Tokyo.
     preview = await _preview(database, audience="group=family")
@@ -269,7 +271,7 @@ async def test_a_guests_preferred_channel_is_honoured(
     async with database.transaction() as session:
         await load_demo_data(session, TEST_ACTOR)
         await session.execute(
-            update(Guest).where(Guest.name == "Maria Alvarez").values(preferred_channel=preferred)
+            update(Guest).where(Guest.email_index == MARIA).values(preferred_channel=preferred)
         )
     preview = await _preview(database)
     maria = {d.channel for d in preview.plan.deliveries if d.guest.name == "Maria Alvarez"}

@@ -21,6 +21,7 @@ from store.database import Database
 from store.enums import CampaignState, Channel, SuppressionReason
 from store.models import Guest
 from store.models.base import utcnow
+from store.models.guest import with_indexes
 from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import (
     APPROVER,
@@ -127,8 +128,8 @@ async def test_email_goes_to_the_address_that_was_checked(
             async with db.transaction() as session:
                 await session.execute(
                     update(Guest)
-                    .where(Guest.email == "guest0@example.com")
-                    .values(email="gone@example.com")
+                    .where(Guest.email_index == "guest0@example.com")
+                    .values(with_indexes({"email": "gone@example.com"}))
                 )
                 await SuppressionLedger(session).suppress(
                     PLANNER,

@@ -157,7 +157,7 @@ async def messages(database: Database) -> list[InboundMessage]:
 
 async def guest(database: Database, email: str) -> Guest:
     async with database.reading() as session:
-        found = await session.scalar(select(Guest).where(Guest.email == email))
+        found = await session.scalar(select(Guest).where(Guest.email_index == email))
         assert found is not None
         return found
 

@@ -85,7 +85,7 @@ async def test_the_scheduler_purges_texts_after_the_wedding_and_keeps_the_figure
             .where(InboundMessage.from_address == STRANGER)
             .values(received_at=_day(10))
         )
-        guest_id = await session.scalar(select(Guest.id).where(Guest.phone == guest))
+        guest_id = await session.scalar(select(Guest.id).where(Guest.phone_index == guest))
         session.add(
             Delivery(
                 campaign_id=campaign_id,
@@ -130,7 +130,7 @@ async def test_the_scheduler_purges_texts_after_the_wedding_and_keeps_the_figure
     async with db.reading() as session:
         delivery = await session.scalar(select(Delivery).where(Delivery.campaign_id == campaign_id))
         replies = await session.scalar(select(func.count()).select_from(InboundMessage))
-        answered = await session.scalar(select(Guest).where(Guest.phone == guest))
+        answered = await session.scalar(select(Guest).where(Guest.phone_index == guest))
     assert delivery is not None
     assert (delivery.status, delivery.error_code, delivery.error_message) == (
         DeliveryStatus.FAILED,

@@ -141,13 +141,12 @@ async def test_a_planner_confirms_sms_consent_for_an_imported_list(bot: SlackBot
                     ConsentRecord.recorded_by,
                 )
                 .join(Guest, Guest.id == ConsentRecord.guest_id)
-                .where(
-                    ConsentRecord.channel == Channel.SMS, Guest.name.in_(["Jo Bloggs", "Kim Lee"])
-                )
-                .order_by(Guest.name)
+                .where(ConsentRecord.channel == Channel.SMS)
             )
         ).all()
-    assert [tuple(r) for r in records] == [
+    # Names are encrypted at rest: chosen here, not in SQL.
+    imported = sorted(tuple(r) for r in records if r[0] in {"Jo Bloggs", "Kim Lee"})
+    assert imported == [
         ("Jo Bloggs", "import_confirmation", shown, "slack:U_PLANNER"),
         ("Kim Lee", "import_confirmation", shown, "slack:U_PLANNER"),
     ]

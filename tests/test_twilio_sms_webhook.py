@@ -73,7 +73,7 @@ async def active_entries(database: Database, address: str) -> list[Suppression]:
 
 async def guest(database: Database, phone: str) -> Guest:
     async with database.reading() as session:
-        found = await session.scalar(select(Guest).where(Guest.phone == phone))
+        found = await session.scalar(select(Guest).where(Guest.phone_index == phone))
         assert found is not None
         return found
 

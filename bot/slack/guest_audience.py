@@ -14,7 +14,7 @@ from store.enums import Channel
 from store.models import Wedding
 from store.repositories.consents import consenting_guest_ids
 from store.repositories.suppressions import SuppressionLedger
-from store.segments import Segment, segment_query
+from store.segments import Segment, segment_guests
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +42,7 @@ class ChannelReach:
 async def reach_of(
     session: AsyncSession, wedding: Wedding, segment: Segment
 ) -> tuple[int, list[ChannelReach]]:
-    guests = [GuestFacts.of(g) for g in (await session.scalars(segment_query(wedding.id, segment)))]
+    guests = [GuestFacts.of(g) for g in await segment_guests(session, wedding.id, segment)]
     wanted = [
         (channel, address)
         for guest in guests

@@ -24,10 +24,10 @@ from store.addresses import AddressError, normalise_email, normalise_phone
 from store.guestlist.export import load_guests, to_csv
 from store.guestlist.importer import apply_guest_rows
 from store.guestlist.reader import GuestRow, ParsedGuestList
-from store.models import Guest, Organisation, Wedding
+from store.models import Organisation, Wedding
 from store.permissions import Action
 from store.repositories.guests import groups_by_guest
-from store.segments import Segment, count_segment, parse_segment, segment_query
+from store.segments import Segment, by_name, parse_segment, segment_guests
 
 LIST_LIMIT = 20
 ADD_USAGE = (
@@ -87,12 +87,8 @@ async def list_guests(request: CommandRequest) -> None:
     segment, reference = _segment_and_wedding(request, "Usage: `/comms guests list [segment]`.")
     async with request.services.database.reading() as session:
         wedding = await _wedding(request, session, reference)
-        total = await count_segment(session, wedding.id, segment)
-        guests = list(
-            await session.scalars(
-                segment_query(wedding.id, segment).order_by(Guest.name, Guest.id).limit(LIST_LIMIT)
-            )
-        )
+        selected = await segment_guests(session, wedding.id, segment)
+        total, guests = len(selected), by_name(selected)[:LIST_LIMIT]
         groups = await groups_by_guest(session, wedding.id, [guest.id for guest in guests])
     heading = f"{wedding.couple_names}, {segment.describe()}: {total} guest{'s' * (total != 1)}"
     if total > len(guests):

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.compose.compliance import ComplianceReport, SendContext, assess
@@ -28,7 +28,7 @@ from dispatch.settings import DispatchSettings
 from store.database import keyring_of
 from store.enums import Channel
 from store.errors import SegmentError
-from store.keyring import Keyring
+from store.keyring import Keyring, is_encrypted
 from store.models import Campaign, Guest, Organisation, Wedding
 from store.repositories.consents import consenting_guest_ids
 from store.repositories.guests import groups_by_guest
@@ -96,6 +96,7 @@ async def preview_campaign(
     facts = _Facts(
         campaign_id=campaign.id,
         audience=segment.describe() if segment is not None else campaign.audience,
+        segment=segment,
         content=CampaignContent.of(campaign),
         wedding=WeddingFacts.of(wedding, organisation),
         organisation=OrganisationFacts.of(organisation, settings.email_from),
@@ -125,6 +126,7 @@ async def preview_campaign(
 class _Facts:
     campaign_id: int | None
     audience: str
+    segment: Segment | None
     content: CampaignContent
     wedding: WeddingFacts
     organisation: OrganisationFacts
@@ -160,15 +162,19 @@ _MEMO: PreviewMemo[CampaignPreview] = PreviewMemo()
 def _compose(facts: _Facts, read: _Read) -> CampaignPreview:
     """The preview from what was read: pure computation, safe in a worker thread."""
     groups = dict(read.groups)
+
+    def clear(stored: str | None) -> str | None:
+        return read.keyring.decrypt(stored) if stored and is_encrypted(stored) else stored
+
     guests = [
         GuestFacts(
             id=guest_id,
-            name=name,
-            email=email,
-            phone=phone,
+            name=clear(name) or "",
+            email=clear(email),
+            phone=clear(phone),
             rsvp_status=rsvp_status.value,
             party_size=party_size,
-            dietary_requirements=dietary_requirements,
+            dietary_requirements=clear(dietary_requirements),
             plus_one=plus_one,
             groups=groups.get(guest_id, ()),
             timezone=timezone,
@@ -189,6 +195,24 @@ def _compose(facts: _Facts, read: _Read) -> CampaignPreview:
             custom_fields,
         ) in read.guests
     ]
+    segment = facts.segment
+    if segment is not None and segment.tests_in_python:
+        # Clauses on sealed fields (dietary needs) are decided on clear values.
+        guests = [
+            guest
+            for guest in guests
+            if segment.admits(
+                Guest(
+                    id=guest.id,
+                    name=guest.name,
+                    email=guest.email,
+                    phone=guest.phone,
+                    dietary_requirements=guest.dietary_requirements,
+                    party_size=guest.party_size,
+                    plus_one=guest.plus_one,
+                )
+            )
+        ]
     suppressed = match_active(
         read.keyring,
         read.opted_out,
@@ -230,16 +254,19 @@ async def _guest_rows(
     session: AsyncSession, wedding_id: int, segment: Segment
 ) -> tuple[tuple[Any, ...], ...]:
     # Columns, not ORM objects: a preview reads thousands of guests, and
-    # building (and tracking) an object for each was a third of its time.
+    # building (and tracking) an object for each was a third of its time. The
+    # sealed fields come as stored (ciphertext): the memo's key compares them
+    # as they are, and only a preview computed anew decrypts them, in its
+    # worker thread.
     rows = await session.execute(
         select(
             Guest.id,
-            Guest.name,
-            Guest.email,
-            Guest.phone,
+            type_coerce(Guest.name, Text),
+            type_coerce(Guest.email, Text),
+            type_coerce(Guest.phone, Text),
             Guest.rsvp_status,
             Guest.party_size,
-            Guest.dietary_requirements,
+            type_coerce(Guest.dietary_requirements, Text),
             Guest.plus_one,
             Guest.timezone,
             Guest.preferred_channel,

@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.guestlist.cells import FORMULA_TRIGGERS
-from store.models import Guest
 from store.repositories.guests import groups_by_guest
-from store.segments import Segment, parse_segment, segment_query
+from store.segments import Segment, by_name, parse_segment, segment_guests
 
 EVERYONE = parse_segment("")
 
@@ -51,9 +50,7 @@ async def load_guests(
     session: AsyncSession, wedding_id: int, segment: Segment = EVERYONE
 ) -> list[ExportedGuest]:
     """The wedding's guests in the segment (default: all), by name."""
-    guests = (
-        await session.scalars(segment_query(wedding_id, segment).order_by(Guest.name, Guest.id))
-    ).all()
+    guests = by_name(await segment_guests(session, wedding_id, segment))
     groups = await groups_by_guest(session, wedding_id)
     return [
         ExportedGuest(

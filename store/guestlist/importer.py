@@ -25,6 +25,7 @@ from store.guestlist.import_report import ImportReport
 from store.guestlist.reader import GuestRow, ParsedGuestList, RowProblem, parse_guest_csv
 from store.models import Guest, GuestGroup, Organisation, Wedding
 from store.models.base import utcnow
+from store.models.guest import with_indexes
 from store.repositories.guests import groups_by_guest
 from store.repositories.suppressions import SuppressionLedger
 
@@ -240,7 +241,7 @@ async def _insert_guests(
         return []
     result = await session.execute(
         insert(Guest).returning(Guest.id, sort_by_parameter_order=True),
-        [_new_guest_values(wedding_id, row) for row in rows],
+        [with_indexes(_new_guest_values(wedding_id, row)) for row in rows],
     )
     ids = list(result.scalars())
     memberships = [
@@ -258,7 +259,7 @@ async def _update_guests(
     updates: Sequence[tuple[dict[str, Any], dict[str, Any], list[str] | None]],
 ) -> None:
     now = utcnow()
-    scalar_updates = [{**values, "updated_at": now} for values, _, _ in updates]
+    scalar_updates = [with_indexes({**values, "updated_at": now}) for values, _, _ in updates]
     if scalar_updates:
         await session.execute(update(Guest), scalar_updates)
     regrouped = [(values["id"], groups) for values, _, groups in updates if groups is not None]

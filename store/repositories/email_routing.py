@@ -60,7 +60,7 @@ async def organisation_of_guest(session: AsyncSession, address: str) -> Organisa
         await session.scalars(
             select(Wedding.organisation_id)
             .join(Guest, Guest.wedding_id == Wedding.id)
-            .where(Guest.email == address)
+            .where(Guest.email_index == address)
             .distinct()
             .limit(2)
         )

@@ -43,9 +43,9 @@ async def guests_with_addresses(
     or phones (a person's rows, for their data requests), oldest first."""
     conditions = []
     if emails:
-        conditions.append(Guest.email.in_(list(emails)))
+        conditions.append(Guest.email_index.in_(list(emails)))
     if phones:
-        conditions.append(Guest.phone.in_(list(phones)))
+        conditions.append(Guest.phone_index.in_(list(phones)))
     if not conditions:
         return []
     rows = await session.execute(

@@ -139,13 +139,17 @@ async def guests_replying(
     """
     if not senders:
         return {}
-    address_column = Guest.phone if channel == Channel.SMS else Guest.email
+    # Addresses are encrypted: guests are found by their blind index (the
+    # column takes the clear address), and what we last sent them is compared
+    # with the senders' addresses, which are the guests' own.
+    field = "phone" if channel == Channel.SMS else "email"
+    addresses = {address for _, address in senders}
     last_messaged = (
         select(func.max(Delivery.sent_at))
         .where(
             Delivery.guest_id == Guest.id,
             Delivery.channel == channel,
-            Delivery.address == address_column,
+            Delivery.address.in_(addresses),
         )
         .scalar_subquery()
     )
@@ -154,7 +158,7 @@ async def guests_replying(
         .join(Wedding, Wedding.id == Guest.wedding_id)
         .where(
             Wedding.organisation_id.in_({organisation for organisation, _ in senders}),
-            address_column.in_({address for _, address in senders}),
+            getattr(Guest, f"{field}_index").in_(addresses),
         )
     )
     rows = list(result.all())
@@ -166,7 +170,7 @@ async def guests_replying(
     chosen: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
     wanted = set(senders)
     for guest, wedding, _ in rows:
-        key = (wedding.organisation_id, getattr(guest, address_column.key))
+        key = (wedding.organisation_id, getattr(guest, field))
         if key in wanted:
             chosen.setdefault(key, (guest, wedding))
     return chosen
