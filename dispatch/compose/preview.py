@@ -7,15 +7,13 @@ consent records. Nothing is written.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import Text, cast, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dispatch.compose.audience import AudienceRead, audience_guests, audience_plan, read_audience
 from dispatch.compose.compliance import ComplianceReport, SendContext, assess
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
 from dispatch.compose.email_message import EmailContent
@@ -23,16 +21,11 @@ from dispatch.compose.findings import Finding, Severity
 from dispatch.compose.preview_memo import PreviewMemo
 from dispatch.compose.sms_segments import SmsSegments, sms_segments
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
-from dispatch.recipients import RecipientPlan, address_of, plan_recipients
+from dispatch.recipients import RecipientPlan
 from dispatch.settings import DispatchSettings
-from store.database import keyring_of
 from store.enums import Channel
 from store.errors import SegmentError
-from store.keyring import Keyring, is_encrypted
-from store.models import Campaign, Guest, Organisation, Wedding
-from store.repositories.consents import consenting_guest_ids
-from store.repositories.guests import groups_by_guest
-from store.repositories.suppressions import ActiveEntry, SuppressionLedger, match_active
+from store.models import Campaign, Organisation, Wedding
 from store.segments import Segment, parse_segment
 from store.tiers import limits_for
 
@@ -96,7 +89,6 @@ async def preview_campaign(
     facts = _Facts(
         campaign_id=campaign.id,
         audience=segment.describe() if segment is not None else campaign.audience,
-        segment=segment,
         content=CampaignContent.of(campaign),
         wedding=WeddingFacts.of(wedding, organisation),
         organisation=OrganisationFacts.of(organisation, settings.email_from),
@@ -112,13 +104,7 @@ async def preview_campaign(
         public_base_url=settings.public_base_url,
         audience_problems=tuple(audience_problems),
     )
-    read = _Read(
-        guests=await _guest_rows(session, wedding.id, segment) if segment is not None else (),
-        groups=await _groups(session, wedding.id),
-        opted_out=await SuppressionLedger(session).active_entries(organisation.id),
-        sms_consent=await consenting_guest_ids(session, wedding.id, Channel.SMS),
-        keyring=keyring_of(session),
-    )
+    read = await read_audience(session, wedding.id, organisation.id, segment)
     return await _MEMO.get((facts, read), lambda: _compose(facts, read))
 
 
@@ -126,7 +112,6 @@ async def preview_campaign(
 class _Facts:
     campaign_id: int | None
     audience: str
-    segment: Segment | None
     content: CampaignContent
     wedding: WeddingFacts
     organisation: OrganisationFacts
@@ -139,99 +124,19 @@ class _Facts:
     audience_problems: tuple[Finding, ...]
 
 
-# Each grouped guest's id and group names, by id.
-_Groups = tuple[tuple[int, tuple[str, ...]], ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Read:
-    """What the store said, as hashable values: the guests' rows (custom fields as
-    their JSON text), their groups, the active opt-outs, who agreed to texts, and
-    the keys the opt-outs' address hashes are made with."""
-
-    guests: tuple[tuple[Any, ...], ...]
-    groups: _Groups
-    opted_out: tuple[ActiveEntry, ...]
-    sms_consent: frozenset[int]
-    keyring: Keyring
-
-
 _MEMO: PreviewMemo[CampaignPreview] = PreviewMemo()
 
 
-def _compose(facts: _Facts, read: _Read) -> CampaignPreview:
+def _compose(facts: _Facts, read: AudienceRead) -> CampaignPreview:
     """The preview from what was read: pure computation, safe in a worker thread."""
-    groups = dict(read.groups)
-
-    def clear(stored: str | None) -> str | None:
-        return read.keyring.decrypt(stored) if stored and is_encrypted(stored) else stored
-
-    guests = [
-        GuestFacts(
-            id=guest_id,
-            name=clear(name) or "",
-            email=clear(email),
-            phone=clear(phone),
-            rsvp_status=rsvp_status.value,
-            party_size=party_size,
-            dietary_requirements=clear(dietary_requirements),
-            plus_one=plus_one,
-            groups=groups.get(guest_id, ()),
-            timezone=timezone,
-            preferred_channel=preferred_channel.value if preferred_channel else None,
-            custom_fields=json.loads(custom_fields) if custom_fields else {},
-        )
-        for (
-            guest_id,
-            name,
-            email,
-            phone,
-            rsvp_status,
-            party_size,
-            dietary_requirements,
-            plus_one,
-            timezone,
-            preferred_channel,
-            custom_fields,
-        ) in read.guests
-    ]
-    segment = facts.segment
-    if segment is not None and segment.tests_in_python:
-        # Clauses on sealed fields (dietary needs) are decided on clear values.
-        guests = [
-            guest
-            for guest in guests
-            if segment.admits(
-                Guest(
-                    id=guest.id,
-                    name=guest.name,
-                    email=guest.email,
-                    phone=guest.phone,
-                    dietary_requirements=guest.dietary_requirements,
-                    party_size=guest.party_size,
-                    plus_one=guest.plus_one,
-                )
-            )
-        ]
-    suppressed = match_active(
-        read.keyring,
-        read.opted_out,
-        (
-            (channel, address)
-            for guest in guests
-            for channel in Channel
-            if (address := address_of(guest, channel)) is not None
-        ),
-    )
+    guests = audience_guests(read)
     composer = Composer(
         facts.content,
         facts.wedding,
         facts.organisation,
         custom_fields=frozenset(key for guest in guests for key in guest.custom_fields),
     )
-    plan = plan_recipients(
-        guests, facts.channels, suppressed=suppressed, sms_consent=read.sms_consent
-    )
+    plan = audience_plan(read, guests, facts.channels)
     context = SendContext(
         send_at=facts.send_at,
         day_of_logistics=facts.day_of_logistics,
@@ -248,42 +153,6 @@ def _compose(facts: _Facts, read: _Read) -> CampaignPreview:
         samples=(_samples(composer, plan, facts.public_base_url) if not composer.problems else ()),
         report=report,
     )
-
-
-async def _guest_rows(
-    session: AsyncSession, wedding_id: int, segment: Segment
-) -> tuple[tuple[Any, ...], ...]:
-    # Columns, not ORM objects: a preview reads thousands of guests, and
-    # building (and tracking) an object for each was a third of its time. The
-    # sealed fields come as stored (ciphertext): the memo's key compares them
-    # as they are, and only a preview computed anew decrypts them, in its
-    # worker thread.
-    rows = await session.execute(
-        select(
-            Guest.id,
-            type_coerce(Guest.name, Text),
-            type_coerce(Guest.email, Text),
-            type_coerce(Guest.phone, Text),
-            Guest.rsvp_status,
-            Guest.party_size,
-            type_coerce(Guest.dietary_requirements, Text),
-            Guest.plus_one,
-            Guest.timezone,
-            Guest.preferred_channel,
-            # As text: hashable for the memo's key, and parsed only when used.
-            cast(Guest.custom_fields, Text),
-        )
-        .where(Guest.wedding_id == wedding_id, segment.condition())
-        .order_by(Guest.id)
-    )
-    return tuple(tuple(row) for row in rows)
-
-
-async def _groups(
-    session: AsyncSession, wedding_id: int
-) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    groups = await groups_by_guest(session, wedding_id)
-    return tuple(sorted((guest_id, tuple(names)) for guest_id, names in groups.items()))
 
 
 def _samples(
