@@ -1,6 +1,7 @@
 """Encryption at rest: what sealing guests' personal data costs importing and sending.
 
-    .venv/bin/python -m bench.encryption [--guests 2000] [--rounds 5] [--backends sqlite,postgresql] [--quick]
+    .venv/bin/python -m bench.encryption [--guests 2000] [--rounds 5]
+        [--backends sqlite,postgresql] [--quick]
 
 Measures, in one run, the same work twice on fresh databases: once with the
 data keys (AES-GCM per value, HMAC blind indexes), and once with the keys
@@ -55,7 +56,8 @@ from bot.settings import Settings
 from dispatch.approval import approve_campaign
 from dispatch.batch import process_batch
 from dispatch.breaker import BreakerPolicy, MemoryBreaker
-from dispatch.limits import MemoryPacer, MemoryTierLimiter
+from dispatch.limits import MemoryTierLimiter
+from dispatch.pacing import MemoryPacer
 from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, SentRecord
 from dispatch.runtime import BatchRef, Runtime
 from dispatch.settings import DispatchSettings

@@ -19,7 +19,8 @@ from dispatch.breaker import BreakerPolicy, MemoryBreaker, RedisBreaker
 from dispatch.broker import backlog, build_broker, forgot
 from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
-from dispatch.limits import MemoryPacer, MemoryTierLimiter, RedisPacer, RedisTierLimiter
+from dispatch.limits import MemoryTierLimiter, RedisTierLimiter
+from dispatch.pacing import MemoryPacer, RedisPacer
 from dispatch.providers.factory import email_provider, sms_provider
 from dispatch.runtime import Enqueue, Runtime
 from store.database import Database

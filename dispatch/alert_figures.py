@@ -34,6 +34,7 @@ METRICS = frozenset(
         "messages.sent",
         "messages.errors",
         "messages.failed",
+        "messages.rate_limited",
         "messages.delivered",
         "messages.undelivered",
         "opt_outs",

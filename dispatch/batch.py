@@ -37,7 +37,14 @@ from dispatch.feedback import learn_from_failure
 from dispatch.ledger_checks import LedgerChecks
 from dispatch.limits import Grant
 from dispatch.metric_tally import MetricTally
-from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError
+from dispatch.pacing import Turns
+from dispatch.providers.base import (
+    Accepted,
+    Outcome,
+    OutgoingEmail,
+    ProviderError,
+    SenderBusy,
+)
 from dispatch.recipients import NO_SMS_CONSENT
 from dispatch.runtime import BatchRef, Runtime
 from store.audit import SYSTEM
@@ -312,7 +319,7 @@ async def _follow_up(
 def _lease_seconds(runtime: Runtime, count: int) -> float:
     """Long enough for the batch at the sender's pace, plus the safety margin."""
     settings = runtime.settings
-    pacing = count / settings.sms_rate
+    pacing = count * settings.sms_pace.spacing
     return settings.lease_seconds + pacing + settings.lease_margin_seconds
 
 
@@ -436,42 +443,59 @@ async def _send_sms(
     limit = asyncio.Semaphore(runtime.settings.send_concurrency)
     provider = runtime.sms
     name = runtime.provider_name(Channel.SMS)
+    # Real time: the pacer is shared with other processes.
+    turns = Turns(runtime.pacer, provider.sender, runtime.settings.sms_pace)
 
     async def send_one(item: Claimed, guest: GuestFacts) -> None:
+        async def clear() -> datetime | None:
+            # Pacing can hold a text for seconds: a STOP answered meanwhile wins.
+            answer = await batch.opted_out(item)
+            if isinstance(answer, Settled):
+                await batch.record(answer)
+                return None
+            return answer
+
         async with limit:
-            # Stop if the breaker opened during this batch ("half open" means this
-            # batch is the probe, and its first answer decides), or the campaign
-            # was paused or cancelled.
-            if (
-                not batch.lease_left()
-                or await batch.provider_down(name)
-                or not await batch.still_sending()
-            ):
-                await batch.record(_release(item))
-                return
-            if provider.paced:
-                # Real time: the pacer is shared with other processes.
-                deadline = time.time() + batch.seconds_left()
-                if not await runtime.pacer.wait_turn(
-                    provider.sender, runtime.settings.sms_rate, deadline
+            # Composed before the turn: the moment of sending is the request alone.
+            text = composer.sms_text(guest)
+            while True:
+                # Stop if the breaker opened during this batch ("half open" means this
+                # batch is the probe, and its first answer decides), or the campaign
+                # was paused or cancelled.
+                if (
+                    not batch.lease_left()
+                    or await batch.provider_down(name)
+                    or not await batch.still_sending()
                 ):
                     await batch.record(_release(item))
                     return
-            if not batch.lease_left():
-                await batch.record(_release(item))
+                if provider.paced:
+                    turn = await turns.take(time.time() + batch.seconds_left(), clear)
+                    if not turn.granted:
+                        await batch.record(_release(item))
+                        return
+                    cleared = turn.cleared
+                else:
+                    cleared = await clear()
+                if cleared is None:
+                    return  # opted out: recorded as suppressed
+                started = time.monotonic()
+                try:
+                    outcome: Outcome = await provider.send_sms(item.address, text)
+                except ProviderError as error:
+                    outcome = error
+                seconds = time.monotonic() - started
+                if isinstance(outcome, SenderBusy) and provider.paced:
+                    # Too fast for the carrier: not taken, not a failure; the next turn.
+                    batch.tally.count(
+                        "messages.rate_limited",
+                        runtime.clock(),
+                        channel=Channel.SMS.value,
+                        provider=provider.name,
+                    )
+                    continue
+                await _record_outcome(batch, item, outcome, provider.name, name, seconds, cleared)
                 return
-            # Pacing can hold a text for seconds: a STOP answered meanwhile wins.
-            cleared = await batch.opted_out(item)
-            if isinstance(cleared, Settled):
-                await batch.record(cleared)
-                return
-            started = time.monotonic()
-            try:
-                outcome: Outcome = await provider.send_sms(item.address, composer.sms_text(guest))
-            except ProviderError as error:
-                outcome = error
-            seconds = time.monotonic() - started
-            await _record_outcome(batch, item, outcome, provider.name, name, seconds, cleared)
 
     await asyncio.gather(*(send_one(item, guest) for item, guest in items))
 
@@ -580,7 +604,12 @@ async def _record_outcome(
         )
         await batch.succeeded(breaker_key)
         return
-    change = await runtime.breaker.record(breaker_key, not outcome.transient)
+    # Refused for pace is the provider working as it should, not failing.
+    change = (
+        None
+        if isinstance(outcome, SenderBusy)
+        else await runtime.breaker.record(breaker_key, not outcome.transient)
+    )
     if change is not None:
         await _announce_breaker(runtime, breaker_key, change)
     if change == "opened":

@@ -1,4 +1,4 @@
-"""Tier limits (messages per hour and per day) and per-sender pacing (messages per second).
+"""Tier limits: messages per hour and per day (per-sender pacing: dispatch.pacing).
 
 In Redis when REDIS_URL is set, so every worker shares one count; in memory
 otherwise (one process on a laptop). Windows are clock windows (this hour,
@@ -8,7 +8,6 @@ today in UTC), so "throttled until 14:00" is a time a planner can read.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -57,13 +56,6 @@ class TierLimiter(Protocol):
     ) -> Grant: ...
 
     async def give_back(self, organisation_id: int, unused: int, now: datetime) -> None: ...
-
-
-class Pacer(Protocol):
-    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
-        """Wait for this sender's next slot; False (and no slot taken) when the slot would
-        come after ``deadline`` (epoch seconds)."""
-        ...
 
 
 def _grant(granted: int, wanted: int, hour_used_up: bool, now: datetime) -> Grant:
@@ -131,57 +123,3 @@ class RedisTierLimiter:
             return
         for key in self._keys(organisation_id, now):
             await self._redis.decrby(key, unused)
-
-
-class MemoryPacer:
-    """One process: each sender's next free slot, spaced 1/rate apart."""
-
-    def __init__(self) -> None:
-        self._next: dict[str, float] = {}
-        self._lock = asyncio.Lock()
-
-    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
-        async with self._lock:
-            now = time.time()
-            slot = max(now, self._next.get(sender, now))
-            if slot > deadline:
-                return False
-            self._next[sender] = slot + 1 / per_second
-        if slot > now:
-            await asyncio.sleep(slot - now)
-        return True
-
-
-_LUA_SLOT = """
-local now = tonumber(ARGV[1])
-local spacing = tonumber(ARGV[2])
-local deadline = tonumber(ARGV[3])
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(now, next_free)
-if slot > deadline then return '-1' end
-local keep_ms = math.ceil((slot - now + spacing) * 1000) + 1000
-redis.call('SET', KEYS[1], tostring(slot + spacing), 'PX', keep_ms)
-return tostring(slot)
-"""
-
-
-class RedisPacer:
-    """All workers share each sender's schedule: the carrier sees one steady rate."""
-
-    def __init__(self, redis: Redis, namespace: str = "guestcomms") -> None:
-        self._redis = redis
-        self._namespace = namespace
-        self._slot = redis.register_script(_LUA_SLOT)
-
-    async def wait_turn(self, sender: str, per_second: float, deadline: float) -> bool:
-        now = time.time()
-        slot = float(
-            await self._slot(
-                keys=[f"{self._namespace}:pace:{sender}"], args=[now, 1 / per_second, deadline]
-            )
-        )
-        if slot < 0:
-            return False
-        if slot > now:
-            await asyncio.sleep(slot - now)
-        return True

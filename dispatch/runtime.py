@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 from dispatch.breaker import CircuitBreaker
 from dispatch.compose.tracking_tokens import TrackingTokens
 from dispatch.compose.unsubscribe_tokens import UnsubscribeTokens
-from dispatch.limits import Pacer, TierLimiter
+from dispatch.limits import TierLimiter
+from dispatch.pacing import Pacer
 from dispatch.providers.base import EmailProvider, SmsProvider
 from dispatch.settings import DispatchSettings
 from store.database import Database

@@ -9,6 +9,8 @@ from typing import Annotated, Literal
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from dispatch.pacing import Pace
+
 # Twilio's published US price per segment; set SMS_PRICE_PER_SEGMENT to your own.
 DEFAULT_SMS_PRICES = {"US": Decimal("0.0083"), "CA": Decimal("0.0083"), "default": Decimal("0.05")}
 # Carriers' throughput per sending number, messages per second.
@@ -86,6 +88,10 @@ class DispatchSettings(BaseSettings):
     sms_sender_type: Literal["long_code", "toll_free", "short_code"] = "long_code"
     # Overrides the sender type's rate when set (messages per second).
     sms_messages_per_second: float | None = Field(default=None, gt=0)
+    # Texts are paced this many milliseconds a second under that rate: the HTTP
+    # request and the network move arrivals a little, and the carrier counts
+    # what arrives (dispatch.pacing).
+    sms_pacing_guard_ms: int = Field(default=40, ge=0, le=200)
 
     # --- email ---------------------------------------------------------------
     email_provider: Literal["console", "smtp", "resend"] = "console"
@@ -121,6 +127,10 @@ class DispatchSettings(BaseSettings):
     @property
     def sms_rate(self) -> float:
         return self.sms_messages_per_second or SENDER_MPS[self.sms_sender_type]
+
+    @property
+    def sms_pace(self) -> Pace:
+        return Pace(self.sms_rate, self.sms_pacing_guard_ms / 1000)
 
     @property
     def twilio_configured(self) -> bool:

@@ -62,9 +62,7 @@ async def _sealed(
     values = await connection.scalars(
         text(f'SELECT "{column}" FROM "{table}" WHERE "{column}" IS NOT NULL')  # noqa: S608
     )
-    opened = [
-        database.keyring.decrypt(value).lower() for value in values if is_encrypted(value)
-    ]
+    opened = [database.keyring.decrypt(value).lower() for value in values if is_encrypted(value)]
     return [
         f"{table}.{column}: {needle} (encrypted)"
         for needle in needles

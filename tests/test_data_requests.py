@@ -343,9 +343,7 @@ async def _nothing_of_ann_is_left(
         "guests.email: bob@example.com (encrypted)",
         "guests.email_index: index of bob@example.com",
         "deliveries.address: bob@example.com",
-    } <= set(
-        await where_found(db, [BOB.email])
-    )
+    } <= set(await where_found(db, [BOB.email]))
     async with db.reading() as session:
         ledger = (await session.execute(select(Suppression.address, Suppression.lifted_at))).all()
     assert sorted(ledger, key=str) == [(None, None), (None, None)]  # both still in force

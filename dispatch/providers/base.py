@@ -39,6 +39,14 @@ class ProviderError(DispatchError):
         self.ambiguous = ambiguous
 
 
+class SenderBusy(ProviderError):
+    """Refused for the sender's pace (Twilio's 429, 20429): not taken, and not the
+    provider failing; the text takes the sender's next turn."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message, code=code, transient=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Accepted:
     provider_message_id: str

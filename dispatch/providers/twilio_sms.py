@@ -11,7 +11,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from dispatch.providers.base import Accepted, ProviderError, SentRecord
+from dispatch.providers.base import Accepted, ProviderError, SenderBusy, SentRecord
 from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
 
@@ -34,11 +34,15 @@ def suppression_for(code: str | None) -> SuppressionReason | None:
 
 
 def classify_twilio_error(status: int, code: str | None, message: str) -> ProviderError:
-    """429 and 503 mean "not taken, try later". Other 5xx answers may come after Twilio
-    created the message, so they are ambiguous: the reconciler asks before a re-send.
-    Credentials, a suspended account or a full queue are the provider's trouble, not
-    the guest's: retried (and counted by the breaker), never a failed delivery."""
-    if status in {429, 503} or code in {RATE_LIMITED, QUEUE_FULL}:
+    """429 means "not taken, too fast": the text takes the sender's next turn, and the
+    breaker does not count it. 503 means "not taken, try later". Other 5xx answers may
+    come after Twilio created the message, so they are ambiguous: the reconciler asks
+    before a re-send. Credentials, a suspended account or a full queue are the
+    provider's trouble, not the guest's: retried (and counted by the breaker), never
+    a failed delivery."""
+    if status == 429 or code == RATE_LIMITED:
+        return SenderBusy(f"Twilio {status}: {message}", code=code)
+    if status == 503 or code == QUEUE_FULL:
         return ProviderError(f"Twilio {status}: {message}", code=code, transient=True)
     if status in {401, 403} or code in ACCOUNT_PROBLEMS:
         return ProviderError(

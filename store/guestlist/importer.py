@@ -42,6 +42,8 @@ _FIELDS = (
     "preferred_channel",
 )
 _CHUNK = 1000
+# Rows per INSERT … RETURNING of new guests (see _insert_guests).
+_INSERT_CHUNK = 100
 
 T = TypeVar("T")
 
@@ -239,11 +241,17 @@ async def _insert_guests(
 ) -> list[int]:
     if not rows:
         return []
-    result = await session.execute(
-        insert(Guest).returning(Guest.id, sort_by_parameter_order=True),
-        [with_indexes(_new_guest_values(wedding_id, row)) for row in rows],
-    )
-    ids = list(result.scalars())
+    values = [with_indexes(_new_guest_values(wedding_id, row)) for row in rows]
+    ids: list[int] = []
+    # In chunks: on SQLite, SQLAlchemy inserts these one row at a time (ids in
+    # the parameters' order) and splices each RETURNING row onto all the rows
+    # before it, so one statement for a whole list costs time quadratic in its size.
+    for start in range(0, len(values), _INSERT_CHUNK):
+        result = await session.execute(
+            insert(Guest).returning(Guest.id, sort_by_parameter_order=True),
+            values[start : start + _INSERT_CHUNK],
+        )
+        ids += result.scalars()
     memberships = [
         {"guest_id": guest_id, "name": name}
         for guest_id, row in zip(ids, rows, strict=True)

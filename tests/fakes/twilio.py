@@ -75,6 +75,8 @@ class TwilioFake:
     # Every create fails with this HTTP status while set (outage).
     failing_status: int | None = None
     fail_next: int = 0
+    # The next creates answered 429 / 20429 whatever the rate (another sender's burst).
+    busy_next: int = 0
     # Probability of accepting a message and then dropping the response.
     drop_after_accept: float = 0.0
     # Accept at once, answer this much later (a slow Twilio).
@@ -118,13 +120,19 @@ class TwilioFake:
         to = str(form.get("To", ""))
         sender = str(form.get("MessagingServiceSid") or form.get("From") or "")
         with self._lock:
+            # One stamp for the window and the record, so the recorded arrivals
+            # are exactly what the window judged.
+            arrived = time.time()
             self.requests += 1
             if self.failing_status is not None:
                 return _error(self.failing_status, 20500, "Service unavailable")
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return _error(500, 20500, "Internal error")
-            if self.mps is not None and not self._within_rate(sender):
+            if self.busy_next > 0 or (
+                self.mps is not None and not self._within_rate(sender, arrived)
+            ):
+                self.busy_next = max(0, self.busy_next - 1)
                 self.rejected_429 += 1
                 return _error(429, 20429, "Too Many Requests")
             if to in self.refuse:
@@ -138,7 +146,7 @@ class TwilioFake:
                 sender=sender,
                 body=str(form.get("Body", "")),
                 status_callback=str(form.get("StatusCallback") or "") or None,
-                created=datetime.now(UTC),
+                created=datetime.fromtimestamp(arrived, UTC),
             )
             self.messages.append(message)
             drop = self._random.random() < self.drop_after_accept
@@ -173,9 +181,9 @@ class TwilioFake:
         ):
             self.reported.append((message.sid, answer.status))
 
-    def _within_rate(self, sender: str) -> bool:
+    def _within_rate(self, sender: str, now: float) -> bool:
+        """At most ``mps`` texts from one sender within any one second (sliding)."""
         assert self.mps is not None
-        now = time.monotonic()
         window = self._recent[sender]
         while window and window[0] <= now - 1:
             window.popleft()
