@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, insert, select
 
+from dispatch.compose.preview import preview_campaign
+from dispatch.settings import DispatchSettings
 from store.database import Database
 from store.demo import load_demo_data
 from store.errors import SegmentError
 from store.guestlist.export import ExportedGuest, load_guests
 from store.guestlist.importer import import_guest_csv
-from store.models import Guest, Wedding
+from store.models import Campaign, Guest, Wedding
+from store.models.base import utcnow
 from store.repositories.organisations import WeddingRepository
 from store.segments import by_name, count_segment, parse_segment, segment_guests
 from tests.factories import TEST_ACTOR, make_wedding
@@ -96,6 +99,22 @@ async def test_segments_select_the_guests_they_describe(
 
     assert await _names(database, wedding, expression) == expected
     assert await _count(database, wedding, expression) == len(expected)
+    # A campaign's preview selects the same guests (it reads them its own way).
+    async with database.reading() as session:
+        draft = Campaign(
+            organisation_id=wedding.organisation_id,
+            wedding_id=wedding.id,
+            name="Preview",
+            channels=["email", "sms"],
+            audience=expression,
+            template_key="invitation",
+            day_of_logistics=False,
+        )
+        preview = await preview_campaign(session, draft, DispatchSettings(), utcnow())
+    assert preview.audience_size == len(expected)
+    planned = {d.guest.name for d in preview.plan.deliveries}
+    skipped = {s.guest.name for s in preview.plan.skipped}
+    assert planned | skipped == expected
 
 
 async def test_a_segment_selects_by_meaning(database: Database) -> None:

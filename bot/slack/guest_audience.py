@@ -8,13 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch.compose.tokens import GuestFacts
-from dispatch.recipients import NO_ADDRESS, NO_SMS_CONSENT, SUPPRESSED, address_of, plan_recipients
+from dispatch.compose.audience import planned
+from dispatch.recipients import NO_ADDRESS, NO_SMS_CONSENT, SUPPRESSED
 from store.enums import Channel
 from store.models import Wedding
-from store.repositories.consents import consenting_guest_ids
-from store.repositories.suppressions import SuppressionLedger
-from store.segments import Segment, segment_guests
+from store.segments import Segment
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,22 +40,17 @@ class ChannelReach:
 async def reach_of(
     session: AsyncSession, wedding: Wedding, segment: Segment
 ) -> tuple[int, list[ChannelReach]]:
-    guests = [GuestFacts.of(g) for g in await segment_guests(session, wedding.id, segment)]
-    wanted = [
-        (channel, address)
-        for guest in guests
-        for channel in Channel
-        if (address := address_of(guest, channel)) is not None
-    ]
-    suppressed = await SuppressionLedger(session).active_among(wedding.organisation_id, wanted)
-    consent = await consenting_guest_ids(session, wedding.id, Channel.SMS)
-    plan = plan_recipients(guests, list(Channel), suppressed=suppressed, sms_consent=consent)
+    # The same read and plan as a campaign's preview, computed off the event
+    # loop and kept while nothing it was computed from changes.
+    total, plan = await planned(
+        session, wedding.id, wedding.organisation_id, segment, tuple(Channel)
+    )
     reach = []
     for channel in Channel:
         skipped = [s for s in plan.skipped if s.channel == channel]
         opted_out = Counter(s.detail or "unknown" for s in skipped if s.reason == SUPPRESSED)
         no_address = sum(1 for s in skipped if s.reason == NO_ADDRESS)
         no_consent = sum(1 for s in skipped if s.reason == NO_SMS_CONSENT)
-        reachable = len(guests) - no_address - sum(opted_out.values()) - no_consent
+        reachable = total - no_address - sum(opted_out.values()) - no_consent
         reach.append(ChannelReach(channel, reachable, no_address, opted_out, no_consent))
-    return len(guests), reach
+    return total, reach

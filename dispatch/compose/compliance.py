@@ -21,7 +21,6 @@ from dispatch.compose.cost import PricedSms, SmsCost, estimate_sms_cost
 from dispatch.compose.findings import Finding, Severity
 from dispatch.compose.html_safety import check_html, removed_by_sanitising
 from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours
-from dispatch.compose.sms_segments import sms_segments
 from dispatch.compose.tokens import STANDARD_TOKENS, WEDDING_TOKENS, GuestFacts, guest_values
 from dispatch.recipients import NO_ADDRESS, NO_SMS_CONSENT, RecipientPlan
 from store.enums import Channel
@@ -247,13 +246,15 @@ def _token_findings(composer: Composer, plan: RecipientPlan) -> list[Finding]:
             )
         )
     empty: dict[str, set[int]] = {}
+    # Each guest's values once, not once per token and part.
+    values = {guest_id: composer.values(guest) for guest_id, guest in guests.items()}
     for part, template in composer.templates.items():
         channel = Channel.SMS if part == "sms_text" else Channel.EMAIL
-        audience = [d.guest for d in plan.on(channel)]
+        audience = [d.guest.id for d in plan.on(channel)]
         for token in template.bare_tokens & known:
-            for guest in audience:
-                if not composer.values(guest).get(token, "").strip():
-                    empty.setdefault(token, set()).add(guest.id)
+            for guest_id in audience:
+                if not values[guest_id].get(token, "").strip():
+                    empty.setdefault(token, set()).add(guest_id)
     for token, guest_ids in sorted(empty.items()):
         wedding_wide = token in composer.wedding_values
         findings.append(
@@ -325,8 +326,7 @@ def _sms_findings(
         [(url, None) for url in content_checks.urls_in(messages[0].text)], "SMS"
     )
     cost = estimate_sms_cost(messages, context.sms_prices, composer.planner_characters())
-    counted = [sms_segments(message.text) for message in messages]
-    most = max(c.segments for c in counted)
+    most = cost.most_segments
     longest = max(len(message.text) for message in messages)
     too_long = longest > MAX_SMS_CHARACTERS or most > MAX_SMS_SEGMENTS
     if too_long:
@@ -340,7 +340,7 @@ def _sms_findings(
                 "Shorten it and put the details behind the link.",
             )
         )
-    if any(c.encoding == "UCS-2" for c in counted):
+    if cost.ucs2:
         hints = "; ".join(str(hint) for hint in cost.savings)
         findings.append(
             Finding(

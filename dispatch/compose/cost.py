@@ -6,6 +6,7 @@ from collections import Counter
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 import phonenumbers
 
@@ -51,14 +52,23 @@ class SmsCost:
     total: Decimal
     currency: str
     savings: tuple[SavingHint, ...]
+    # The longest message's segments, and whether any message needs UCS-2.
+    most_segments: int = 0
+    ucs2: bool = False
+
+
+# Previews of a wedding price the same numbers again and again; parsing one
+# is most of the cost of its price. Enough for the largest tier's campaign.
+@lru_cache(maxsize=16384)
+def region_of(phone: str) -> str | None:
+    try:
+        return phonenumbers.region_code_for_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def price_for(phone: str, prices: Mapping[str, Decimal]) -> Decimal:
-    try:
-        region = phonenumbers.region_code_for_number(phonenumbers.parse(phone))
-    except phonenumbers.NumberParseException:
-        region = None
-    return prices.get(region or "", prices.get("default", Decimal(0)))
+    return prices.get(region_of(phone) or "", prices.get("default", Decimal(0)))
 
 
 def without_ucs2(text: str, characters: Sequence[str]) -> str:
@@ -78,10 +88,14 @@ def estimate_sms_cost(
     None means every character is the planner's."""
     total = Decimal(0)
     segments = 0
+    most = 0
+    ucs2 = False
     hints: Counter[tuple[tuple[str, ...], int, int]] = Counter()
     for message in messages:
         counted = sms_segments(message.text)
         segments += counted.segments
+        most = max(most, counted.segments)
+        ucs2 = ucs2 or counted.encoding == "UCS-2"
         total += counted.segments * price_for(message.phone, prices)
         ours = tuple(
             c
@@ -96,4 +110,6 @@ def estimate_sms_cost(
         SavingHint(characters, guests, now, without)
         for (characters, now, without), guests in hints.most_common(3)
     )
-    return SmsCost(len(messages), segments, total.quantize(Decimal("0.01")), currency, savings)
+    return SmsCost(
+        len(messages), segments, total.quantize(Decimal("0.01")), currency, savings, most, ucs2
+    )

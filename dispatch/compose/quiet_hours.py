@@ -13,7 +13,8 @@ QUIET_FROM = time(21, 0)
 QUIET_UNTIL = time(8, 0)
 
 
-@lru_cache(maxsize=4096)
+# A preview checks every guest of a wedding: the cache holds the largest tier's campaign.
+@lru_cache(maxsize=16384)
 def zones_for_phone(phone: str) -> tuple[str, ...]:
     """The time zones a number may be in, by its numbering plan (area codes say)."""
     try:

@@ -74,6 +74,29 @@ def _suppress(dialect: str) -> Executable:
 _SUPPRESS = prebuilt.PerDialect(_suppress)
 
 
+# An active entry as read: (channel, address hash, reason).
+ActiveEntry = tuple[Channel, str, SuppressionReason]
+
+
+def match_active(
+    keyring: Keyring,
+    entries: Iterable[ActiveEntry],
+    addresses: Iterable[tuple[Channel, str]],
+) -> dict[tuple[Channel, str], str]:
+    """``active_among`` over entries already read (``SuppressionLedger.active_entries``):
+    no I/O, so it can run in a worker thread."""
+    wanted = {
+        (channel, address_hash(keyring, channel, address)): (channel, address)
+        for channel, address in set(addresses)
+    }
+    found: dict[tuple[Channel, str], str] = {}
+    for channel, hashed, reason in entries:
+        pair = wanted.get((channel, hashed))
+        if pair is not None:
+            found[pair] = reason.value
+    return found
+
+
 class SuppressionLedger:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -193,6 +216,17 @@ class SuppressionLedger:
             if pair is not None:
                 found[pair] = SuppressionReason(reason).value
         return found
+
+    async def active_entries(self, organisation_id: int) -> tuple[ActiveEntry, ...]:
+        """The organisation's active entries, oldest first, as plain values: a preview
+        of a whole wedding reads them all once, and compares them to decide whether it
+        has already been computed from exactly these."""
+        rows = await self.session.execute(
+            select(Suppression.channel, Suppression.address_hash, Suppression.reason)
+            .where(Suppression.organisation_id == organisation_id, _ACTIVE)
+            .order_by(Suppression.id)
+        )
+        return tuple((Channel(c), hashed, SuppressionReason(r)) for c, hashed, r in rows)
 
     async def lift(
         self,
