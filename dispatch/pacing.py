@@ -200,7 +200,11 @@ class Turns:
         """Wait for the sender's next turn, ``clear`` (the opt-out check) asked just
         before it; returns at the moment to send. ``deadline``: epoch seconds."""
         lead = self.lead()
-        slot = await self._pacer.reserve(self._sender, self._pace, time.time() + lead, deadline)
+        # The next free slot, now if the sender is idle: a text then leaves as soon
+        # as its check is over, a moment after its slot, and the gate (which counts
+        # when texts really leave) holds the next one if it must. Only a busy
+        # sender's texts wait, and their checks run just before their slots.
+        slot = await self._pacer.reserve(self._sender, self._pace, time.time(), deadline)
         if slot is None:
             return Turn(granted=False)
         await _sleep_until(slot - lead)
