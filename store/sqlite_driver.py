@@ -18,6 +18,7 @@ changes. A "server-side" cursor is buffered too (nothing here streams rows).
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -54,7 +55,8 @@ class OneTripCursor:
         self.rowcount = -1
         self.lastrowid: int | None = None
         self.arraysize = 1
-        self._rows: list[Any] = []
+        # A deque: a streamed read takes rows one by one from the front.
+        self._rows: deque[Any] = deque()
 
     async def __aenter__(self) -> OneTripCursor:
         return self
@@ -71,22 +73,23 @@ class OneTripCursor:
         return self
 
     def _take(self, outcome: _Outcome) -> None:
-        self.description, self._rows, self.rowcount, self.lastrowid = outcome
+        self.description, rows, self.rowcount, self.lastrowid = outcome
+        self._rows = deque(rows)
 
     async def fetchone(self) -> Any:
-        return self._rows.pop(0) if self._rows else None
+        return self._rows.popleft() if self._rows else None
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
         count = self.arraysize if size is None else size
-        taken, self._rows = self._rows[:count], self._rows[count:]
-        return taken
+        return [self._rows.popleft() for _ in range(min(count, len(self._rows)))]
 
     async def fetchall(self) -> list[Any]:
-        taken, self._rows = self._rows, []
+        taken = list(self._rows)
+        self._rows.clear()
         return taken
 
     async def close(self) -> None:
-        self._rows = []
+        self._rows.clear()
 
 
 class FewHopsConnection(aiosqlite.Connection):
