@@ -38,7 +38,7 @@ from store.guestlist.import_consent import ConsentConfirmation
 from store.guestlist.importer import import_guest_csv
 from store.guestlist.reader import MAX_BYTES, ImportRefused
 from store.key_rotation import DEFAULT_BATCH, RotationReport, rotate_keys
-from store.keyring import Keyring, KeyringError
+from store.keyring import KeyringError
 from store.migrate import migrate
 from store.models import Campaign
 from store.models.base import utcnow
@@ -56,24 +56,9 @@ CLI_CONSENT_TEXT = (
 )
 # The processes that report errors to Sentry when SENTRY_DSN is set.
 LONG_RUNNING = frozenset({"serve", "scheduler", "dev"})
-# Commands that read or write guests' personal data: without its keys they
-# refuse before anything starts, rather than at the first guest.
-NEED_DATA_KEYS = frozenset(
-    {
-        "demo-data",
-        "import",
-        "export",
-        "preview",
-        "serve",
-        "scheduler",
-        "dev",
-        "console",
-        "rotate-keys",
-    }
-)
-# Commands that never touch it: a laptop's keys are not even made for them.
-# (The others, ``migrate`` among them, ask for the keys only if they meet
-# guests: migrating a database with guests in clear seals them.)
+# Every other command needs the personal-data keys (migrate too: it hashes opt-outs
+# and seals guests already there), and refuses before anything starts without them.
+# This one never touches personal data: a laptop's keys are not even made for it.
 WITHOUT_DATA_KEYS = frozenset({"token"})
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
@@ -95,8 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command_name not in WITHOUT_DATA_KEYS:
             settings = replace(settings, store=with_kept_data_keys(settings.store))
             keep_out_of_logs(settings)  # keys generated just now are secrets too
-        if args.command_name in NEED_DATA_KEYS:
-            Keyring.from_settings(settings.store)
     except KeyringError as error:
         print(f"guestcomms {args.command_name} cannot run: {_sentence(error)}", file=sys.stderr)
         return EXIT_FAILED

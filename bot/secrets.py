@@ -62,21 +62,22 @@ def with_kept_data_keys(store: StoreSettings) -> StoreSettings:
 
     Only a laptop (SQLite) may keep generated keys: processes on several machines
     would each generate their own, and an opt-out hashed with one key is invisible
-    to a check made with another.
+    to a check made with another. Missing or malformed keys raise ``KeyringError``
+    naming the variable.
     """
-    if not store.database_url.startswith("sqlite"):
-        Keyring.from_settings(store)  # refuses, naming what is missing or malformed
-        return store
-    encryption = kept_secret(
-        [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
-    )
-    configured_index = store.data_index_key
-    index = kept_secret(
-        [configured_index.get_secret_value()] if configured_index else [], "DATA_INDEX_KEY"
-    )
-    return store.model_copy(
-        update={
-            "data_encryption_keys": [SecretStr(key) for key in encryption],
-            "data_index_key": SecretStr(index[0]),
-        }
-    )
+    if store.database_url.startswith("sqlite"):
+        encryption = kept_secret(
+            [key.get_secret_value() for key in store.data_encryption_keys], "DATA_ENCRYPTION_KEYS"
+        )
+        configured_index = store.data_index_key
+        index = kept_secret(
+            [configured_index.get_secret_value()] if configured_index else [], "DATA_INDEX_KEY"
+        )
+        store = store.model_copy(
+            update={
+                "data_encryption_keys": [SecretStr(key) for key in encryption],
+                "data_index_key": SecretStr(index[0]),
+            }
+        )
+    Keyring.from_settings(store)  # refuses, naming what is missing or malformed
+    return store

@@ -11,14 +11,13 @@ from bot.error_reporting import start_error_reporting
 from bot.log_setup import configure_logging, keep_out_of_logs
 from bot.secrets import with_kept_data_keys
 from bot.settings import load_settings
-from store.keyring import Keyring
 
 configure_logging()
 settings = load_settings()
 keep_out_of_logs(settings)
 # Workers render guests' messages: without the data keys they refuse to start,
 # naming what is missing, instead of failing every batch.
-Keyring.from_settings(with_kept_data_keys(settings.store))
+with_kept_data_keys(settings.store)
 start_error_reporting(settings.reporting, "worker")
 dispatching = wire(settings)
 broker = dispatching.broker
