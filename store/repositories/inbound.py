@@ -158,40 +158,17 @@ async def repliers(
     """
     if not senders:
         return {}
-    # Addresses are encrypted: guests are found by their blind index, computed
-    # here once per address (the column type keeps a value that is already an
-    # index), and what we last sent them is compared with the senders'
-    # addresses, which are the guests' own.
     keyring = keyring_of(session)
     kind = "phone" if channel == Channel.SMS else "email"
     address_of = {keyring.index(kind, address): address for _, address in senders}
-    index_column = Guest.phone_index if channel == Channel.SMS else Guest.email_index
-    last_messaged = (
-        select(func.max(Delivery.sent_at))
-        .where(
-            Delivery.guest_id == Guest.id,
-            Delivery.channel == channel,
-            Delivery.address.in_(set(address_of.values())),
-        )
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        select(
-            Guest.id,
-            Guest.wedding_id,
-            Guest.rsvp_status,
-            Guest.party_size,
-            index_column,
-            Wedding.organisation_id,
-            Wedding.wedding_date,
-            Wedding.couple_names,
-            last_messaged,
-        )
-        .join(Wedding, Wedding.id == Guest.wedding_id)
-        .where(
-            Wedding.organisation_id.in_({organisation for organisation, _ in senders}),
-            index_column.in_(address_of),
-        )
+    connection = await session.connection()
+    result = await connection.execute(
+        _REPLIERS[channel],
+        {
+            "organisations": list({organisation for organisation, _ in senders}),
+            "indexes": list(address_of),
+            "addresses": list(set(address_of.values())),
+        },
     )
     rows = list(result.all())
     today = date.today()
@@ -206,6 +183,49 @@ async def repliers(
         if key in wanted and key not in chosen:
             chosen[key] = Replier(guest_id, wedding_id, status, size, couple)
     return chosen
+
+
+def _repliers(channel: Channel) -> Executable:
+    """The candidates of ``repliers``, built once per channel: the IN lists are bound
+    as parameters, so no statement is assembled (and no cache key computed) per batch."""
+    # Addresses are encrypted: guests are found by their blind index (computed by
+    # the caller; the column type keeps a value that is already an index), and
+    # what we last sent them is compared with the senders' addresses, which are
+    # the guests' own.
+    guests, weddings = cast(Table, Guest.__table__), cast(Table, Wedding.__table__)
+    deliveries = cast(Table, Delivery.__table__)
+    index_column = guests.c.phone_index if channel == Channel.SMS else guests.c.email_index
+    last_messaged = (
+        select(func.max(deliveries.c.sent_at))
+        .where(
+            deliveries.c.guest_id == guests.c.id,
+            deliveries.c.channel == channel,
+            deliveries.c.address.in_(bindparam("addresses", expanding=True)),
+        )
+        .scalar_subquery()
+    )
+    # Tables, not entities: run on the connection, without the ORM's execution layer.
+    return (
+        select(
+            guests.c.id,
+            guests.c.wedding_id,
+            guests.c.rsvp_status,
+            guests.c.party_size,
+            index_column,
+            weddings.c.organisation_id,
+            weddings.c.wedding_date,
+            weddings.c.couple_names,
+            last_messaged,
+        )
+        .join(weddings, weddings.c.id == guests.c.wedding_id)
+        .where(
+            weddings.c.organisation_id.in_(bindparam("organisations", expanding=True)),
+            index_column.in_(bindparam("indexes", expanding=True)),
+        )
+    )
+
+
+_REPLIERS = {channel: _repliers(channel) for channel in Channel}
 
 
 @dataclass(frozen=True, slots=True)
