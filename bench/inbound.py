@@ -5,7 +5,7 @@
 
 One client keeps ``connections`` signed texts in flight, first against a
 trivial aiohttp app that reads the form and answers empty TwiML (the
-baseline), then against the real ``guestcomms serve`` on each back end: a
+baseline, on the event loop ``guestcomms serve`` runs on), then against the real ``guestcomms serve`` on each back end: a
 fresh database with the demo data and ``RSVP_GUESTS`` more guests imported
 with ``guestcomms import``. The texts are a mix: STOPs, each from a number
 never seen before (every 25th from a demo guest), and RSVPs from the
@@ -56,6 +56,7 @@ from bench.twilio_texts import (
     rsvp_guest_csv,
     signed_texts,
 )
+from bot import event_loop
 from store.database import Database
 from tests.data_keys import DATA_KEYS_ENV, store_settings
 
@@ -393,7 +394,15 @@ def main() -> None:
     if args.baseline_port:  # this module is also the baseline's server process
         app = web.Application()
         app.router.add_post("/twilio/sms", trivial_text)
-        web.run_app(app, host="127.0.0.1", port=args.baseline_port, access_log=None, print=None)
+        # On the event loop `guestcomms serve` runs on: the ratio compares handlers.
+        web.run_app(
+            app,
+            host="127.0.0.1",
+            port=args.baseline_port,
+            access_log=None,
+            print=None,
+            loop=event_loop.new_event_loop(),
+        )
         return
     if not 0 <= args.rsvp_share <= 1:
         parser.error("--rsvp-share is a fraction between 0 and 1")
