@@ -316,3 +316,27 @@ async def test_the_preview_shows_the_whole_email(database: Database) -> None:
     assert first.email_footer is not None
     assert "1200 Market Street, Suite 400, Philadelphia" in first.email_footer
     assert "Unsubscribe from these messages: https://comms.example.com/u/…" in (first.email_footer)
+
+
+async def test_texts_made_dearer_only_by_guests_names_are_counted_not_flagged(
+    database: Database,
+) -> None:
+    """A guest's own name in another script is theirs to keep: the planner is told what
+    it costs, and neither warned nor marked down for it (two demo guests' first names
+    are outside GSM-7, the most frequent character first)."""
+    preview = await _preview(
+        database,
+        channels=["sms"],
+        sms_text="Save the date, {{first_name}}! More soon.",
+        day_of_logistics=True,
+    )
+    cost = preview.report.sms_cost
+    assert cost is not None
+    assert (cost.ucs2_texts, cost.ucs2_texts_by_planner) == (2, 0)
+    assert "sms_ucs2" not in _codes(preview, Severity.WARNING)
+    assert _message(preview, "sms_ucs2") == (
+        f"2 of {cost.messages} texts use characters outside GSM-7 from the guests' own names "
+        f"or details (such as “{cost.guest_ucs2_characters[0]}”), so each of their segments "
+        "holds 70 characters instead of 160; the cost includes it."
+    )
+    assert preview.report.score == 90  # the missing SMS consents' warning alone

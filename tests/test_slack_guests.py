@@ -118,6 +118,13 @@ async def test_guests_add_refuses_bad_input_naming_the_field(
     await bot.command(f"guests add {typed}")
     told = await bot.told(f"I could not use that {field}" if field else "Usage:")
     assert "guests add" in told
+    # One full stop per sentence, and the example as one piece of code.
+    assert ".." not in told
+    if field:
+        assert told.endswith(
+            "For example: "
+            '`/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family`'
+        )
     assert await _guest_count(bot) == 40
 
 

@@ -49,3 +49,12 @@ def test_no_saving_is_promised_by_changing_a_guests_name() -> None:
     assert [str(hint) for hint in cost.savings] == [
         "“’” forces UCS-2: 2 segments instead of 1 for 1 guest"
     ]
+    # Both texts are in UCS-2 because of the planner's ’; Zoë's also because of her ë.
+    assert (cost.ucs2_texts, cost.ucs2_texts_by_planner) == (2, 2)
+    assert cost.guest_ucs2_characters == ("ë",)
+    only_names = estimate_sms_cost(
+        [PricedSms("+12015550100", "Dinner at 8, Zoë", frozenset("Zoë"))],
+        PRICES,
+        changeable=frozenset("Dinner at 8, "),
+    )
+    assert (only_names.ucs2_texts, only_names.ucs2_texts_by_planner) == (1, 0)

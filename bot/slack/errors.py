@@ -36,7 +36,10 @@ class InvalidValue(SlackBotError):
     """A value typed for a named field cannot be used; nothing was changed."""
 
     def __init__(self, field: str, reason: str, example: str = "") -> None:
-        hint = f" For example: `{example}`." if example else ""
+        """``example``: a whole command that would work, shown as code."""
+        hint = f" For example: `{example}`" if example else ""
+        # Reasons from libraries (email-validator's) end with their own full stop.
+        reason = reason.rstrip(".")
         super().__init__(f"I could not use that {field}: {reason}. Nothing was changed.{hint}")
         self.field = field
 

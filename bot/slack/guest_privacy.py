@@ -76,7 +76,9 @@ async def export_person(request: CommandRequest) -> None:
             request.services.database, caller.actor, caller.organisation.id, address
         )
     except AddressError as error:
-        raise InvalidValue("address", str(error), EXPORT_USAGE) from None
+        raise InvalidValue(
+            "address", str(error), "/comms guests export-person ann@example.com"
+        ) from None
     # The asker's own direct message: the file holds the person's data.
     opened = await request.client.conversations_open(users=caller.member.slack_user_id)
     lines = summary(document)
@@ -103,7 +105,9 @@ async def ask_to_erase(request: CommandRequest) -> None:
             request.services.database, request.caller.organisation.id, address
         )
     except AddressError as error:
-        raise InvalidValue("address", str(error), ERASE_USAGE) from None
+        raise InvalidValue(
+            "address", str(error), "/comms guests erase-person ann@example.com"
+        ) from None
     question = (
         f"Erase everything held about {person.asked_for[1]}? That is {person.described()}, "
         "with their messages, replies and consent records. Their opt-outs stay in force "

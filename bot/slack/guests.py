@@ -30,6 +30,7 @@ from store.repositories.guests import groups_by_guest
 from store.segments import Segment, by_name, parse_segment, segment_guests
 
 LIST_LIMIT = 20
+ADD_EXAMPLE = '/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family'
 ADD_USAGE = (
     'Usage: `/comms guests add "<name>" [email] [phone] [--group <group>] [--wedding <wedding>]`, '
     'e.g. `/comms guests add "Jo Bloggs" jo@example.com +12015550177 --group family`.'
@@ -142,7 +143,7 @@ async def add_guest(request: CommandRequest) -> None:
         raise UsageError(ADD_USAGE)
     name, contacts = words[0].strip(), words[1:]
     if not name or len(name) > 200:
-        raise InvalidValue("name", "a guest needs a name of at most 200 characters", ADD_USAGE)
+        raise InvalidValue("name", "a guest needs a name of at most 200 characters", ADD_EXAMPLE)
     caller = request.caller
     async with request.services.database.transaction() as session:
         wedding = await _wedding(request, session, options.get("wedding"))
@@ -181,15 +182,15 @@ def _contacts(words: list[str], country: str) -> tuple[str | None, str | None]:
         try:
             if "@" in cleaned:
                 if email is not None:
-                    raise InvalidValue("email", "give one email address", ADD_USAGE)
+                    raise InvalidValue("email", "give one email address", ADD_EXAMPLE)
                 email = normalise_email(cleaned)
             else:
                 if phone is not None:
-                    raise InvalidValue("phone", "give one phone number", ADD_USAGE)
+                    raise InvalidValue("phone", "give one phone number", ADD_EXAMPLE)
                 phone = normalise_phone(cleaned, country)
         except AddressError as error:
             field = "email" if "@" in cleaned else "phone"
-            raise InvalidValue(field, str(error), ADD_USAGE) from None
+            raise InvalidValue(field, str(error), ADD_EXAMPLE) from None
     return email, phone
 
 

@@ -341,16 +341,7 @@ def _sms_findings(
             )
         )
     if cost.ucs2:
-        hints = "; ".join(str(hint) for hint in cost.savings)
-        findings.append(
-            Finding(
-                "sms_ucs2",
-                Severity.WARNING,
-                "The SMS uses characters outside GSM-7, so each segment holds 70 characters "
-                "instead of 160." + (f" {hints}." if hints else ""),
-                "Replace those characters (straight quotes and hyphens are free).",
-            )
-        )
+        findings.append(_ucs2_finding(cost))
     if most >= LONG_SMS_SEGMENTS and not too_long:
         findings.append(
             Finding(
@@ -409,3 +400,26 @@ def _have(count: int) -> str:
 
 def _channel(channel: Channel) -> str:
     return "email" if channel == Channel.EMAIL else "SMS"
+
+
+def _ucs2_finding(cost: SmsCost) -> Finding:
+    """Texts in UCS-2 cost more segments. Only what the planner wrote is worth
+    changing: a guest's own name with a “ë” is theirs to keep, so texts made
+    dearer only by such details are counted, not flagged."""
+    texts = f"{cost.ucs2_texts} of {cost.messages} text{'s' if cost.messages != 1 else ''}"
+    if cost.ucs2_texts_by_planner == 0 and cost.guest_ucs2_characters:
+        return Finding(
+            "sms_ucs2",
+            Severity.INFO,
+            f"{texts} {'uses' if cost.ucs2_texts == 1 else 'use'} characters outside GSM-7 "
+            f"from the guests' own names or details (such as “{cost.guest_ucs2_characters[0]}”), "
+            "so each of their segments holds 70 characters instead of 160; the cost includes it.",
+        )
+    hints = "; ".join(str(hint) for hint in cost.savings)
+    return Finding(
+        "sms_ucs2",
+        Severity.WARNING,
+        f"The SMS uses characters outside GSM-7 ({texts}), so each segment holds 70 "
+        "characters instead of 160." + (f" {hints}." if hints else ""),
+        "Replace those characters (straight quotes and hyphens are free).",
+    )

@@ -55,6 +55,13 @@ class SmsCost:
     # The longest message's segments, and whether any message needs UCS-2.
     most_segments: int = 0
     ucs2: bool = False
+    # How many texts need UCS-2: in all, and because of what the planner wrote
+    # (the rest only because of the guest's own details, such as a name with a
+    # “ë”, which nobody should change).
+    ucs2_texts: int = 0
+    ucs2_texts_by_planner: int = 0
+    # The guests' own characters that forced UCS-2, the most frequent first.
+    guest_ucs2_characters: tuple[str, ...] = ()
 
 
 # Previews of a wedding price the same numbers again and again; parsing one
@@ -89,20 +96,25 @@ def estimate_sms_cost(
     total = Decimal(0)
     segments = 0
     most = 0
-    ucs2 = False
+    ucs2_texts = ucs2_texts_by_planner = 0
+    guests_own: Counter[str] = Counter()
     hints: Counter[tuple[tuple[str, ...], int, int]] = Counter()
     for message in messages:
         counted = sms_segments(message.text)
         segments += counted.segments
         most = max(most, counted.segments)
-        ucs2 = ucs2 or counted.encoding == "UCS-2"
         total += counted.segments * price_for(message.phone, prices)
+        if counted.encoding != "UCS-2":
+            continue
+        ucs2_texts += 1
         ours = tuple(
             c
             for c in counted.ucs2_characters
             if (changeable is None or c in changeable) and c not in message.guest_characters
         )
+        guests_own.update(c for c in counted.ucs2_characters if c in message.guest_characters)
         if ours:
+            ucs2_texts_by_planner += 1
             cheaper = sms_segments(without_ucs2(message.text, ours))
             if cheaper.segments < counted.segments:
                 hints[ours, counted.segments, cheaper.segments] += 1
@@ -111,5 +123,14 @@ def estimate_sms_cost(
         for (characters, now, without), guests in hints.most_common(3)
     )
     return SmsCost(
-        len(messages), segments, total.quantize(Decimal("0.01")), currency, savings, most, ucs2
+        len(messages),
+        segments,
+        total.quantize(Decimal("0.01")),
+        currency,
+        savings,
+        most,
+        ucs2=ucs2_texts > 0,
+        ucs2_texts=ucs2_texts,
+        ucs2_texts_by_planner=ucs2_texts_by_planner,
+        guest_ucs2_characters=tuple(c for c, _ in guests_own.most_common(3)),
     )
