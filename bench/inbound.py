@@ -5,16 +5,17 @@
 
 One client keeps ``connections`` signed texts in flight, first against a
 trivial aiohttp app that reads the form and answers empty TwiML (the
-baseline, on the event loop ``guestcomms serve`` runs on), then against the real ``guestcomms serve`` on each back end: a
-fresh database with the demo data and ``RSVP_GUESTS`` more guests imported
-with ``guestcomms import``. The texts are a mix: STOPs, each from a number
-never seen before (every 25th from a demo guest), and RSVPs from the
-imported guests ("Yes, 2 of us" or "Sorry, can't make it": each guest always
-the same answer, so the end state is known even when a guest's texts
-overlap). Prints requests/s, p50 and p99 of both, their ratio (target ≥
-0.4) and guestcomms' p99 (target < 25 ms), and checks in the database that
-the rows stored equal the requests sent: one inbound message per request,
-one new suppression per STOP sender, each RSVP guest's answer (exit 1 if not).
+baseline, on the event loop ``guestcomms serve`` runs on), then against the
+real ``guestcomms serve`` on each back end: a fresh database with the demo
+data and ``RSVP_GUESTS`` more guests imported with ``guestcomms import``.
+The texts are a mix: STOPs, each from a number never seen before (every
+25th from a demo guest), and RSVPs from the imported guests ("Yes, 2 of us"
+or "Sorry, can't make it": each guest always the same answer, so the end
+state is known even when a guest's texts overlap). Prints requests/s, p50
+and p99 of both, their ratio (target ≥ 0.4) and guestcomms' p99 (target
+< 25 ms), and checks in the database that the rows stored equal the
+requests sent: one inbound message per request, one new suppression per
+STOP sender, each RSVP guest's answer (exit 1 if not).
 """
 
 from __future__ import annotations
