@@ -286,15 +286,13 @@ async def _import(args: argparse.Namespace, settings: Settings) -> int:
         except (ImportRefused, NotFound, AmbiguousWedding) as error:
             print(f"Refused {args.file}: {_sentence(error)}", file=sys.stderr)
             return EXIT_REFUSED
-        lines = report.lines()
+        lines = report.lines(
+            consent_hint="If they agreed to texts, import the file again with --sms-consent, "
+            "or add an sms_consent column (yes or no)."
+        )
         print(f"Imported {args.file} into {lines[0]}")
         for line in lines[1:]:
             print(f"  {line}")
-        if report.asks_for_sms_consent:
-            print(
-                "  If they agreed to texts, import the file again with --sms-consent, "
-                "or add an sms_consent column (yes or no)."
-            )
         return EXIT_OK
 
     return await _with_database(settings, run)

@@ -59,10 +59,10 @@ def test_import_reports_counts_and_each_bad_row(
         "Imported guests.csv into Alex & Sam: 1 added, 0 updated, 0 unchanged, "
         "1 row with problems.",
         "  1 guest with a mobile number has no SMS consent on record, so they will not be texted.",
-        "  line 3, email: “bad-address” is not a valid email address: "
-        "An email address must have an @-sign.",
         "  If they agreed to texts, import the file again with --sms-consent, "
         "or add an sms_consent column (yes or no).",
+        "  line 3, email: “bad-address” is not a valid email address: "
+        "An email address must have an @-sign.",
     ]
     assert main(["import", "guests.csv"]) == 0
     assert "0 added, 0 updated, 1 unchanged" in capsys.readouterr().out

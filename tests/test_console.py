@@ -3,6 +3,7 @@ typed as in Slack, a guest's STOP, and what lands in var/outbox/."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -28,6 +29,22 @@ PENDING_GUEST = "+12015550104"
 
 @pytest.fixture
 def console(tmp_path: Path) -> Iterator[pexpect.spawn[str]]:
+    subprocess.run(
+        [_guestcomms(), "demo-data"],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+    )
+    with _running_console(tmp_path) as child:
+        yield child
+
+
+def _guestcomms() -> str:
+    return str(Path(sys.executable).parent / "guestcomms")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'console.db'}",
@@ -36,12 +53,15 @@ def console(tmp_path: Path) -> Iterator[pexpect.spawn[str]]:
     }
     for name in ("REDIS_URL", "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "TWILIO_AUTH_TOKEN"):
         env.pop(name, None)
-    script = str(Path(sys.executable).parent / "guestcomms")
-    subprocess.run([script, "demo-data"], env=env, cwd=tmp_path, check=True, capture_output=True)
+    return env
+
+
+@contextlib.contextmanager
+def _running_console(tmp_path: Path) -> Iterator[pexpect.spawn[str]]:
     child = pexpect.spawn(
-        script,
+        _guestcomms(),
         ["console", "--port", "0", "--every", "1"],
-        env=env,
+        env=_env(tmp_path),
         cwd=str(tmp_path),
         encoding="utf-8",
         timeout=60,
@@ -135,3 +155,25 @@ def test_an_owner_erases_a_guest_after_the_private_question(console: pexpect.spa
     console.sendline("/click 1 as U_OWNER")
     console.expect_exact("erased a person's data at their request")
     console.expect_exact("1 opt-out stays in force")
+
+
+def test_a_guests_question_reaches_the_channel_and_a_restart_loses_no_text(
+    console: pexpect.spawn[str], tmp_path: Path
+) -> None:
+    question = "what time is the ceremony?"
+    console.sendline(f"/guest {PENDING_GUEST} {question}")
+    console.expect_exact("no text back: the reply is for the planners")
+    console.expect_exact(PROMPT)
+    # Typed as in Slack, where picking #planning from the list makes it a link.
+    console.sendline("/comms wedding set channel #planning")
+    console.expect_exact("set channel of Alex & Sam to #planning.")
+    console.sendline(f"/guest {PENDING_GUEST} {question}")
+    console.expect_exact(f"replied by SMS: “{question}”")
+    console.expect_exact(PROMPT)
+    console.sendline("/quit")
+    console.expect(pexpect.EOF, timeout=30)
+    # A console started again sends texts of its own, not repeats of the first one's.
+    with _running_console(tmp_path) as again:
+        again.sendline(f"/guest {PENDING_GUEST} yes 2")
+        again.expect_exact(f"(text to {PENDING_GUEST}) Evergreen Weddings & Events: Thank you!")
+        again.expect_exact("RSVP: yes, party of 2.")

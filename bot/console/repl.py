@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import html
-import itertools
 import json
 import re
+import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -16,8 +16,9 @@ from bot.console.modal_prompts import ask_view
 from bot.console.output import Output
 from bot.console.signed_requests import Signed, SlackSigner, twilio_text
 from bot.console.slack_screen import SlackScreen
+from bot.console.terminal_text import CHANNEL_ID, CHANNEL_NAME, as_slack_would_send
+from handlers.replies import TWILIO_KEYWORDS, normalise
 
-CHANNEL = "C_PLANNING"
 # "… as U_APPROVER": one line typed as another member.
 _AS_SOMEONE = re.compile(r"\s+as\s+(U[A-Z0-9_]+)\s*$")
 QUIET_SECONDS = 0.4  # the bot has finished answering once it is quiet this long
@@ -52,7 +53,6 @@ class Console:
     sms_number: str
     read_line: Callable[[str], Awaitable[str | None]]
     output: Output
-    _sids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     async def run(self) -> None:
         self.output.write(CONSOLE_HELP)
@@ -73,6 +73,9 @@ class Console:
         if someone:
             user, line = someone.group(1), line[: someone.start()]
         word, _, rest = line.partition(" ")
+        if word != "/guest":  # a guest's text is plain text, not Slack's
+            line = as_slack_would_send(line, self.members)
+            word, _, rest = line.partition(" ")
         if word == "/help":
             self.output.write(CONSOLE_HELP)
         elif word == "/as":
@@ -81,20 +84,20 @@ class Console:
             self.output.write("\n".join(f"{uid}  {name}" for uid, name in self.members.items()))
         elif word == "/leave":
             self.screen.thread = None
-            self.output.write("(back in #planning)")
+            self.output.write(f"(back in #{CHANNEL_NAME})")
         elif word == "/click":
             await self._click(rest.strip(), user)
         elif word == "/guest":
             await self._guest(rest)
         elif word == "/comms":
-            await self._send(self.signer.command(rest, user, CHANNEL))
+            await self._send(self.signer.command(rest, user, CHANNEL_ID))
         elif line.startswith("/"):
             self.output.write(f"(unknown console command {word}; type /help)")
         elif self.screen.thread is not None:
             channel, thread_ts = self.screen.thread
             await self._send(self.signer.message(line, user, channel, thread_ts))
         else:
-            await self._send(self.signer.message(f"comms {line}", user, CHANNEL, None))
+            await self._send(self.signer.message(f"comms {line}", user, CHANNEL_ID, None))
 
     def _switch(self, user: str) -> None:
         if user not in self.members:
@@ -147,20 +150,28 @@ class Console:
             number,
             self.sms_number,
             text,
-            f"SMconsole{next(self._sids):026d}",
+            # Unique across runs, as Twilio's are: a counter restarting at 1 made the
+            # texts of a restarted console repeats of earlier ones, which have no effect.
+            f"SM{uuid.uuid4().hex}",
         )
         async with self.http.post(
             self.base_url + signed.path, data=signed.body, headers=signed.headers
         ) as answer:
             twiml = await answer.text()
         reply = re.findall(r"<Message>(.*?)</Message>", twiml, re.DOTALL)
-        self.output.write(
-            f"(text to {number}) {html.unescape(reply[0])}"
-            if reply
-            else f"(guestcomms sends {number} no text: Twilio confirms its own keywords itself)"
-            if answer.status == 200
-            else f"(the webhook answered {answer.status}: {twiml})"
-        )
+        if reply:
+            said = f"(text to {number}) {html.unescape(reply[0])}"
+        elif answer.status != 200:
+            said = f"(the webhook answered {answer.status}: {twiml})"
+        elif normalise(text) in TWILIO_KEYWORDS:
+            said = f"(guestcomms sends {number} no text: Twilio confirms its own keywords itself)"
+        else:
+            said = (
+                f"(guestcomms sends {number} no text back: the reply is for the planners, "
+                "noted in the wedding's channel when it has one — "
+                f"`/comms wedding set channel #{CHANNEL_NAME}` shows them here)"
+            )
+        self.output.write(said)
         await self._settle()
 
     async def _send(self, signed: Signed) -> None:

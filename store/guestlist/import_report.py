@@ -28,8 +28,9 @@ class ImportReport:
         the planner may confirm they agreed (Slack asks; the CLI has --sms-consent)."""
         return self.consent.missing > 0 and not self.consent_column
 
-    def lines(self) -> list[str]:
-        """What the planner reads, in the CLI and in Slack."""
+    def lines(self, consent_hint: str | None = None) -> list[str]:
+        """What the planner reads, in the CLI and in Slack; ``consent_hint`` (how to
+        record the missing consents) follows the line that says they are missing."""
         summary = (
             f"{self.wedding_name}: {self.added} added, {self.updated} updated, "
             f"{self.unchanged} unchanged"
@@ -42,6 +43,8 @@ class ImportReport:
                 f"{self.suppressed} of these guests opted out earlier and will not be messaged."
             )
         out.extend(self.consent.lines())
+        if consent_hint and self.asks_for_sms_consent:
+            out.append(consent_hint)
         out.extend(self.notes)
         out.extend(str(problem) for problem in self.problems)
         return out
