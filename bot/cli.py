@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import audit_cli, cli_person, processes
+from bot import audit_cli, cli_person, event_loop, processes
 from bot.backup_cli import backup_command, restore_command
 from bot.console.run import console
 from bot.error_reporting import start_error_reporting
@@ -86,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command_name in LONG_RUNNING:
         start_error_reporting(settings.reporting, args.command_name)
     try:
+        if args.command_name in LONG_RUNNING:
+            return event_loop.run(command(args, settings))
         return asyncio.run(command(args, settings))
     except KeyringError as error:
         print(_unreadable(args.command_name, error), file=sys.stderr)

@@ -18,14 +18,17 @@ from handlers.replies import TWILIO_KEYWORDS, Reading, hinges_on_opt_out, read_r
 from handlers.reply_answers import Answers
 from store.audit import Actor
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
-from store.models import Guest, Organisation, Wedding
+from store.models import Organisation
 from store.repositories.consents import ConsentEntry, record_consents
 from store.repositories.inbound import (
     ArrivalRow,
     ArrivedMessage,
-    guests_replying,
+    Replier,
+    RsvpAnswer,
     record_arrivals,
-    record_rsvp,
+    record_rsvps,
+    repliers,
+    rsvp_after,
     tell_planners_each,
 )
 from store.repositories.suppressions import GUEST_LIFTABLE, NewEntry, SuppressionLedger
@@ -109,14 +112,14 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
         session,
         [a for a in arrivals if hinges_on_opt_out(a.message.body, opt_out_type=a.opt_out_type)],
     )
-    replying: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
+    replying: dict[tuple[int, str], Replier] = {}
     for channel in {a.message.channel for a in arrivals if a.organisation}:
         senders = [
             (a.organisation.id, a.message.from_address)
             for a in arrivals
             if a.organisation and a.message.channel == channel
         ]
-        replying.update(await guests_replying(session, channel, senders))
+        replying.update(await repliers(session, channel, senders))
     readings: list[Reading] = []
     rows: list[ArrivalRow] = []
     for arrival in arrivals:
@@ -132,7 +135,7 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
             ArrivalRow(
                 message,
                 organisation.id if organisation else None,
-                replier[0].id if replier else None,
+                replier.guest_id if replier else None,
                 readings[-1].kind,
             )
         )
@@ -160,6 +163,7 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
     )
     outcomes: list[ReplyOutcome] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
+    rsvps: list[RsvpAnswer] = []
     for arrival, reading, message_id in zip(arrivals, readings, message_ids, strict=True):
         sender = _sender(arrival)
         if sender is None or arrival.organisation is None:
@@ -169,22 +173,25 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
         if message_id is None:
             outcomes.append(ReplyOutcome(duplicate=True))
             continue
-        found = replying.get((sender[0], sender[2]))
-        guest, wedding = found if found else (None, None)
+        replier = replying.get((sender[0], sender[2]))
+        actor = Actor("guest", f"inbound-{message_id}")
         outcome = await _effect(
             session,
             arrival,
             reading,
-            Actor("guest", f"inbound-{message_id}"),
-            guest,
-            Answers(arrival.organisation, wedding, arrival.message.channel),
+            actor,
+            replier,
+            Answers(arrival.organisation, replier, arrival.message.channel),
             suppressed=sender in added,
         )
+        if outcome.rsvp is not None and replier is not None:
+            # Recorded for the whole round below, in one statement.
+            rsvps.append(RsvpAnswer(actor, sender[0], replier, outcome.rsvp, reading.party_size))
         outcomes.append(outcome)
         payload = {
             "inbound_message_id": message_id,
-            "guest_id": guest.id if guest else None,
-            "wedding_id": guest.wedding_id if guest else None,
+            "guest_id": replier.guest_id if replier else None,
+            "wedding_id": replier.wedding_id if replier else None,
             "channel": arrival.message.channel.value,
             "classification": reading.kind.value,
             # Free text read as an opt-out: the planners check it was meant so.
@@ -193,6 +200,7 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
             "rsvp": outcome.rsvp.value if outcome.rsvp else None,
         }
         events.append((sender[0], REPLIED, payload))
+    await record_rsvps(session, rsvps)
     await tell_planners_each(session, events)
     return outcomes
 
@@ -232,12 +240,13 @@ async def _effect(
     arrival: Arrival,
     reading: Reading,
     actor: Actor,
-    guest: Guest | None,
+    guest: Replier | None,
     answers: Answers,
     *,
     suppressed: bool,
 ) -> ReplyOutcome:
-    """What one new reply does beyond the opt-outs the round already added."""
+    """What one new reply does beyond the opt-outs the round already added (its RSVP,
+    if any, the round records)."""
     message, organisation, opt_out_type = (
         arrival.message,
         arrival.organisation,
@@ -267,14 +276,21 @@ async def _effect(
                 session,
                 actor,
                 organisation.id,
-                [ConsentEntry(guest.id, message.channel, True, source, answer or "", "guest")],
+                [
+                    ConsentEntry(
+                        guest.guest_id, message.channel, True, source, answer or "", "guest"
+                    )
+                ],
             )
         return ReplyOutcome(reading=reading, answer=None if opt_out_type else answer, lifted=lifted)
     if reading.kind == InboundClass.HELP:
         return ReplyOutcome(reading=reading, answer=answers.help())
     if reading.kind == InboundClass.RSVP and guest is not None and reading.rsvp is not None:
-        await record_rsvp(session, actor, guest, organisation.id, reading.rsvp, reading.party_size)
-        return ReplyOutcome(reading=reading, answer=answers.rsvp(guest), rsvp=reading.rsvp)
+        # Recorded with the round's other RSVPs (``record_rsvps``); answered as it will be.
+        status, size = rsvp_after(
+            RsvpAnswer(actor, organisation.id, guest, reading.rsvp, reading.party_size)
+        )
+        return ReplyOutcome(reading=reading, answer=answers.rsvp(status, size), rsvp=status)
     if reading.kind == InboundClass.RSVP and guest is not None:
         return ReplyOutcome(reading=reading, answer=answers.maybe())
     if reading.kind == InboundClass.RSVP:

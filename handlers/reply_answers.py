@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from store.enums import Channel, RsvpStatus
-from store.models import Guest, Organisation, Wedding
+from store.models import Organisation
+from store.repositories.inbound import Replier
 
 
 class Answers:
     """What we text back. GSM-7 characters only (no curly quotes), so each stays one
     segment's worth of cost, and each names the sender, as carriers require."""
 
-    def __init__(
-        self, organisation: Organisation, wedding: Wedding | None, channel: Channel
-    ) -> None:
+    def __init__(self, organisation: Organisation, guest: Replier | None, channel: Channel) -> None:
         self.organisation = organisation
-        self.wedding = wedding
+        # The couple the guest is invited by (None: no guest known).
+        self.couple = guest.couple_names if guest else None
         # Email replies get no automatic answers: the guest reads the page or
         # the planners write back.
         self.texting = channel == Channel.SMS
@@ -42,20 +42,20 @@ class Answers:
         )
 
     def help(self) -> str | None:
-        about = f" for {self.wedding.couple_names}'s wedding" if self.wedding else ""
+        about = f" for {self.couple}'s wedding" if self.couple else ""
         return self._say(
             f"Guest messages{about}. Questions: {self._contact()}. "
             "Reply STOP to unsubscribe. Msg&data rates may apply."
         )
 
-    def rsvp(self, guest: Guest) -> str | None:
-        couple = f"{self.wedding.couple_names}'s wedding" if self.wedding else "the wedding"
-        if guest.rsvp_status == RsvpStatus.DECLINED:
+    def rsvp(self, status: RsvpStatus, party_size: int) -> str | None:
+        couple = f"{self.couple}'s wedding" if self.couple else "the wedding"
+        if status == RsvpStatus.DECLINED:
             return self._say(
                 f"Thank you for letting us know. We have noted that you cannot come to "
                 f"{couple}. Reply YES if that changes."
             )
-        party = f" (party of {guest.party_size})" if guest.party_size > 1 else ""
+        party = f" (party of {party_size})" if party_size > 1 else ""
         return self._say(
             f"Thank you! We have you down as attending {couple}{party}. Reply NO if that changes."
         )

@@ -1,24 +1,47 @@
-"""Statements built once and run on the session's connection: for the hot paths' inserts.
+"""Statements built once and run on the session's connection: for the hot paths' writes.
 
 Building ``insert(table).on_conflict_do_nothing(…).returning(…)`` and
 generating its cache key costs about 50 µs each time, and the ORM layer of
 ``session.execute`` another 20 µs, before SQLAlchemy finds the compiled form
-it cached the first time. The group commit of guests' replies runs four such
-inserts a batch. A statement object built once keeps its cache key, so each
-run goes straight to the compiled form; run through ``Connection.execute``
-it skips the ORM's execution layer, which a Core insert into a table does not
-need — the same transaction, the same connection, no autoflush (callers flush
-first where an insert depends on pending ORM objects; these do not).
+it cached the first time. The group commit of guests' replies runs half a
+dozen such writes a batch. A statement object built once keeps its cache key,
+so each run goes straight to the compiled form; run through
+``Connection.execute`` it skips the ORM's execution layer, which a Core
+statement on a table does not need — the same transaction, the same
+connection, no autoflush (callers flush first where a write depends on
+pending ORM objects; these do not).
+
+On SQLite (``store/sqlite_driver.py``) they go further: SQLAlchemy's async
+execution of one statement (a greenlet, an execution context, a result) costs
+60–90 µs of the event loop's time, several times the statement itself. So a
+prebuilt statement is compiled by SQLAlchemy once — its SQL and, for each
+parameter, the bind processor of its column type for this dialect (the
+enums' values, UTC timestamps, JSON, sealed text and blind indexes, exactly
+as SQLAlchemy would bind them) — and then run for all its rows in one trip
+to the connection's thread, inside the transaction the session opened.
+Statements this cannot reproduce exactly (Python-side column defaults to
+compute, expanding IN lists) keep SQLAlchemy's own execution, as PostgreSQL
+does throughout.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable
-from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+
+from store.sqlite_driver import FewHopsConnection
+
+Processor = Callable[[Any], Any]
 
 
 class PerDialect:
@@ -40,10 +63,128 @@ async def run(
     session: AsyncSession,
     statement: Executable | PerDialect,
     rows: Sequence[Mapping[str, Any]],
-) -> CursorResult[*tuple[Any, ...]]:
-    """Execute ``statement`` for ``rows`` (executemany; one multi-row INSERT where the
-    dialect can) on the session's connection, inside its transaction."""
-    connection = await session.connection()
+) -> list[Sequence[Any]]:
+    """Execute ``statement`` for ``rows`` on the session's connection, inside its
+    transaction; the rows its RETURNING gave (none without one)."""
+    connection, driver = await _connection(session)
     if isinstance(statement, PerDialect):
         statement = statement.for_dialect(connection.dialect)
-    return await connection.execute(statement, list(rows))
+    if rows and driver is not None:
+        compiled = _compiled(statement, connection.dialect, rows[0].keys())
+        if compiled is not None:
+            return await compiled.run(driver, rows)
+    return await _through_sqlalchemy(connection, statement, rows)
+
+
+_CONNECTION = "guestcomms.prebuilt.connection"
+
+
+async def _connection(session: AsyncSession) -> tuple[AsyncConnection, FewHopsConnection | None]:
+    """The session's connection (and the SQLite driver's, when it is ours), kept in the
+    session for the rest of its transaction: asking the session costs a greenlet and
+    its transaction bookkeeping, 50–80 µs, and a batch runs several statements."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_CONNECTION)
+    if kept is not None and transaction is not None and transaction.is_active:
+        kept_transaction, connection, driver = kept
+        if kept_transaction is transaction:
+            return connection, driver
+    connection = await session.connection()  # begins the transaction if need be
+    driver = None
+    if connection.dialect.name == "sqlite":
+        raw = (await connection.get_raw_connection()).driver_connection
+        driver = raw if isinstance(raw, FewHopsConnection) else None
+    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection, driver)
+    return connection, driver
+
+
+async def _through_sqlalchemy(
+    connection: AsyncConnection, statement: Executable, rows: Sequence[Mapping[str, Any]]
+) -> list[Sequence[Any]]:
+    # executemany; one multi-row INSERT … RETURNING where the dialect can.
+    result = await connection.execute(statement, list(rows))
+    return list(result) if result.returns_rows else []
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as SQLAlchemy compiled it for SQLite, with what binding each
+    parameter and reading each returned column takes."""
+
+    sql: str
+    names: tuple[str, ...]  # the positional parameters, in order
+    binders: tuple[Processor | None, ...]
+    readers: tuple[Processor | None, ...] | None  # None: no RETURNING
+
+    async def run(
+        self, driver: FewHopsConnection, rows: Sequence[Mapping[str, Any]]
+    ) -> list[Sequence[Any]]:
+        pairs = tuple(zip(self.names, self.binders, strict=True))
+        # A batch's rows share their timestamp: bound once (4–5 µs each time).
+        times: dict[datetime, Any] = {}
+
+        def bind(value: Any, binder: Processor) -> Any:
+            if isinstance(value, datetime):
+                if value not in times:
+                    times[value] = binder(value)
+                return times[value]
+            return binder(value)
+
+        bound = [
+            tuple(
+                [row[name] if binder is None else bind(row[name], binder) for name, binder in pairs]
+            )
+            for row in rows
+        ]
+        try:
+            returned = await driver.run_rows(self.sql, bound, returning=self.readers is not None)
+        except sqlite3.Error as error:
+            # As SQLAlchemy raises it: callers catch IntegrityError and the like.
+            raise DBAPIError.instance(self.sql, bound, error, sqlite3.Error) from error
+        if not self.readers:
+            return returned
+        # One value a returned column: as many as the readers.
+        pairs_returned = [zip(row, self.readers, strict=True) for row in returned]
+        return [
+            tuple([value if read is None else read(value) for value, read in pairs])
+            for pairs in pairs_returned
+        ]
+
+
+# Compiled forms by (statement, dialect, parameter names); None where the fast
+# path cannot reproduce SQLAlchemy's execution. Statements are module-level
+# constants, so this stays as small as the set of them.
+_COMPILED: dict[tuple[int, str, frozenset[str]], _Compiled | None] = {}
+
+
+def _compiled(statement: Executable, dialect: Dialect, keys: Any) -> _Compiled | None:
+    key = (id(statement), dialect.name, frozenset(keys))
+    if key not in _COMPILED:
+        _COMPILED[key] = _compile(statement, dialect, sorted(key[2]))
+    return _COMPILED[key]
+
+
+def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:
+    if not isinstance(statement, UpdateBase) or dialect.paramstyle != "qmark":
+        return None
+    compiled = statement.compile(dialect=dialect, column_keys=keys)
+    assert isinstance(compiled, SQLCompiler)
+    if (
+        compiled.insert_prefetch  # Python-side defaults SQLAlchemy computes per row
+        or compiled.update_prefetch
+        or compiled.positiontup is None
+        or any(bind.expanding for bind in compiled.binds.values())
+        or any(name not in keys for name in compiled.positiontup)
+    ):
+        return None
+    binders = tuple(
+        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in compiled.positiontup
+    )
+    readers = None
+    if compiled.effective_returning:
+        readers = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, None)
+            for column in compiled.effective_returning
+        )
+    return _Compiled(compiled.string, tuple(compiled.positiontup), binders, readers)

@@ -13,6 +13,12 @@ costs nothing.
 
 Results are the same as aiosqlite's own cursor's; only the number of trips
 changes. A "server-side" cursor is buffered too (nothing here streams rows).
+
+Two more trips are saved: ``run_rows`` runs one statement for many rows and
+returns what each RETURNING gave (``store/prebuilt.py`` uses it for the hot
+paths' inserts), and a rollback when no transaction is open — the pool's reset
+of every connection handed back after a COMMIT — costs nothing, as in SQLite
+it does nothing.
 """
 
 from __future__ import annotations
@@ -42,6 +48,29 @@ def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: boo
         rows = cursor.fetchall() if description else []
         # rowcount after the fetch: for INSERT … RETURNING sqlite3 counts rows as they are read.
         return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _run_rows(
+    connection: sqlite3.Connection, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool
+) -> list[Any]:
+    """On the connection's thread: ``sql`` for each of ``rows``, inside the open transaction;
+    the rows each RETURNING gave, in order."""
+    if not connection.in_transaction:
+        # In autocommit each row would be final at once, whatever the caller's
+        # transaction then does: never. (SQLAlchemy begins before its first statement.)
+        raise sqlite3.ProgrammingError("run_rows needs an open transaction")
+    if not returning:
+        connection.executemany(sql, rows)
+        return []
+    cursor = connection.cursor()
+    try:
+        returned: list[Any] = []
+        for row in rows:
+            cursor.execute(sql, row)
+            returned.extend(cursor.fetchall())
+        return returned
     finally:
         cursor.close()
 
@@ -95,16 +124,41 @@ class OneTripCursor:
 class FewHopsConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip to its thread a statement."""
 
+    # Whether a transaction is known to be closed (after COMMIT or ROLLBACK, until
+    # the next trip of any kind, which may open one).
+    _closed_transaction = False
+
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self._closed_transaction = False
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    async def commit(self) -> None:
+        await super().commit()
+        self._closed_transaction = True
+
+    async def rollback(self) -> None:
+        if self._closed_transaction:  # nothing to roll back: no trip
+            return
+        await super().rollback()
+        self._closed_transaction = True
+
+    async def run_rows(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool
+    ) -> list[Any]:
+        """``sql`` for each of ``rows`` in one trip (see ``_run_rows``)."""
+        result: list[Any] = await self._execute(
+            _run_rows, self._conn, sql, rows, returning=returning
+        )
+        return result
 
     async def run_on_thread(
         self, function: Callable[..., _Outcome], sql: str, parameters: Any, *, many: bool
     ) -> _Outcome:
         # ``_conn`` raises when the connection is closed, as aiosqlite's own calls do.
-        result: _Outcome = await self._execute(  # type: ignore[no-untyped-call]
-            function, self._conn, sql, parameters, many=many
-        )
+        result: _Outcome = await self._execute(function, self._conn, sql, parameters, many=many)
         return result
 
 

@@ -35,7 +35,7 @@ class Trips:
 
         async def counted(function: Any, *args: Any, **kwargs: Any) -> Any:
             self.count += 1
-            return await queue_call(function, *args, **kwargs)  # type: ignore[no-untyped-call]
+            return await queue_call(function, *args, **kwargs)
 
         connection._execute = counted  # type: ignore[method-assign, assignment]
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, func, insert, select
+from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store import audit, prebuilt
 from store.audit import Actor, AuditRecord
+from store.database import keyring_of
 from store.enums import Channel, InboundClass, RsvpStatus
 from store.models import Delivery, Event, Guest, InboundMessage, Organisation, Wedding
 from store.models.base import utcnow
@@ -127,15 +128,27 @@ async def guest_replying(
     session: AsyncSession, organisation_id: int, channel: Channel, address: str
 ) -> Guest | None:
     """Which of the organisation's guests with this address the reply is from."""
-    found = await guests_replying(session, channel, [(organisation_id, address)])
-    replying = found.get((organisation_id, address))
-    return replying[0] if replying else None
+    found = await repliers(session, channel, [(organisation_id, address)])
+    replier = found.get((organisation_id, address))
+    return await session.get(Guest, replier.guest_id) if replier else None
 
 
-async def guests_replying(
+@dataclass(frozen=True, slots=True)
+class Replier:
+    """The guest a reply is from, as acting on it needs them: no personal data is read
+    (nothing to decrypt), only what an RSVP, its answer and the planners' note use."""
+
+    guest_id: int
+    wedding_id: int
+    rsvp_status: RsvpStatus
+    party_size: int
+    couple_names: str
+
+
+async def repliers(
     session: AsyncSession, channel: Channel, senders: Collection[tuple[int, str]]
-) -> dict[tuple[int, str], tuple[Guest, Wedding]]:
-    """For each (organisation id, address), the guest the reply is from, with the wedding.
+) -> dict[tuple[int, str], Replier]:
+    """For each (organisation id, address), the guest the reply is from.
 
     Several guests may share a number (a household) or appear in several
     weddings: the one we last sent something to on this channel is the one
@@ -145,77 +158,147 @@ async def guests_replying(
     """
     if not senders:
         return {}
-    # Addresses are encrypted: guests are found by their blind index (the
-    # column takes the clear address), and what we last sent them is compared
-    # with the senders' addresses, which are the guests' own.
-    field = "phone" if channel == Channel.SMS else "email"
-    addresses = {address for _, address in senders}
-    last_messaged = (
-        select(func.max(Delivery.sent_at))
-        .where(
-            Delivery.guest_id == Guest.id,
-            Delivery.channel == channel,
-            Delivery.address.in_(addresses),
-        )
-        .scalar_subquery()
-    )
-    result = await session.execute(
-        select(Guest, Wedding, last_messaged)
-        .join(Wedding, Wedding.id == Guest.wedding_id)
-        .where(
-            Wedding.organisation_id.in_({organisation for organisation, _ in senders}),
-            getattr(Guest, f"{field}_index").in_(addresses),
-        )
+    keyring = keyring_of(session)
+    kind = "phone" if channel == Channel.SMS else "email"
+    address_of = {keyring.index(kind, address): address for _, address in senders}
+    connection = await session.connection()
+    result = await connection.execute(
+        _REPLIERS[channel],
+        {
+            "organisations": list({organisation for organisation, _ in senders}),
+            "indexes": list(address_of),
+            "addresses": list(set(address_of.values())),
+        },
     )
     rows = list(result.all())
     today = date.today()
     # Weddings still to come, the nearest first; past ones after; then the
     # latest messaged first (stable: a second sort keeps the first's order for ties).
-    rows.sort(key=lambda r: (r[1].wedding_date < today, r[1].wedding_date, r[0].id))
-    rows.sort(key=lambda r: (r[2] is not None, r[2] or _NEVER), reverse=True)
-    chosen: dict[tuple[int, str], tuple[Guest, Wedding]] = {}
+    rows.sort(key=lambda r: (r.wedding_date < today, r.wedding_date, r.id))
+    rows.sort(key=lambda r: (r[8] is not None, r[8] or _NEVER), reverse=True)
+    chosen: dict[tuple[int, str], Replier] = {}
     wanted = set(senders)
-    for guest, wedding, _ in rows:
-        key = (wedding.organisation_id, getattr(guest, field))
-        if key in wanted:
-            chosen.setdefault(key, (guest, wedding))
+    for guest_id, wedding_id, status, size, index, organisation_id, _, couple, _ in rows:
+        key = (organisation_id, address_of[index])
+        if key in wanted and key not in chosen:
+            chosen[key] = Replier(guest_id, wedding_id, status, size, couple)
     return chosen
 
 
-async def record_rsvp(
-    session: AsyncSession,
-    actor: Actor,
-    guest: Guest,
-    organisation_id: int,
-    status: RsvpStatus,
-    party_size: int | None,
-) -> bool:
-    """Set the guest's RSVP (and party size when given); audited. False if nothing changed."""
-    before: dict[str, Any] = {
-        "rsvp_status": guest.rsvp_status.value,
-        "party_size": guest.party_size,
-    }
-    size = guest.party_size if party_size is None else party_size
-    if status == RsvpStatus.DECLINED:
-        size = guest.party_size  # a "no" keeps the invited party size for the planners
-    if guest.rsvp_status == status and guest.party_size == size:
-        return False
-    guest.rsvp_status = status
-    guest.party_size = size
-    await session.flush()
-    await audit.record_one(
-        session,
-        actor,
-        AuditRecord(
-            organisation_id,
-            "guest.rsvp",
-            "guest",
-            guest.id,
-            before=before,
-            after={"rsvp_status": status.value, "party_size": size},
-        ),
+def _repliers(channel: Channel) -> Executable:
+    """The candidates of ``repliers``, built once per channel: the IN lists are bound
+    as parameters, so no statement is assembled (and no cache key computed) per batch."""
+    # Addresses are encrypted: guests are found by their blind index (computed by
+    # the caller; the column type keeps a value that is already an index), and
+    # what we last sent them is compared with the senders' addresses, which are
+    # the guests' own.
+    guests, weddings = cast(Table, Guest.__table__), cast(Table, Wedding.__table__)
+    deliveries = cast(Table, Delivery.__table__)
+    index_column = guests.c.phone_index if channel == Channel.SMS else guests.c.email_index
+    last_messaged = (
+        select(func.max(deliveries.c.sent_at))
+        .where(
+            deliveries.c.guest_id == guests.c.id,
+            deliveries.c.channel == channel,
+            deliveries.c.address.in_(bindparam("addresses", expanding=True)),
+        )
+        .scalar_subquery()
     )
-    return True
+    # Tables, not entities: run on the connection, without the ORM's execution layer.
+    return (
+        select(
+            guests.c.id,
+            guests.c.wedding_id,
+            guests.c.rsvp_status,
+            guests.c.party_size,
+            index_column,
+            weddings.c.organisation_id,
+            weddings.c.wedding_date,
+            weddings.c.couple_names,
+            last_messaged,
+        )
+        .join(weddings, weddings.c.id == guests.c.wedding_id)
+        .where(
+            weddings.c.organisation_id.in_(bindparam("organisations", expanding=True)),
+            index_column.in_(bindparam("indexes", expanding=True)),
+        )
+    )
+
+
+_REPLIERS = {channel: _repliers(channel) for channel in Channel}
+
+
+@dataclass(frozen=True, slots=True)
+class RsvpAnswer:
+    """A guest's RSVP to record: who said it, whose guest, and what."""
+
+    actor: Actor
+    organisation_id: int
+    replier: Replier
+    status: RsvpStatus
+    party_size: int | None  # None: keep the party size
+
+
+def rsvp_after(answer: RsvpAnswer) -> tuple[RsvpStatus, int]:
+    """The guest's (status, party size) once the answer is recorded."""
+    replier = answer.replier
+    size = replier.party_size if answer.party_size is None else answer.party_size
+    if answer.status == RsvpStatus.DECLINED:
+        size = replier.party_size  # a "no" keeps the invited party size for the planners
+    return answer.status, size
+
+
+async def record_rsvps(session: AsyncSession, answers: Sequence[RsvpAnswer]) -> int:
+    """Set each guest's RSVP (and party size when given), audited, in two statements;
+    an answer that changes nothing writes nothing. Returns how many guests changed.
+
+    One guest per answer: the callers' rounds hold one reply per sender.
+    """
+    now = utcnow()
+    changes: list[dict[str, Any]] = []
+    records: list[tuple[Actor, AuditRecord]] = []
+    for answer in answers:
+        replier = answer.replier
+        status, size = rsvp_after(answer)
+        if replier.rsvp_status == status and replier.party_size == size:
+            continue
+        changes.append({"guest_id": replier.guest_id, "status": status, "size": size, "now": now})
+        records.append(
+            (
+                answer.actor,
+                AuditRecord(
+                    answer.organisation_id,
+                    "guest.rsvp",
+                    "guest",
+                    replier.guest_id,
+                    before={
+                        "rsvp_status": replier.rsvp_status.value,
+                        "party_size": replier.party_size,
+                    },
+                    after={"rsvp_status": status.value, "party_size": size},
+                ),
+            )
+        )
+    if changes:
+        await prebuilt.run(session, _SET_RSVPS, changes)
+        await audit.record_each(session, records)
+    return len(changes)
+
+
+def _set_rsvps() -> Executable:
+    table = cast(Table, Guest.__table__)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("guest_id"))
+        .values(
+            rsvp_status=bindparam("status"),
+            party_size=bindparam("size"),
+            updated_at=bindparam("now"),
+        )
+    )
+
+
+_SET_RSVPS = _set_rsvps()
 
 
 async def tell_planners(
