@@ -4,8 +4,10 @@ when each transaction that wrote opt-outs committed, for ``bench.stop_during_sen
 A STOP's ledger row is written some milliseconds before its transaction
 commits, and its answer leaves some milliseconds after. Whether a worker's
 opt-out check could have seen the STOP depends on the COMMIT itself, so this
-module listens, through SQLAlchemy's public session events, for sessions
-that insert into the suppression ledger, and writes when their commit began
+module notes the numbers each session adds to the suppression ledger (through
+``SuppressionLedger.suppress_all``, wrapped here: the ledger's rows go
+straight to the connection, where no ORM event sees them) and, through
+SQLAlchemy's public session events, writes when that session's commit began
 and when it returned (wall-clock seconds) with the numbers it made final, to
 ``$BENCH_CHECKS_DIR/commits-<pid>.jsonl``. It changes nothing the server does.
 """
@@ -16,28 +18,33 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import Session
 
 from bot.cli import main
+from store.enums import Channel
+from store.repositories.suppressions import NewEntry, SuppressionLedger
 
-LEDGER = "suppressions"
 _STOPS = "bench_stops"
 _COMMIT_BEGAN = "bench_commit_began"
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _note_opt_outs(state: ORMExecuteState) -> None:
-    table = getattr(state.statement, "table", None)
-    if not state.is_insert or getattr(table, "name", None) != LEDGER:
-        return
-    rows: Any = state.parameters or []
-    rows = rows if isinstance(rows, list) else [rows]
-    numbers = [row["address"] for row in rows if str(row.get("address", "")).startswith("+")]
-    state.session.info.setdefault(_STOPS, []).extend(numbers)
+_suppress_all = SuppressionLedger.suppress_all
+
+
+async def _noting_opt_outs(
+    ledger: SuppressionLedger, entries: Sequence[NewEntry]
+) -> set[tuple[int, Channel, str]]:
+    added = await _suppress_all(ledger, entries)
+    numbers = [address for _, channel, address in added if channel == Channel.SMS]
+    ledger.session.info.setdefault(_STOPS, []).extend(numbers)
+    return added
+
+
+SuppressionLedger.suppress_all = _noting_opt_outs  # type: ignore[method-assign, assignment]
 
 
 @event.listens_for(Session, "before_commit")

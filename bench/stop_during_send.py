@@ -53,8 +53,9 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bench.backends import SENDER
-from bench.children import PROJECT, Children, python, run_benchmark
+from bench.children import PROJECT, Children, python
 from bench.live_campaign import LiveCampaign, live_campaign, phone
+from bench.processes import BenchFailed, run_main
 from bench.results import Figure
 from bench.verdict import verdict
 from store.enums import Channel, DeliveryStatus
@@ -277,10 +278,18 @@ async def run(recipients: int, stop_count: int, workers: int, threads: int) -> i
                 if row.address in written and row.status == DeliveryStatus.SUPPRESSED
             )
     texts = Counter(m.to for m in live.fakes.twilio.messages)
+    commits = read_spans(checks_dir, "commits-*.jsonl")
+    if written and not commits:
+        # Without them every STOP's commit would stretch to its answer, and a check
+        # that began between the two would pass for one made before the commit.
+        raise BenchFailed(
+            "the web server's observer (bench.observed_web) saw no opt-out commit: "
+            "it no longer sees how the STOP path writes the ledger"
+        )
     findings = judge(
         list(live.fakes.twilio.messages),
         stops,
-        read_spans(checks_dir, "commits-*.jsonl"),
+        commits,
         written,
         read_spans(checks_dir, "checks-*.jsonl", hashed_numbers(live, recipients)),
     )
@@ -359,7 +368,7 @@ def main() -> None:
         parser.error(f"--stops must be from 1 to the number of recipients ({recipients:,})")
     if args.workers < 1 or args.threads < 1:
         parser.error("workers and threads must each be at least 1")
-    run_benchmark(run(recipients, stops, args.workers, args.threads))
+    run_main(run(recipients, stops, args.workers, args.threads))
 
 
 if __name__ == "__main__":
