@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
@@ -155,3 +156,19 @@ async def test_without_an_auth_token_the_webhooks_say_what_is_missing(
     response = await post_signed(client, path, stop())
     assert response.status == 503
     assert "TWILIO_AUTH_TOKEN" in (await response.json())["message"]
+
+
+@pytest.mark.parametrize("path", ROUTES)
+async def test_a_multipart_form_with_a_file_is_not_a_twilio_form(
+    client: TestClient[Any, Any], path: str
+) -> None:
+    """Twilio posts url-encoded text; a file part (which aiohttp reads as a file, not
+    text) is forged, whatever its signature header says."""
+    form = aiohttp.FormData()
+    for name, value in stop().items():
+        form.add_field(name, value)
+    form.add_field("Body", b"STOP", filename="stop.txt", content_type="text/plain")
+    response = await client.post(
+        path, data=form, headers={"X-Twilio-Signature": "c2lnbmVkIGJ5IG5vYm9keQ=="}
+    )
+    await assert_forbidden(client, response)
