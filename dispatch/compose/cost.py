@@ -52,9 +52,8 @@ class SmsCost:
     total: Decimal
     currency: str
     savings: tuple[SavingHint, ...]
-    # The longest message's segments, and whether any message needs UCS-2.
+    # The longest message's segments.
     most_segments: int = 0
-    ucs2: bool = False
     # How many texts need UCS-2: in all, and because of what the planner wrote
     # (the rest only because of the guest's own details, such as a name with a
     # “ë”, which nobody should change).
@@ -62,6 +61,11 @@ class SmsCost:
     ucs2_texts_by_planner: int = 0
     # The guests' own characters that forced UCS-2, the most frequent first.
     guest_ucs2_characters: tuple[str, ...] = ()
+
+    @property
+    def ucs2(self) -> bool:
+        """Whether any text needs UCS-2."""
+        return self.ucs2_texts > 0
 
 
 # Previews of a wedding price the same numbers again and again; parsing one
@@ -129,7 +133,6 @@ def estimate_sms_cost(
         currency,
         savings,
         most,
-        ucs2=ucs2_texts > 0,
         ucs2_texts=ucs2_texts,
         ucs2_texts_by_planner=ucs2_texts_by_planner,
         guest_ucs2_characters=tuple(c for c, _ in guests_own.most_common(3)),

@@ -175,7 +175,7 @@ async def repliers(
     # Weddings still to come, the nearest first; past ones after; then the
     # latest messaged first (stable: a second sort keeps the first's order for ties).
     rows.sort(key=lambda r: (r.wedding_date < today, r.wedding_date, r.id))
-    rows.sort(key=lambda r: (r[8] is not None, r[8] or _NEVER), reverse=True)
+    rows.sort(key=lambda r: (r.last_messaged is not None, r.last_messaged or _NEVER), reverse=True)
     chosen: dict[tuple[int, str], Replier] = {}
     wanted = set(senders)
     for guest_id, wedding_id, status, size, index, organisation_id, _, couple, _ in rows:
@@ -203,6 +203,7 @@ def _repliers(channel: Channel) -> Executable:
             deliveries.c.address.in_(bindparam("addresses", expanding=True)),
         )
         .scalar_subquery()
+        .label("last_messaged")
     )
     # Tables, not entities: run on the connection, without the ORM's execution layer.
     return (
