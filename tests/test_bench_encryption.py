@@ -17,8 +17,15 @@ def _each_stage_against_the_pass_through(figures: Figures, backend: str) -> None
         figure = figures.named(f"{stage} CPU time, 100 guests ({backend})")
         assert figure.baseline is not None
         assert figure.baseline > 0
-        # Value and baseline are rounded: the ratio agrees with them only roughly.
-        assert figure.ratio == pytest.approx(figure.value / figure.baseline, rel=0.05)
+        assert figure.ratio is not None
+        # Value and baseline are rounded to the millisecond, and at the smoke size a
+        # stage takes only ~15 ms: the ratio agrees with them within that rounding
+        # (half a millisecond each), not within a fixed percentage.
+        half_unit = 0.0005
+        assert (
+            abs(figure.ratio * figure.baseline - figure.value)
+            <= half_unit * (1 + figure.ratio) + 0.001 * figure.baseline
+        )
         assert figure.target == "≤ 1.2× the pass-through"
 
 
