@@ -16,6 +16,7 @@ def test_cost_is_segments_times_recipients_times_the_countrys_price() -> None:
     cost = estimate_sms_cost(messages, PRICES)
     assert (cost.messages, cost.segments) == (12, 22)
     assert cost.total == Decimal("0.25")  # 20 × 0.0083 + 2 × 0.04 = 0.246
+    assert cost.amount == "$0.25"  # the same words in the preview's finding and summary
     assert cost.savings == ()
 
 

@@ -69,8 +69,7 @@ def cost_words(preview: CampaignPreview) -> str:
     parts = []
     if cost is not None:
         parts.append(
-            f"SMS: {cost.messages} messages, {cost.segments} segments, about "
-            f"{cost.currency} {cost.total}"
+            f"SMS: {cost.messages} messages, {cost.segments} segments, about {cost.amount}"
         )
         parts += [f"tip: {hint}" for hint in cost.savings]
     if emails:

@@ -356,7 +356,7 @@ def _sms_findings(
         Finding(
             "sms_segments",
             Severity.INFO,
-            f"{len(messages)} texts, {cost.segments} segments, about {cost.total} {cost.currency}.",
+            f"{len(messages)} texts, {cost.segments} segments, about {cost.amount}.",
         )
     )
     quiet = sum(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 import phonenumbers
+from babel.numbers import format_currency
 
 from dispatch.compose.sms_segments import sms_segments
 
@@ -61,6 +62,11 @@ class SmsCost:
     ucs2_texts_by_planner: int = 0
     # The guests' own characters that forced UCS-2, the most frequent first.
     guest_ucs2_characters: tuple[str, ...] = ()
+
+    @property
+    def amount(self) -> str:
+        """The estimate as every view shows it: “$0.06”, “CA$12.50”."""
+        return format_currency(self.total, self.currency, locale="en")
 
     @property
     def ucs2(self) -> bool:
