@@ -176,6 +176,31 @@ async def test_a_bad_answer_is_explained_and_the_question_stands(bot: SlackBot) 
     assert campaign.audience == ""
 
 
+async def test_own_text_typed_for_a_template_is_taken_as_the_text(bot: SlackBot) -> None:
+    # A planner who writes the message where a template is asked for means it:
+    # an SMS campaign takes it as is; one with email first needs a subject.
+    thread = await start(bot)
+    await answer(bot, "Shuttle", thread, "Send it by")
+    await answer(bot, "sms", thread, "is saved as a draft")
+    await answer(bot, "everyone", thread, "guests match")
+    own = "Hi {{first_name}}, the shuttle leaves {{venue_name}} at 10pm sharp."
+    await answer(bot, own, thread, "Preview of campaign")
+    async with bot.database.reading() as session:
+        campaign = await session.scalar(select(Campaign))
+    assert campaign is not None
+    assert (campaign.template_key, campaign.sms_text) == (None, own)
+
+    second = await start(bot)
+    await answer(bot, "Shuttle by email too", second, "Send it by")
+    await answer(bot, "both", second, "is saved as a draft")
+    await answer(bot, "everyone", second, "guests match")
+    await bot.message(own, thread_ts=second)
+    told = await bot.told("That looks like your own text")
+    assert "email subject, the email text and the SMS text" in told
+    await bot.message("the fancy one", thread_ts=second)
+    await bot.told("“the fancy one” is no template")
+
+
 async def test_a_schedule_is_echoed_in_full_and_confirmed(bot: SlackBot) -> None:
     walked = await to_preview(bot)
     await answer(bot, "schedule saturday 10am", walked.thread_ts, "Answer `yes`")

@@ -166,7 +166,14 @@ async def _step(request: CommandRequest, thread: Thread, answer: str) -> None:
         else:
             await _next(request, thread, "content", report + "\n\n" + q.content_question())
     elif step == "content":
-        await _content(request, thread, q.read_content(answer))
+        try:
+            choice = q.read_content(answer)
+        except q.UnclearAnswer:
+            if not q.looks_like_own_text(answer):
+                raise
+            await _own_text_typed(request, thread, answer)
+            return
+        await _content(request, thread, choice)
     elif step in ("own_subject", "own_email", "own_sms"):
         await _own(request, thread, step, answer)
 
@@ -185,6 +192,16 @@ async def _content(request: CommandRequest, thread: Thread, choice: str) -> None
         await _next(request, thread, "own_subject", q.SUBJECT_QUESTION)
     else:
         await _next(request, thread, "own_sms", q.SMS_QUESTION)
+
+
+async def _own_text_typed(request: CommandRequest, thread: Thread, answer: str) -> None:
+    """The text itself typed where a template was asked for: an SMS-only campaign
+    takes it as its SMS text; one with email still needs a subject first."""
+    assert thread.campaign_id is not None
+    found = await previewed(request, thread.campaign_id)
+    if "email" in found.campaign.channels:
+        raise q.UnclearAnswer(q.own_text_first(list(found.campaign.channels)))
+    await _own(request, thread, "own_sms", answer)
 
 
 async def _own(request: CommandRequest, thread: Thread, step: str, answer: str) -> None:

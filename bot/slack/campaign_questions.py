@@ -121,6 +121,21 @@ def read_content(answer: str) -> str:
     raise UnclearAnswer(f"“{answer}” is no template. " + content_question())
 
 
+def looks_like_own_text(answer: str) -> bool:
+    """Whether an answer to “what should it say?” is the message itself: a
+    planner who types a sentence there means it, not a template's name."""
+    return "{{" in answer or len(answer.split()) >= 4
+
+
+def own_text_first(channels: list[str]) -> str:
+    """What to answer when own text came before `own` on a campaign with email,
+    which needs a subject first."""
+    then = "the email subject, the email text" + (
+        " and the SMS text" if Channel.SMS.value in channels else ""
+    )
+    return f"That looks like your own text. Answer `own` and I ask for {then}, one at a time."
+
+
 SUBJECT_QUESTION = "Write the email subject (tokens work here too, e.g. {{couple_names}})."
 EMAIL_QUESTION = (
     "Write the email text. I add the footer with your postal address and the unsubscribe "
