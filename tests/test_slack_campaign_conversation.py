@@ -127,8 +127,16 @@ async def test_a_member_without_addresses_is_told_how_to_add_one(bot: SlackBot) 
         assert member is not None
         member.email = None
     walked = await to_preview(bot)
-    await answer(bot, "test", walked.thread_ts, "nowhere to send a test")
+    await bot.message("test", thread_ts=walked.thread_ts)
+    told = await bot.told("nowhere to send a test")
+    assert "`/comms me email you@example.com`" in told
     assert bot.fakes.smtp.messages == []
+
+    # The way out it names: the planner's own address, then the test reaches it.
+    await bot.command("me email Pat.Planner@Example.com")
+    await bot.told("Your campaign tests now go to pat.planner@example.com")
+    await answer(bot, "test", walked.thread_ts, "Sent a test email to pat.planner@example.com")
+    await bot.wait_for(lambda: len(bot.fakes.smtp.messages) == 1, what="the test email")
 
 
 async def test_only_the_starter_moves_the_conversation_on(bot: SlackBot) -> None:

@@ -19,7 +19,7 @@ from bot.slack.requests import CommandRequest
 from bot.slack.when import parse_when, spoken
 from dispatch import control
 from dispatch.editing import Edited, edit_campaign
-from dispatch.proof_send import send_proof
+from dispatch.proof_send import NowhereToTest, send_proof
 from store.enums import CampaignState, Channel
 from store.models import Campaign, Member
 from store.repositories.campaigns import CampaignRepository
@@ -65,13 +65,14 @@ async def schedule(request: CommandRequest, campaign_id: int, when: str) -> str:
 async def proof(request: CommandRequest, campaign_id: int) -> str:
     """The real message to the asker's own email and/or phone; says where it went."""
     member = await _member(request)
-    if not member.email and not member.phone:
-        return (
-            "You have no email address or phone number in guestcomms, so there is nowhere to "
-            "send a test. An owner or admin can add them to your member record "
-            "(see `/comms help members`)."
-        )
-    sent = await send_proof(request.services.runtime, campaign_id, member)
+    try:
+        sent = await send_proof(request.services.runtime, campaign_id, member)
+    except NowhereToTest as error:
+        # Told to the asker alone (the router answers privately), with the way out.
+        raise NowhereToTest(
+            f"{error} Add yours with `/comms me email you@example.com` or "
+            "`/comms me phone +1 201 555 0100` (see `/comms me`)."
+        ) from None
     lines = []
     for each in sent:
         what = "email" if each.channel == Channel.EMAIL else "text"

@@ -74,3 +74,26 @@ class MemberRepository:
                 before={"slack_user_id": member.slack_user_id, "role": member.role.value},
             ),
         )
+
+    async def set_contact(
+        self, actor: Actor, member: Member, *, email: str | None, phone: str | None
+    ) -> None:
+        """A member's own email and phone (where test sends go), audited; the audit
+        row says they changed, not what they hold."""
+        before = {"email": member.email, "phone": member.phone}
+        await self.session.execute(
+            update(Member).where(Member.id == member.id).values(email=email, phone=phone)
+        )
+        member.email, member.phone = email, phone
+        await record_one(
+            self.session,
+            actor,
+            AuditRecord(
+                member.organisation_id,
+                "member.contact_changed",
+                "member",
+                member.id,
+                before={"slack_user_id": member.slack_user_id, **before},
+                after={"slack_user_id": member.slack_user_id, "email": email, "phone": phone},
+            ),
+        )
