@@ -211,10 +211,19 @@ async def test_own_text_typed_for_a_template_is_taken_as_the_text(bot: SlackBot)
 
 async def test_a_schedule_is_echoed_in_full_and_confirmed(bot: SlackBot) -> None:
     walked = await to_preview(bot)
-    await answer(bot, "schedule saturday 10am", walked.thread_ts, "Answer `yes`")
+    # A night-time hour is pointed out before anything is scheduled: texts would wait.
+    await answer(bot, "schedule saturday 11pm", walked.thread_ts, "Answer `yes`")
     asked = (await bot.said("Answer `yes`"))["text"]
+    assert "23:00 (America/New_York)? Note: that is within quiet hours" in asked
+    await answer(bot, "no", walked.thread_ts, "Not scheduled")
+    await bot.command(f"campaign schedule {walked.campaign_id} saturday 9:30pm")
+    scheduled = (await bot.said("is scheduled for"))["text"]
+    assert "21:30 (America/New_York). Note: that is within quiet hours" in scheduled
+
+    await answer(bot, "schedule saturday 10am", walked.thread_ts, "10:00 (America/New_York)?")
+    asked = [t for t in bot.fake.texts() if "10:00 (America/New_York)?" in t][-1]
     assert "Saturday" in asked
-    assert "10:00 (America/New_York)" in asked
+    assert "quiet hours" not in asked
     await answer(bot, "yes", walked.thread_ts, "Approval needed")
     async with bot.database.reading() as session:
         campaign = await session.get(Campaign, walked.campaign_id)

@@ -271,8 +271,9 @@ async def _review(request: CommandRequest, thread: Thread, answer: str) -> None:
             request,
             thread,
             "confirm_schedule",
-            f"Schedule campaign {campaign_id} for {spoken(moment, found.zone)}? Answer `yes` to "
-            "schedule it and ask for approval, or `no` to leave it unscheduled.",
+            f"Schedule campaign {campaign_id} for {spoken(moment, found.zone)}?"
+            f"{campaign_ops.quiet_hours_note(found.campaign, moment, found.zone)} Answer `yes` "
+            "to schedule it and ask for approval, or `no` to leave it unscheduled.",
         )
     elif words[:2] == ["send", "now"]:
         found = await previewed(request, campaign_id)

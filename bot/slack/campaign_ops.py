@@ -9,6 +9,7 @@ thread (the conversation it was made in), refusals to the person alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from bot.slack.approval_cards import withdraw_cards
@@ -18,6 +19,7 @@ from bot.slack.errors import SlackBotError
 from bot.slack.requests import CommandRequest
 from bot.slack.when import parse_when, spoken
 from dispatch import control
+from dispatch.compose.quiet_hours import guest_zones, in_quiet_hours
 from dispatch.editing import Edited, edit_campaign
 from dispatch.proof_send import NowhereToTest, send_proof
 from store.enums import CampaignState, Channel
@@ -59,7 +61,24 @@ async def schedule(request: CommandRequest, campaign_id: int, when: str) -> str:
     found = await previewed(request, campaign_id)
     moment = parse_when(when, found.zone, request.services.clock())
     await edit(request, campaign_id, {"scheduled_at": moment})
-    return f"Campaign {campaign_id} is scheduled for {spoken(moment, found.zone)}."
+    return (
+        f"Campaign {campaign_id} is scheduled for {spoken(moment, found.zone)}."
+        f"{quiet_hours_note(found.campaign, moment, found.zone)}"
+    )
+
+
+def quiet_hours_note(campaign: Campaign, moment: datetime, zone: str) -> str:
+    """A warning, said before anything waits, when texts are scheduled for the
+    night where the wedding is (the preview counts each guest in their own zone)."""
+    if Channel.SMS.value not in campaign.channels or campaign.day_of_logistics:
+        return ""
+    if not in_quiet_hours(moment, guest_zones(None, None, zone)):
+        return ""
+    return (
+        " Note: that is within quiet hours (21:00–08:00) where the wedding is, so the "
+        "texts will wait until 08:00 each guest's time — pick a daytime hour, or mark the "
+        "campaign as day-of logistics if it cannot wait."
+    )
 
 
 async def proof(request: CommandRequest, campaign_id: int) -> str:
