@@ -146,15 +146,16 @@ def _email_setup(settings: DispatchSettings) -> ProviderSetup:
 def _sms_setup(settings: DispatchSettings) -> ProviderSetup:
     if settings.twilio_configured:
         return ProviderSetup(Channel.SMS, "twilio", "twilio")
+    sender = settings.twilio_messaging_service_sid or settings.twilio_from_number
+    # The auth token alone chooses nothing: it also signs guests' replies, which is
+    # all the console (``make run``) sets it for while its texts go to the outbox.
+    if not (settings.twilio_account_sid or sender):
+        return ProviderSetup(Channel.SMS, CONSOLE, CONSOLE)
     given = {
         "TWILIO_ACCOUNT_SID": settings.twilio_account_sid,
         "TWILIO_AUTH_TOKEN": settings.twilio_auth_token,
-        "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER": (
-            settings.twilio_messaging_service_sid or settings.twilio_from_number
-        ),
+        "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER": sender,
     }
-    if not any(given.values()):
-        return ProviderSetup(Channel.SMS, CONSOLE, CONSOLE)
     missing = tuple(name for name, value in given.items() if not value)
     return ProviderSetup(Channel.SMS, "twilio", CONSOLE, missing)
 

@@ -233,10 +233,13 @@ async def test_email_service_names_what_its_provider_lacks(
         ({"twilio_messaging_service_sid": "MG" + "0" * 32}, "ok", None),
         ({"twilio_auth_token": None}, "error", ["TWILIO_AUTH_TOKEN"]),
         (
-            {"twilio_account_sid": None, "twilio_from_number": None},
+            {"twilio_auth_token": None, "twilio_from_number": None},
             "error",
-            ["TWILIO_ACCOUNT_SID", "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER"],
+            ["TWILIO_AUTH_TOKEN", "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER"],
         ),
+        # The auth token alone only signs guests' replies (as the console does):
+        # texts go to the outbox, as with no Twilio setting at all.
+        ({"twilio_account_sid": None, "twilio_from_number": None}, "unconfigured", None),
         (
             {"twilio_account_sid": None, "twilio_auth_token": None, "twilio_from_number": None},
             "unconfigured",
