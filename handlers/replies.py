@@ -65,7 +65,7 @@ _NO = re.compile(
 )
 _COURTESY = re.compile(
     r"^(hi|hello|hey|dear all|(so |very |really |terribly )?sorry|unfortunately|sadly|oh no|"
-    r"alas|thanks?( you)?( so much)?|ok|okay)\b[\s,.!:;-]*"
+    r"alas|thanks?( you)?( so much)?|ok|okay|actually|i'?m afraid|afraid)\b[\s,.!:;-]*"
 )
 _MAYBE = re.compile(r"^(maybe|not sure|possibly|perhaps|tentative|tbc|undecided)\b", re.IGNORECASE)
 _NUMBER_WORDS = {

@@ -45,7 +45,7 @@ YES = [
     ("Yes we're coming", None), ("accept", None), ("Attending", None),
     ("wouldn't miss it", None), ("Y", None), ("We’ll be there, 3 of us", 3),
     ("yes just me", 1), ("Yes! The two of us", 2), ("yes 12", 12), ("yes 99", None),
-    ("Hi! Yes 2", 2), ("Thank you, we'll be there", None),
+    ("Hi! Yes 2", 2), ("Thank you, we'll be there", None), ("Actually, yes 3", 3),
 ]  # fmt: skip
 NO = [
     "NO", "no", "No sorry", "no, sorry", "Sorry no", "nope", "Can't make it",
@@ -53,6 +53,7 @@ NO = [
     "I won't be able to make it", "unable to attend", "Regrets", "decline",
     "Not attending", "We won't be there", "nah", "No.", "Can’t make it, sorry!",
     "So sorry, can't make it after all", "Unfortunately we can't come", "Hi, no sorry",
+    "actually we can't make it, so sorry", "I'm afraid we can't come",
 ]  # fmt: skip
 MAYBE = ["maybe", "Maybe!", "not sure yet", "possibly", "tentative"]
 
