@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from store.audit import Actor
 from store.database import Database
-from store.enums import Channel, SuppressionReason
-from store.models import Organisation
+from store.enums import Channel, DeliveryStatus, SuppressionReason
+from store.models import Delivery, Organisation
 from store.repositories.suppressions import SuppressionLedger
+from tests.campaign_conversation_steps import to_preview
 from tests.dispatch_harness import midday_clock
 from tests.slack_harness import SlackBot, running_bot
 
@@ -62,3 +63,31 @@ async def test_stats_show_real_figures(bot: SlackBot) -> None:
     message = await bot.said("figures")
     assert "Email: 0 sent today; last 7 days nothing sent" in message["text"]
     assert "Campaigns: none yet." in message["text"]
+
+
+async def test_stats_tell_a_scheduled_campaigns_messages_from_those_ruled_out(
+    bot: SlackBot,
+) -> None:
+    # Approval settles who will not get it (opted out, no address, no consent); nothing
+    # of a scheduled campaign has left, so none of it reads as "finished".
+    walked = await to_preview(bot, channels="sms")
+    await bot.command(f"campaign schedule {walked.campaign_id} saturday 10am")
+    await bot.said("is scheduled for")
+    await bot.command(f"campaign request-approval {walked.campaign_id}")
+    await bot.said("waiting for approval")
+    await bot.command(f"campaign approve {walked.campaign_id}", user="U_APPROVER")
+    await bot.said("approved by")
+    async with bot.database.reading() as session:
+        rows = list(await session.execute(select(Delivery.status)))
+    waiting = sum(1 for (status,) in rows if status == DeliveryStatus.PENDING)
+    ruled_out = len(rows) - waiting
+    assert waiting > 0
+    assert ruled_out > 0
+
+    await bot.command("stats", user="U_VIEWER")
+    message = await bot.said("figures")
+    assert (
+        f"“RSVP reminder, May”: scheduled, {waiting} messages to send, {ruled_out} not sent "
+        "(opted out, no address or no consent)." in message["text"]
+    )
+    assert "finished" not in message["text"]

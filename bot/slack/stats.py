@@ -21,9 +21,15 @@ from bot.slack.errors import UsageError
 from bot.slack.requests import CommandRequest
 from bot.slack.router import BotWiring
 from bot.slack.wedding_lookup import find_wedding
-from store.enums import Channel
+from store.enums import CampaignState, Channel
 from store.permissions import Action
-from store.repositories.business_figures import BusinessFigures, Scope, Summary, summarise
+from store.repositories.business_figures import (
+    BusinessFigures,
+    Progress,
+    Scope,
+    Summary,
+    summarise,
+)
 from store.repositories.campaigns import CampaignRepository
 from store.repositories.operations import MAX_ID, OperationsQueries
 
@@ -161,13 +167,20 @@ def _figure_lines(summary: Summary, tracking: bool) -> list[str]:
         lines.append(f"• Campaigns: {listed}.")
     else:
         lines.append("• Campaigns: none yet.")
-    for p in summary.under_way:
-        lines.append(
-            f"• Campaign {p.campaign_id} “{p.name}”: {p.state.value.replace('_', ' ')}, "
-            f"{p.finished} of {p.total} deliveries finished"
-            + (f" ({p.percent:g}%)." if p.percent is not None else ".")
-        )
+    lines += [_progress_line(p) for p in summary.under_way]
     return lines
+
+
+def _progress_line(p: Progress) -> str:
+    head = f"• Campaign {p.campaign_id} “{p.name}”: {p.state.value.replace('_', ' ')}"
+    if p.state == CampaignState.SCHEDULED:
+        # Nothing has left yet: what is settled is what approval ruled out.
+        return f"{head}, {p.total - p.finished} messages to send" + (
+            f", {p.finished} not sent (opted out, no address or no consent)." if p.finished else "."
+        )
+    return f"{head}, {p.finished} of {p.total} deliveries finished" + (
+        f" ({p.percent:g}%)." if p.percent is not None else "."
+    )
 
 
 def _percent(value: float | None) -> str:
