@@ -17,8 +17,8 @@ from sqlalchemy import bindparam, case, delete, exists, func, insert, or_, selec
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from store.enums import Channel, DeliveryStatus
-from store.models import Delivery, Guest
+from store.enums import CampaignState, Channel, DeliveryStatus
+from store.models import Campaign, Delivery, Guest
 
 # The same table under another name, for "does this guest have an email delivery".
 Other = aliased(Delivery)
@@ -445,10 +445,14 @@ class DeliveryRepository:
         return [(row.campaign_id, row.id) for row in rows]
 
     async def stale_pending(self, before: datetime, limit: int = 20000) -> list[tuple[int, int]]:
-        """Pending rows untouched since ``before``: their broker message may be gone."""
+        """Pending rows untouched since ``before`` of campaigns that are sending: their
+        broker message may be gone. A scheduled, paused or unapproved campaign's rows
+        wait on purpose; starting or resuming it enqueues them."""
         rows = await self.session.execute(
             select(Delivery.campaign_id, Delivery.id)
+            .join(Campaign, Campaign.id == Delivery.campaign_id)
             .where(
+                Campaign.state == CampaignState.SENDING,
                 Delivery.status == "pending",
                 Delivery.updated_at < before,
                 or_(Delivery.not_before.is_(None), Delivery.not_before <= before),
