@@ -18,7 +18,10 @@ prebuilt statement is compiled by SQLAlchemy once — its SQL and, for each
 parameter, the bind processor of its column type for this dialect (the
 enums' values, UTC timestamps, JSON, sealed text and blind indexes, exactly
 as SQLAlchemy would bind them) — and then run for all its rows in one trip
-to the connection's thread, inside the transaction the session opened.
+to the connection's thread, inside the transaction the session opened; a
+statement without RETURNING not even that: it rides along with the
+transaction's next trip (its next statement or its COMMIT), as the driver's
+``defer`` describes.
 Statements this cannot reproduce exactly (Python-side column defaults to
 compute, expanding IN lists) keep SQLAlchemy's own execution, as PostgreSQL
 does throughout.
@@ -39,7 +42,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
-from store.sqlite_driver import FewHopsConnection
+from store.sqlite_driver import FewHopsConnection, deferred_statement
 
 Processor = Callable[[Any], Any]
 
@@ -136,13 +139,17 @@ class _Compiled:
             )
             for row in rows
         ]
+        if self.readers is None:
+            # Nothing to hand back: run at the start of the transaction's next trip
+            # (its next statement or its COMMIT), not a trip of its own.
+            driver.defer(self.sql, bound)
+            return []
         try:
-            returned = await driver.run_rows(self.sql, bound, returning=self.readers is not None)
+            returned = await driver.run_rows(self.sql, bound, returning=True)
         except sqlite3.Error as error:
             # As SQLAlchemy raises it: callers catch IntegrityError and the like.
-            raise DBAPIError.instance(self.sql, bound, error, sqlite3.Error) from error
-        if not self.readers:
-            return returned
+            sql, parameters = deferred_statement(error) or (self.sql, bound)
+            raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
         # One value a returned column: as many as the readers.
         pairs_returned = [zip(row, self.readers, strict=True) for row in returned]
         return [

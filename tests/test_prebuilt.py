@@ -187,9 +187,11 @@ async def test_the_hot_statements_take_the_fast_path(sqlite_database: Database) 
                 await prebuilt.run(session, statement, rows)
         finally:
             event.remove(sqlite_database.engine.sync_engine, "before_cursor_execute", note)
-    # One trip a statement, however many rows, then the COMMIT; none through
-    # SQLAlchemy's execution.
-    assert trips.count == len(statements) + 1
+    # One trip a statement with RETURNING, however many rows; those without ride
+    # along with the COMMIT's trip; none through SQLAlchemy's execution.
+    returning = [s for s, _ in statements if s in (_RECORD_ARRIVALS, _SUPPRESS)]
+    assert len(returning) == 2
+    assert trips.count == len(returning) + 1
     assert executed == []
 
 
@@ -208,6 +210,23 @@ async def test_errors_are_sqlalchemys_and_roll_the_transaction_back(
         assert await session.scalar(text("SELECT count(*) FROM events")) == 0
 
 
+async def test_a_deferred_write_that_fails_raises_from_the_next_statement_naming_itself(
+    sqlite_database: Database,
+) -> None:
+    await make_guests(sqlite_database, 1)
+    statements = dict(_statements(*await _ids(sqlite_database)))
+    unknown_organisation = [{**statements[_ADD_EVENTS][0], "organisation_id": 999}]
+    with pytest.raises(IntegrityError, match="FOREIGN KEY") as raised:
+        async with sqlite_database.transaction() as session:
+            # No RETURNING: deferred to the next trip, which is the arrivals' INSERT.
+            assert await prebuilt.run(session, _ADD_EVENTS, unknown_organisation) == []
+            await prebuilt.run(session, _RECORD_ARRIVALS, statements[_RECORD_ARRIVALS])
+    assert str(raised.value.statement).startswith("INSERT INTO events")
+    async with sqlite_database.reading() as session:
+        for table in ("events", "inbound_messages"):
+            assert await session.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+
+
 async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> None:
     driver = connect(str(tmp_path / "bare.db"), isolation_level=None)
     await driver
@@ -215,6 +234,9 @@ async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> N
         await driver.execute("CREATE TABLE notes (word TEXT)")
         with pytest.raises(sqlite3.ProgrammingError, match="open transaction"):
             await driver.run_rows("INSERT INTO notes VALUES (?)", [("a",)], returning=False)
+        driver.defer("INSERT INTO notes VALUES (?)", [("b",)])
+        with pytest.raises(sqlite3.ProgrammingError, match="open transaction"):
+            await driver.execute("SELECT 1")
         async with driver.execute("SELECT count(*) FROM notes") as cursor:
             assert await cursor.fetchone() == (0,)
     finally:
@@ -235,8 +257,15 @@ async def test_a_connection_handed_back_after_commit_is_not_rolled_back_again(
     assert trips.count == 2
     with pytest.raises(ValueError, match="refused"):
         await _refused_transaction(sqlite_database)
-    # A transaction that did not commit is rolled back, as ever: BEGIN, DELETE, ROLLBACK.
-    assert trips.count == 5
+    # A transaction that did not commit is rolled back, as ever: BEGIN and DELETE
+    # (the BEGIN rides along with the first statement), then ROLLBACK.
+    assert trips.count == 4
+    # One that ran nothing never reached SQLite: its BEGIN is dropped with it.
+    with pytest.raises(ValueError, match="refused"):
+        async with sqlite_database.transaction() as session:
+            await session.connection()
+            raise ValueError("refused")
+    assert trips.count == 4
 
 
 async def _refused_transaction(database: Database) -> None:
