@@ -22,9 +22,11 @@ to the connection's thread, inside the transaction the session opened; a
 statement without RETURNING not even that: it rides along with the
 transaction's next trip (its next statement or its COMMIT), as the driver's
 ``defer`` describes.
-Statements this cannot reproduce exactly (Python-side column defaults to
-compute, expanding IN lists) keep SQLAlchemy's own execution, as PostgreSQL
-does throughout.
+A SELECT without expanding lists (the replying guests' read, whose lists
+are JSON arrays on SQLite) goes the same way, its rows read by its columns'
+result processors. Statements this cannot reproduce exactly (Python-side
+column defaults to compute, expanding IN lists) keep SQLAlchemy's own
+execution, as PostgreSQL does throughout.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -68,7 +70,7 @@ async def run(
     rows: Sequence[Mapping[str, Any]],
 ) -> list[Sequence[Any]]:
     """Execute ``statement`` for ``rows`` on the session's connection, inside its
-    transaction; the rows its RETURNING gave (none without one)."""
+    transaction; the rows its RETURNING gave (none without one), or a SELECT's rows."""
     connection, driver = await _connection(session)
     if isinstance(statement, PerDialect):
         statement = statement.for_dialect(connection.dialect)
@@ -172,7 +174,7 @@ def _compiled(statement: Executable, dialect: Dialect, keys: Any) -> _Compiled |
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:
-    if not isinstance(statement, UpdateBase) or dialect.paramstyle != "qmark":
+    if not isinstance(statement, UpdateBase | Select) or dialect.paramstyle != "qmark":
         return None
     compiled = statement.compile(dialect=dialect, column_keys=keys)
     assert isinstance(compiled, SQLCompiler)
@@ -189,7 +191,13 @@ def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compi
         for name in compiled.positiontup
     )
     readers = None
-    if compiled.effective_returning:
+    if isinstance(statement, Select):
+        # A read: its columns' types read its rows, as SQLAlchemy's result would.
+        readers = tuple(
+            entry.type.dialect_impl(dialect).result_processor(dialect, None)
+            for entry in compiled._result_columns
+        )
+    elif compiled.effective_returning:
         readers = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in compiled.effective_returning

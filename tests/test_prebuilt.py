@@ -20,7 +20,7 @@ from store.audit import _ADD_ROWS
 from store.database import Database
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
 from store.models.base import utcnow
-from store.repositories.inbound import _ADD_EVENTS, _RECORD_ARRIVALS, _SET_RSVPS
+from store.repositories.inbound import _ADD_EVENTS, _RECORD_ARRIVALS, _REPLIERS, _SET_RSVPS
 from store.repositories.suppressions import _SUPPRESS
 from store.sqlite_driver import FewHopsConnection, connect
 from tests.conftest import open_database, sqlite_url
@@ -168,6 +168,42 @@ async def test_the_fast_path_stores_and_returns_what_sqlalchemy_does(
     assert all(stored[table] != before[table] for table in QUERIES)
 
 
+async def test_the_repliers_read_gives_what_sqlalchemy_reads(
+    twins: tuple[Database, Database],
+) -> None:
+    fast, _ = twins
+    async with fast.reading() as session:
+        found = (
+            await session.execute(
+                text(
+                    "SELECT w.organisation_id, g.phone_index FROM guests g "
+                    "JOIN weddings w ON w.id = g.wedding_id WHERE g.phone_index IS NOT NULL"
+                )
+            )
+        ).all()
+    assert len(found) == 2
+    rows = [
+        {
+            "channel": Channel.SMS,
+            "organisations": sorted({organisation for organisation, _ in found}),
+            "indexes": [index for _, index in found],
+            "addresses": ["+12015550123"],
+        }
+    ]
+    statement = _REPLIERS[Channel.SMS]
+    async with fast.transaction() as session:
+        read_fast = await prebuilt.run(session, statement, rows)
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, FewHopsConnection)
+        trips = Trips(driver)
+        await prebuilt.run(session, statement, rows)
+        assert trips.count == 1  # one trip, not through SQLAlchemy's execution
+    read_slow = await _through_sqlalchemy(fast, statement, rows)
+    assert len(read_fast) == 2
+    assert sorted(map(tuple, read_fast)) == sorted(map(tuple, read_slow))
+
+
 async def test_the_hot_statements_take_the_fast_path(sqlite_database: Database) -> None:
     await make_guests(sqlite_database, 1)
     statements = _statements(*await _ids(sqlite_database))
@@ -216,15 +252,19 @@ async def test_a_deferred_write_that_fails_raises_from_the_next_statement_naming
     await make_guests(sqlite_database, 1)
     statements = dict(_statements(*await _ids(sqlite_database)))
     unknown_organisation = [{**statements[_ADD_EVENTS][0], "organisation_id": 999}]
-    with pytest.raises(IntegrityError, match="FOREIGN KEY") as raised:
+
+    async def event_then_arrivals() -> None:
         async with sqlite_database.transaction() as session:
             # No RETURNING: deferred to the next trip, which is the arrivals' INSERT.
             assert await prebuilt.run(session, _ADD_EVENTS, unknown_organisation) == []
             await prebuilt.run(session, _RECORD_ARRIVALS, statements[_RECORD_ARRIVALS])
+
+    with pytest.raises(IntegrityError, match="FOREIGN KEY") as raised:
+        await event_then_arrivals()
     assert str(raised.value.statement).startswith("INSERT INTO events")
     async with sqlite_database.reading() as session:
-        for table in ("events", "inbound_messages"):
-            assert await session.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM inbound_messages")) == 0
 
 
 async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> None:
@@ -262,13 +302,16 @@ async def test_a_connection_handed_back_after_commit_is_not_rolled_back_again(
     assert trips.count == 4
     # One that ran nothing never reached SQLite: its BEGIN is dropped with it.
     with pytest.raises(ValueError, match="refused"):
-        async with sqlite_database.transaction() as session:
-            await session.connection()
-            raise ValueError("refused")
+        await _refused_transaction(sqlite_database, statement=None)
     assert trips.count == 4
 
 
-async def _refused_transaction(database: Database) -> None:
+async def _refused_transaction(
+    database: Database, statement: str | None = "DELETE FROM events"
+) -> None:
     async with database.transaction() as session:
-        await session.execute(text("DELETE FROM events"))
+        if statement is None:
+            await session.connection()  # begun, nothing run
+        else:
+            await session.execute(text(statement))
         raise ValueError("refused")
