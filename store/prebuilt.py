@@ -34,7 +34,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, Select
@@ -43,6 +42,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
 from store.sqlite_driver import FewHopsConnection, deferred_statement
 
@@ -118,29 +118,30 @@ class _Compiled:
 
     sql: str
     names: tuple[str, ...]  # the positional parameters, in order
-    binders: tuple[Processor | None, ...]
+    # (position, bind processor, whether the column holds timestamps) of each
+    # parameter that has a processor; the others are bound as they are.
+    binders: tuple[tuple[int, Processor, bool], ...]
     readers: tuple[Processor | None, ...] | None  # None: no RETURNING
 
     async def run(
         self, driver: FewHopsConnection, rows: Sequence[Mapping[str, Any]]
     ) -> list[Sequence[Any]]:
-        pairs = tuple(zip(self.names, self.binders, strict=True))
         # A batch's rows share their timestamp: bound once (4–5 µs each time).
-        times: dict[datetime, Any] = {}
-
-        def bind(value: Any, binder: Processor) -> Any:
-            if isinstance(value, datetime):
-                if value not in times:
-                    times[value] = binder(value)
-                return times[value]
-            return binder(value)
-
-        bound = [
-            tuple(
-                [row[name] if binder is None else bind(row[name], binder) for name, binder in pairs]
-            )
-            for row in rows
-        ]
+        times: dict[Any, Any] = {}
+        bound: list[tuple[Any, ...]] = []
+        names, binders = self.names, self.binders
+        for row in rows:
+            values = [row[name] for name in names]
+            for position, binder, timestamp in binders:
+                value = values[position]
+                if timestamp:  # by column too: two columns' types may bind it differently
+                    done = times.get((position, value))
+                    if done is None:
+                        done = times[(position, value)] = binder(value)
+                    values[position] = done
+                else:
+                    values[position] = binder(value)
+            bound.append(tuple(values))
         if self.readers is None:
             # Nothing to hand back: run at the start of the transaction's next trip
             # (its next statement or its COMMIT), not a trip of its own.
@@ -186,10 +187,12 @@ def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compi
         or any(name not in keys for name in compiled.positiontup)
     ):
         return None
-    binders = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in compiled.positiontup
-    )
+    binders = []
+    for position, name in enumerate(compiled.positiontup):
+        type_ = compiled.binds[name].type
+        binder = type_.dialect_impl(dialect).bind_processor(dialect)
+        if binder is not None:
+            binders.append((position, binder, _holds_timestamps(type_)))
     readers = None
     if isinstance(statement, Select):
         # A read: its columns' types read its rows, as SQLAlchemy's result would.
@@ -202,4 +205,10 @@ def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compi
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in compiled.effective_returning
         )
-    return _Compiled(compiled.string, tuple(compiled.positiontup), binders, readers)
+    return _Compiled(compiled.string, tuple(compiled.positiontup), tuple(binders), readers)
+
+
+def _holds_timestamps(type_: TypeEngine[Any]) -> bool:
+    while isinstance(type_, TypeDecorator):  # UtcDateTime: a DateTime underneath
+        type_ = type_.impl_instance
+    return isinstance(type_, DateTime)
