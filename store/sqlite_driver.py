@@ -23,9 +23,10 @@ caller needs no answer (audit rows, events) — is ``defer``-red: it runs at
 the start of the connection's next trip, before that trip's own work, so the
 order of statements is unchanged and a transaction that commits does so in
 the trip of its last statement or of its COMMIT. A deferred write that fails
-raises from that later trip (the error names its statement), which rolls the
-transaction back as the failing statement itself would have; a rollback
-drops what was deferred and never ran.
+raises from that later trip (the error names its statement) and leaves the
+transaction able only to roll back (its COMMIT is refused: writes deferred
+after the failing one never ran); a rollback drops what was deferred and
+never ran.
 """
 
 from __future__ import annotations
@@ -168,6 +169,9 @@ class FewHopsConnection(aiosqlite.Connection):
     # the next trip of any kind, which may open one; what is deferred has not run).
     _closed_transaction = False
     _deferred: list[_Deferred] | None = None
+    # Whether a deferred write failed in the open transaction: those deferred after
+    # it never ran, so the transaction may roll back but never commit.
+    _broken_transaction = False
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
@@ -185,22 +189,35 @@ class FewHopsConnection(aiosqlite.Connection):
         if deferred:
             self._deferred = None
             then = partial(fn, *args, **kwargs)
-            return await super()._execute(  # type: ignore[no-untyped-call]
-                _after_deferred, self._conn, deferred, then
-            )
+            try:
+                return await super()._execute(  # type: ignore[no-untyped-call]
+                    _after_deferred, self._conn, deferred, then
+                )
+            except sqlite3.Error as error:
+                if deferred_statement(error) is not None:
+                    self._broken_transaction = True
+                raise
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     async def commit(self) -> None:
+        if self._broken_transaction:
+            # A caller that caught the deferred write's error and carried on would
+            # otherwise commit without the writes deferred after it.
+            raise sqlite3.OperationalError(
+                "a deferred write failed in this transaction: it can only be rolled back"
+            )
         await super().commit()
         self._closed_transaction = True
 
     async def close(self) -> None:
         self._deferred = None  # an uncommitted transaction ends with the connection
+        self._broken_transaction = False
         await super().close()
 
     async def rollback(self) -> None:
         # What was deferred belongs to the transaction rolled back: it never runs.
         self._deferred = None
+        self._broken_transaction = False
         if self._closed_transaction:  # nothing reached SQLite since: no trip
             return
         await super().rollback()

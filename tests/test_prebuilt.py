@@ -5,6 +5,7 @@ same errors, and never write outside the session's transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from store import prebuilt
 from store.audit import _ADD_ROWS
@@ -265,6 +266,34 @@ async def test_a_deferred_write_that_fails_raises_from_the_next_statement_naming
     async with sqlite_database.reading() as session:
         assert await session.scalar(text("SELECT count(*) FROM events")) == 0
         assert await session.scalar(text("SELECT count(*) FROM inbound_messages")) == 0
+
+
+async def test_a_transaction_whose_deferred_write_failed_can_only_roll_back(
+    sqlite_database: Database,
+) -> None:
+    await make_guests(sqlite_database, 1)
+    statements = dict(_statements(*await _ids(sqlite_database)))
+    unknown_organisation = [{**statements[_ADD_EVENTS][0], "organisation_id": 999}]
+
+    async def carry_on_regardless() -> None:
+        async with sqlite_database.transaction() as session:
+            await prebuilt.run(session, _ADD_ROWS, statements[_ADD_ROWS])
+            await prebuilt.run(session, _ADD_EVENTS, unknown_organisation)
+            await prebuilt.run(session, _SET_RSVPS, statements[_SET_RSVPS])  # never runs
+            with contextlib.suppress(IntegrityError):
+                await prebuilt.run(session, _RECORD_ARRIVALS, statements[_RECORD_ARRIVALS])
+
+    with pytest.raises(OperationalError, match="can only be rolled back"):
+        await carry_on_regardless()
+    async with sqlite_database.reading() as session:
+        guests_rows = "SELECT count(*) FROM audit_log WHERE actor LIKE 'guest:%'"
+        assert await session.scalar(text(guests_rows)) == 0
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 0
+    # The connection is usable again once rolled back.
+    async with sqlite_database.transaction() as session:
+        await prebuilt.run(session, _ADD_EVENTS, statements[_ADD_EVENTS])
+    async with sqlite_database.reading() as session:
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 1
 
 
 async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> None:
