@@ -179,7 +179,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
+        begin = f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}"
+        driver = connection.connection.driver_connection
+        if isinstance(driver, sqlite_driver.FewHopsConnection):
+            # Run with the transaction's first statement, in its trip to the thread.
+            driver.defer(begin)
+        else:
+            connection.exec_driver_sql(begin)
 
 
 def _unicode_lower(value: object) -> object:

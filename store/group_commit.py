@@ -61,9 +61,11 @@ class GroupCommit(Generic[ItemT, ResultT]):
         if self._writer is None or self._writer.done():
             # Started on demand and gone when idle: no task outlives the work.
             self._writer = asyncio.create_task(self._write())
-        # Shielded: a caller that goes away (client disconnected) must not
-        # cancel a future the writer is about to resolve; its write still commits.
-        return await asyncio.shield(future)
+        # A caller that goes away (client disconnected) cancels only its future:
+        # its item stays queued and commits, and the writer skips resolving a
+        # future that is done. (No shield: that is a second future and task
+        # callbacks on every request, for the same outcome.)
+        return await future
 
     async def _write(self) -> None:
         # The writer task was started inside one request, but its batches serve

@@ -69,12 +69,17 @@ class Keyring:
     # values a row, so neither the key ids nor the ciphers are derived per value.
     _ciphers: dict[str, AESGCM] = field(init=False, repr=False, compare=False)
     _current: tuple[str, AESGCM] = field(init=False, repr=False, compare=False)
+    # The HMAC with its key already absorbed: a copy of it per index skips the
+    # key's two padded blocks (about 40 % of a short value's HMAC; webhooks
+    # index every sender).
+    _indexer: hmac.HMAC = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ciphers = {_key_id(key): AESGCM(key) for key in reversed(self.encryption_keys)}
         current_id = _key_id(self.encryption_keys[0])
         object.__setattr__(self, "_ciphers", ciphers)
         object.__setattr__(self, "_current", (current_id, ciphers[current_id]))
+        object.__setattr__(self, "_indexer", hmac.new(self.index_key, digestmod=hashlib.sha256))
 
     @classmethod
     def from_text(cls, encryption_keys: list[str], index_key: str) -> Keyring:
@@ -144,8 +149,9 @@ class Keyring:
         """A keyed hash for equality lookups: the same value of the same kind gives the
         same index; without the key it tells nothing. ``kind`` separates, say, an
         email address from a name that happens to read the same."""
-        message = kind.encode() + b"\0" + normalised_value.encode()
-        return hmac.new(self.index_key, message, hashlib.sha256).hexdigest()
+        indexer = self._indexer.copy()
+        indexer.update(kind.encode() + b"\0" + normalised_value.encode())
+        return indexer.hexdigest()
 
 
 def is_encrypted(stored: str) -> bool:

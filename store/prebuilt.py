@@ -18,10 +18,15 @@ prebuilt statement is compiled by SQLAlchemy once — its SQL and, for each
 parameter, the bind processor of its column type for this dialect (the
 enums' values, UTC timestamps, JSON, sealed text and blind indexes, exactly
 as SQLAlchemy would bind them) — and then run for all its rows in one trip
-to the connection's thread, inside the transaction the session opened.
-Statements this cannot reproduce exactly (Python-side column defaults to
-compute, expanding IN lists) keep SQLAlchemy's own execution, as PostgreSQL
-does throughout.
+to the connection's thread, inside the transaction the session opened; a
+statement without RETURNING not even that: it rides along with the
+transaction's next trip (its next statement or its COMMIT), as the driver's
+``defer`` describes.
+A SELECT without expanding lists (the replying guests' read, whose lists
+are JSON arrays on SQLite) goes the same way, its rows read by its columns'
+result processors. Statements this cannot reproduce exactly (Python-side
+column defaults to compute, expanding IN lists) keep SQLAlchemy's own
+execution, as PostgreSQL does throughout.
 """
 
 from __future__ import annotations
@@ -29,17 +34,17 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable
+from sqlalchemy import Executable, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
-from store.sqlite_driver import FewHopsConnection
+from store.sqlite_driver import FewHopsConnection, deferred_statement
 
 Processor = Callable[[Any], Any]
 
@@ -65,7 +70,7 @@ async def run(
     rows: Sequence[Mapping[str, Any]],
 ) -> list[Sequence[Any]]:
     """Execute ``statement`` for ``rows`` on the session's connection, inside its
-    transaction; the rows its RETURNING gave (none without one)."""
+    transaction; the rows its RETURNING gave (none without one), or a SELECT's rows."""
     connection, driver = await _connection(session)
     if isinstance(statement, PerDialect):
         statement = statement.for_dialect(connection.dialect)
@@ -113,36 +118,41 @@ class _Compiled:
 
     sql: str
     names: tuple[str, ...]  # the positional parameters, in order
-    binders: tuple[Processor | None, ...]
+    # (position, bind processor, whether the column holds timestamps) of each
+    # parameter that has a processor; the others are bound as they are.
+    binders: tuple[tuple[int, Processor, bool], ...]
     readers: tuple[Processor | None, ...] | None  # None: no RETURNING
 
     async def run(
         self, driver: FewHopsConnection, rows: Sequence[Mapping[str, Any]]
     ) -> list[Sequence[Any]]:
-        pairs = tuple(zip(self.names, self.binders, strict=True))
         # A batch's rows share their timestamp: bound once (4–5 µs each time).
-        times: dict[datetime, Any] = {}
-
-        def bind(value: Any, binder: Processor) -> Any:
-            if isinstance(value, datetime):
-                if value not in times:
-                    times[value] = binder(value)
-                return times[value]
-            return binder(value)
-
-        bound = [
-            tuple(
-                [row[name] if binder is None else bind(row[name], binder) for name, binder in pairs]
-            )
-            for row in rows
-        ]
+        times: dict[Any, Any] = {}
+        bound: list[tuple[Any, ...]] = []
+        names, binders = self.names, self.binders
+        for row in rows:
+            values = [row[name] for name in names]
+            for position, binder, timestamp in binders:
+                value = values[position]
+                if timestamp:  # by column too: two columns' types may bind it differently
+                    done = times.get((position, value))
+                    if done is None:
+                        done = times[(position, value)] = binder(value)
+                    values[position] = done
+                else:
+                    values[position] = binder(value)
+            bound.append(tuple(values))
+        if self.readers is None:
+            # Nothing to hand back: run at the start of the transaction's next trip
+            # (its next statement or its COMMIT), not a trip of its own.
+            driver.defer(self.sql, bound)
+            return []
         try:
-            returned = await driver.run_rows(self.sql, bound, returning=self.readers is not None)
+            returned = await driver.run_rows(self.sql, bound, returning=True)
         except sqlite3.Error as error:
             # As SQLAlchemy raises it: callers catch IntegrityError and the like.
-            raise DBAPIError.instance(self.sql, bound, error, sqlite3.Error) from error
-        if not self.readers:
-            return returned
+            sql, parameters = deferred_statement(error) or (self.sql, bound)
+            raise DBAPIError.instance(sql, parameters, error, sqlite3.Error) from error
         # One value a returned column: as many as the readers.
         pairs_returned = [zip(row, self.readers, strict=True) for row in returned]
         return [
@@ -165,7 +175,7 @@ def _compiled(statement: Executable, dialect: Dialect, keys: Any) -> _Compiled |
 
 
 def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compiled | None:
-    if not isinstance(statement, UpdateBase) or dialect.paramstyle != "qmark":
+    if not isinstance(statement, UpdateBase | Select) or dialect.paramstyle != "qmark":
         return None
     compiled = statement.compile(dialect=dialect, column_keys=keys)
     assert isinstance(compiled, SQLCompiler)
@@ -177,14 +187,28 @@ def _compile(statement: Executable, dialect: Dialect, keys: list[str]) -> _Compi
         or any(name not in keys for name in compiled.positiontup)
     ):
         return None
-    binders = tuple(
-        compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        for name in compiled.positiontup
-    )
+    binders = []
+    for position, name in enumerate(compiled.positiontup):
+        type_ = compiled.binds[name].type
+        binder = type_.dialect_impl(dialect).bind_processor(dialect)
+        if binder is not None:
+            binders.append((position, binder, _holds_timestamps(type_)))
     readers = None
-    if compiled.effective_returning:
+    if isinstance(statement, Select):
+        # A read: its columns' types read its rows, as SQLAlchemy's result would.
+        readers = tuple(
+            entry.type.dialect_impl(dialect).result_processor(dialect, None)
+            for entry in compiled._result_columns
+        )
+    elif compiled.effective_returning:
         readers = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in compiled.effective_returning
         )
-    return _Compiled(compiled.string, tuple(compiled.positiontup), binders, readers)
+    return _Compiled(compiled.string, tuple(compiled.positiontup), tuple(binders), readers)
+
+
+def _holds_timestamps(type_: TypeEngine[Any]) -> bool:
+    while isinstance(type_, TypeDecorator):  # UtcDateTime: a DateTime underneath
+        type_ = type_.impl_instance
+    return isinstance(type_, DateTime)

@@ -14,11 +14,19 @@ costs nothing.
 Results are the same as aiosqlite's own cursor's; only the number of trips
 changes. A "server-side" cursor is buffered too (nothing here streams rows).
 
-Two more trips are saved: ``run_rows`` runs one statement for many rows and
+More trips are saved: ``run_rows`` runs one statement for many rows and
 returns what each RETURNING gave (``store/prebuilt.py`` uses it for the hot
-paths' inserts), and a rollback when no transaction is open — the pool's reset
+paths' inserts); a rollback when no transaction is open — the pool's reset
 of every connection handed back after a COMMIT — costs nothing, as in SQLite
-it does nothing.
+it does nothing; and what returns nothing — the BEGIN, and writes whose
+caller needs no answer (audit rows, events) — is ``defer``-red: it runs at
+the start of the connection's next trip, before that trip's own work, so the
+order of statements is unchanged and a transaction that commits does so in
+the trip of its last statement or of its COMMIT. A deferred write that fails
+raises from that later trip (the error names its statement) and leaves the
+transaction able only to roll back (its COMMIT is refused: writes deferred
+after the failing one never ran); a rollback drops what was deferred and
+never ran.
 """
 
 from __future__ import annotations
@@ -26,12 +34,45 @@ from __future__ import annotations
 import sqlite3
 from collections import deque
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import aiosqlite
 
 # description, rows, rowcount, lastrowid
 _Outcome = tuple[Any, list[Any], int, int | None]
+# A statement to run at the start of the next trip: parameters for each row, or
+# None to run it once without any.
+_Deferred = tuple[str, Sequence[Sequence[Any]] | None]
+# On an error raised by a deferred statement: that statement and its parameters
+# (``deferred_statement``), for errors that name what failed.
+_STATEMENT = "guestcomms_deferred_statement"
+
+
+def _after_deferred(
+    connection: sqlite3.Connection, deferred: Sequence[_Deferred], then: Callable[[], Any]
+) -> Any:
+    """On the connection's thread: what was deferred, in order, then this trip's own work."""
+    for sql, rows in deferred:
+        if rows is not None and not connection.in_transaction:
+            # As ``_run_rows``: rows are never written outside the caller's transaction.
+            raise sqlite3.ProgrammingError("deferred writes need an open transaction")
+        try:
+            if rows is None:
+                connection.execute(sql)
+            else:
+                connection.executemany(sql, rows)
+        except sqlite3.Error as error:
+            setattr(error, _STATEMENT, (sql, rows))
+            error.add_note(f"raised by a deferred statement: {sql}")
+            raise
+    return then()
+
+
+def deferred_statement(error: BaseException) -> tuple[str, Any] | None:
+    """The deferred statement (SQL, parameters) that raised ``error``; None if another did."""
+    statement: tuple[str, Any] | None = getattr(error, _STATEMENT, None)
+    return statement
 
 
 def _run(connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool) -> _Outcome:
@@ -125,22 +166,59 @@ class FewHopsConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip to its thread a statement."""
 
     # Whether a transaction is known to be closed (after COMMIT or ROLLBACK, until
-    # the next trip of any kind, which may open one).
+    # the next trip of any kind, which may open one; what is deferred has not run).
     _closed_transaction = False
+    _deferred: list[_Deferred] | None = None
+    # Whether a deferred write failed in the open transaction: those deferred after
+    # it never ran, so the transaction may roll back but never commit.
+    _broken_transaction = False
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
+    def defer(self, sql: str, rows: Sequence[Sequence[Any]] | None = None) -> None:
+        """Run ``sql`` — for each of ``rows``, or once without parameters — at the start
+        of this connection's next trip (see the module's docstring)."""
+        if self._deferred is None:
+            self._deferred = []
+        self._deferred.append((sql, rows))
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self._closed_transaction = False
+        deferred = self._deferred
+        if deferred:
+            self._deferred = None
+            then = partial(fn, *args, **kwargs)
+            try:
+                return await super()._execute(  # type: ignore[no-untyped-call]
+                    _after_deferred, self._conn, deferred, then
+                )
+            except sqlite3.Error as error:
+                if deferred_statement(error) is not None:
+                    self._broken_transaction = True
+                raise
         return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     async def commit(self) -> None:
+        if self._broken_transaction:
+            # A caller that caught the deferred write's error and carried on would
+            # otherwise commit without the writes deferred after it.
+            raise sqlite3.OperationalError(
+                "a deferred write failed in this transaction: it can only be rolled back"
+            )
         await super().commit()
         self._closed_transaction = True
 
+    async def close(self) -> None:
+        self._deferred = None  # an uncommitted transaction ends with the connection
+        self._broken_transaction = False
+        await super().close()
+
     async def rollback(self) -> None:
-        if self._closed_transaction:  # nothing to roll back: no trip
+        # What was deferred belongs to the transaction rolled back: it never runs.
+        self._deferred = None
+        self._broken_transaction = False
+        if self._closed_transaction:  # nothing reached SQLite since: no trip
             return
         await super().rollback()
         self._closed_transaction = True

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 from store.keyring import Keyring, KeyringError, is_encrypted, new_key
@@ -42,6 +45,17 @@ def test_indexes_depend_on_the_key_and_the_kind() -> None:
     assert Keyring.from_text([new_key()], new_key()).index("email", "ana@example.com") != (
         one.index("email", "ana@example.com")
     )
+
+
+def test_an_index_is_the_keyed_sha256_of_kind_and_value_as_stored_before() -> None:
+    # Indexes are on disk (unique constraints, the ledger): their form never changes.
+    keyring = Keyring.from_text([new_key()], new_key())
+    for kind, value in (("phone", "+12015550123"), ("email", "ana@example.com"), ("name", "é")):
+        expected = hmac.new(
+            keyring.index_key, kind.encode() + b"\0" + value.encode(), hashlib.sha256
+        ).hexdigest()
+        assert keyring.index(kind, value) == expected
+        assert keyring.index(kind, value) == expected  # the prepared key is not consumed
 
 
 @pytest.mark.parametrize(

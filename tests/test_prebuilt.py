@@ -5,6 +5,7 @@ same errors, and never write outside the session's transaction."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -13,14 +14,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from store import prebuilt
 from store.audit import _ADD_ROWS
 from store.database import Database
 from store.enums import Channel, InboundClass, RsvpStatus, SuppressionReason
 from store.models.base import utcnow
-from store.repositories.inbound import _ADD_EVENTS, _RECORD_ARRIVALS, _SET_RSVPS
+from store.repositories.inbound import _ADD_EVENTS, _RECORD_ARRIVALS, _REPLIERS, _SET_RSVPS
 from store.repositories.suppressions import _SUPPRESS
 from store.sqlite_driver import FewHopsConnection, connect
 from tests.conftest import open_database, sqlite_url
@@ -168,6 +169,42 @@ async def test_the_fast_path_stores_and_returns_what_sqlalchemy_does(
     assert all(stored[table] != before[table] for table in QUERIES)
 
 
+async def test_the_repliers_read_gives_what_sqlalchemy_reads(
+    twins: tuple[Database, Database],
+) -> None:
+    fast, _ = twins
+    async with fast.reading() as session:
+        found = (
+            await session.execute(
+                text(
+                    "SELECT w.organisation_id, g.phone_index FROM guests g "
+                    "JOIN weddings w ON w.id = g.wedding_id WHERE g.phone_index IS NOT NULL"
+                )
+            )
+        ).all()
+    assert len(found) == 2
+    rows = [
+        {
+            "channel": Channel.SMS,
+            "organisations": sorted({organisation for organisation, _ in found}),
+            "indexes": [index for _, index in found],
+            "addresses": ["+12015550123"],
+        }
+    ]
+    statement = _REPLIERS[Channel.SMS]
+    async with fast.transaction() as session:
+        read_fast = await prebuilt.run(session, statement, rows)
+        connection = await session.connection()
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert isinstance(driver, FewHopsConnection)
+        trips = Trips(driver)
+        await prebuilt.run(session, statement, rows)
+        assert trips.count == 1  # one trip, not through SQLAlchemy's execution
+    read_slow = await _through_sqlalchemy(fast, statement, rows)
+    assert len(read_fast) == 2
+    assert sorted(map(tuple, read_fast)) == sorted(map(tuple, read_slow))
+
+
 async def test_the_hot_statements_take_the_fast_path(sqlite_database: Database) -> None:
     await make_guests(sqlite_database, 1)
     statements = _statements(*await _ids(sqlite_database))
@@ -187,9 +224,11 @@ async def test_the_hot_statements_take_the_fast_path(sqlite_database: Database) 
                 await prebuilt.run(session, statement, rows)
         finally:
             event.remove(sqlite_database.engine.sync_engine, "before_cursor_execute", note)
-    # One trip a statement, however many rows, then the COMMIT; none through
-    # SQLAlchemy's execution.
-    assert trips.count == len(statements) + 1
+    # One trip a statement with RETURNING, however many rows; those without ride
+    # along with the COMMIT's trip; none through SQLAlchemy's execution.
+    returning = [s for s, _ in statements if s in (_RECORD_ARRIVALS, _SUPPRESS)]
+    assert len(returning) == 2
+    assert trips.count == len(returning) + 1
     assert executed == []
 
 
@@ -208,6 +247,55 @@ async def test_errors_are_sqlalchemys_and_roll_the_transaction_back(
         assert await session.scalar(text("SELECT count(*) FROM events")) == 0
 
 
+async def test_a_deferred_write_that_fails_raises_from_the_next_statement_naming_itself(
+    sqlite_database: Database,
+) -> None:
+    await make_guests(sqlite_database, 1)
+    statements = dict(_statements(*await _ids(sqlite_database)))
+    unknown_organisation = [{**statements[_ADD_EVENTS][0], "organisation_id": 999}]
+
+    async def event_then_arrivals() -> None:
+        async with sqlite_database.transaction() as session:
+            # No RETURNING: deferred to the next trip, which is the arrivals' INSERT.
+            assert await prebuilt.run(session, _ADD_EVENTS, unknown_organisation) == []
+            await prebuilt.run(session, _RECORD_ARRIVALS, statements[_RECORD_ARRIVALS])
+
+    with pytest.raises(IntegrityError, match="FOREIGN KEY") as raised:
+        await event_then_arrivals()
+    assert str(raised.value.statement).startswith("INSERT INTO events")
+    async with sqlite_database.reading() as session:
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 0
+        assert await session.scalar(text("SELECT count(*) FROM inbound_messages")) == 0
+
+
+async def test_a_transaction_whose_deferred_write_failed_can_only_roll_back(
+    sqlite_database: Database,
+) -> None:
+    await make_guests(sqlite_database, 1)
+    statements = dict(_statements(*await _ids(sqlite_database)))
+    unknown_organisation = [{**statements[_ADD_EVENTS][0], "organisation_id": 999}]
+
+    async def carry_on_regardless() -> None:
+        async with sqlite_database.transaction() as session:
+            await prebuilt.run(session, _ADD_ROWS, statements[_ADD_ROWS])
+            await prebuilt.run(session, _ADD_EVENTS, unknown_organisation)
+            await prebuilt.run(session, _SET_RSVPS, statements[_SET_RSVPS])  # never runs
+            with contextlib.suppress(IntegrityError):
+                await prebuilt.run(session, _RECORD_ARRIVALS, statements[_RECORD_ARRIVALS])
+
+    with pytest.raises(OperationalError, match="can only be rolled back"):
+        await carry_on_regardless()
+    async with sqlite_database.reading() as session:
+        guests_rows = "SELECT count(*) FROM audit_log WHERE actor LIKE 'guest:%'"
+        assert await session.scalar(text(guests_rows)) == 0
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 0
+    # The connection is usable again once rolled back.
+    async with sqlite_database.transaction() as session:
+        await prebuilt.run(session, _ADD_EVENTS, statements[_ADD_EVENTS])
+    async with sqlite_database.reading() as session:
+        assert await session.scalar(text("SELECT count(*) FROM events")) == 1
+
+
 async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> None:
     driver = connect(str(tmp_path / "bare.db"), isolation_level=None)
     await driver
@@ -215,6 +303,9 @@ async def test_rows_are_never_written_outside_a_transaction(tmp_path: Path) -> N
         await driver.execute("CREATE TABLE notes (word TEXT)")
         with pytest.raises(sqlite3.ProgrammingError, match="open transaction"):
             await driver.run_rows("INSERT INTO notes VALUES (?)", [("a",)], returning=False)
+        driver.defer("INSERT INTO notes VALUES (?)", [("b",)])
+        with pytest.raises(sqlite3.ProgrammingError, match="open transaction"):
+            await driver.execute("SELECT 1")
         async with driver.execute("SELECT count(*) FROM notes") as cursor:
             assert await cursor.fetchone() == (0,)
     finally:
@@ -235,11 +326,21 @@ async def test_a_connection_handed_back_after_commit_is_not_rolled_back_again(
     assert trips.count == 2
     with pytest.raises(ValueError, match="refused"):
         await _refused_transaction(sqlite_database)
-    # A transaction that did not commit is rolled back, as ever: BEGIN, DELETE, ROLLBACK.
-    assert trips.count == 5
+    # A transaction that did not commit is rolled back, as ever: BEGIN and DELETE
+    # (the BEGIN rides along with the first statement), then ROLLBACK.
+    assert trips.count == 4
+    # One that ran nothing never reached SQLite: its BEGIN is dropped with it.
+    with pytest.raises(ValueError, match="refused"):
+        await _refused_transaction(sqlite_database, statement=None)
+    assert trips.count == 4
 
 
-async def _refused_transaction(database: Database) -> None:
+async def _refused_transaction(
+    database: Database, statement: str | None = "DELETE FROM events"
+) -> None:
     async with database.transaction() as session:
-        await session.execute(text("DELETE FROM events"))
+        if statement is None:
+            await session.connection()  # begun, nothing run
+        else:
+            await session.execute(text(statement))
         raise ValueError("refused")

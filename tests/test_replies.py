@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.replies import hinges_on_opt_out, read_reply
+from handlers.replies import MOST_REMEMBERED, hinges_on_opt_out, read_reply
 from store.enums import InboundClass as K
 from store.enums import RsvpStatus
 
@@ -131,3 +131,19 @@ def test_the_ledger_is_looked_up_exactly_for_texts_it_changes(opt_out_type: str 
         on_ledger = read_reply(text, opted_out=True, opt_out_type=opt_out_type)
         off_ledger = read_reply(text, opted_out=False, opt_out_type=opt_out_type)
         assert hinges_on_opt_out(text, opt_out_type=opt_out_type) == (on_ledger != off_ledger), text
+
+
+@pytest.mark.parametrize("opted_out", [False, True])
+@pytest.mark.parametrize("opt_out_type", [None, "STOP", "START"])
+def test_a_remembered_reading_is_the_reading(opted_out: bool, opt_out_type: str | None) -> None:
+    # Short texts' readings are remembered; read again, or after other texts, or
+    # long enough not to be remembered, a text reads the same.
+    texts = OPT_OUTS + LIKELY_OPT_OUTS + CHATTER + OPT_INS + HELPS + [t for t, _ in YES] + NO
+    for text in [*texts, *MAYBE]:
+        first = read_reply(text, opted_out=opted_out, opt_out_type=opt_out_type)
+        read_reply("something else entirely", opted_out=not opted_out)
+        again = read_reply(text, opted_out=opted_out, opt_out_type=opt_out_type)
+        padded = read_reply(
+            text + " " * MOST_REMEMBERED, opted_out=opted_out, opt_out_type=opt_out_type
+        )
+        assert first == again == padded, text

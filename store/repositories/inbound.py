@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Executable, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -161,21 +162,24 @@ async def repliers(
     keyring = keyring_of(session)
     kind = "phone" if channel == Channel.SMS else "email"
     address_of = {keyring.index(kind, address): address for _, address in senders}
-    connection = await session.connection()
-    result = await connection.execute(
+    rows = await prebuilt.run(
+        session,
         _REPLIERS[channel],
-        {
-            "organisations": list({organisation for organisation, _ in senders}),
-            "indexes": list(address_of),
-            "addresses": list(set(address_of.values())),
-        },
+        [
+            {
+                "channel": channel,
+                "organisations": list({organisation for organisation, _ in senders}),
+                "indexes": list(address_of),
+                "addresses": list(set(address_of.values())),
+            }
+        ],
     )
-    rows = list(result.all())
     today = date.today()
     # Weddings still to come, the nearest first; past ones after; then the
     # latest messaged first (stable: a second sort keeps the first's order for ties).
-    rows.sort(key=lambda r: (r.wedding_date < today, r.wedding_date, r.id))
-    rows.sort(key=lambda r: (r.last_messaged is not None, r.last_messaged or _NEVER), reverse=True)
+    # (Columns by position: id 0, wedding date 6, last messaged 8.)
+    rows.sort(key=lambda r: (r[6] < today, r[6], r[0]))
+    rows.sort(key=lambda r: (r[8] is not None, r[8] or _NEVER), reverse=True)
     chosen: dict[tuple[int, str], Replier] = {}
     wanted = set(senders)
     for guest_id, wedding_id, status, size, index, organisation_id, _, couple, _ in rows:
@@ -185,9 +189,19 @@ async def repliers(
     return chosen
 
 
-def _repliers(channel: Channel) -> Executable:
-    """The candidates of ``repliers``, built once per channel: the IN lists are bound
-    as parameters, so no statement is assembled (and no cache key computed) per batch."""
+def _repliers(channel: Channel, dialect: str) -> Executable:
+    """The candidates of ``repliers``, built once per channel and dialect: the lists are
+    bound as parameters, so no statement is assembled (and no cache key computed) per
+    batch. PostgreSQL gets them as IN lists SQLAlchemy expands; SQLite as one JSON
+    array each, read by ``json_each`` — a statement without expanding lists, which
+    ``prebuilt`` runs in one trip without SQLAlchemy's execution layer."""
+
+    def among(column: Any, name: str) -> Any:
+        if dialect != "sqlite":
+            return column.in_(bindparam(name, expanding=True))
+        listed = func.json_each(bindparam(name, type_=JSON)).table_valued("value")
+        return column.in_(select(listed.c.value))
+
     # Addresses are encrypted: guests are found by their blind index (computed by
     # the caller; the column type keeps a value that is already an index), and
     # what we last sent them is compared with the senders' addresses, which are
@@ -199,8 +213,8 @@ def _repliers(channel: Channel) -> Executable:
         select(func.max(deliveries.c.sent_at))
         .where(
             deliveries.c.guest_id == guests.c.id,
-            deliveries.c.channel == channel,
-            deliveries.c.address.in_(bindparam("addresses", expanding=True)),
+            deliveries.c.channel == bindparam("channel", type_=deliveries.c.channel.type),
+            among(deliveries.c.address, "addresses"),
         )
         .scalar_subquery()
         .label("last_messaged")
@@ -220,13 +234,15 @@ def _repliers(channel: Channel) -> Executable:
         )
         .join(weddings, weddings.c.id == guests.c.wedding_id)
         .where(
-            weddings.c.organisation_id.in_(bindparam("organisations", expanding=True)),
-            index_column.in_(bindparam("indexes", expanding=True)),
+            among(weddings.c.organisation_id, "organisations"),
+            among(index_column, "indexes"),
         )
     )
 
 
-_REPLIERS = {channel: _repliers(channel) for channel in Channel}
+_REPLIERS = {
+    channel: prebuilt.PerDialect(functools.partial(_repliers, channel)) for channel in Channel
+}
 
 
 @dataclass(frozen=True, slots=True)
