@@ -526,7 +526,7 @@ async def _send_email(
     composed: list[tuple[Claimed, GuestFacts]] = []
     for item, guest in items:
         try:
-            message = composer.email_message(
+            parts = composer.email_parts(
                 guest,
                 campaign_id=batch.campaign.id,
                 tokens=runtime.tokens,
@@ -544,7 +544,7 @@ async def _send_email(
                 )
             )
             continue
-        emails.append(OutgoingEmail(message, idempotency_key=f"delivery-{item.id}"))
+        emails.append(OutgoingEmail(parts, idempotency_key=f"delivery-{item.id}"))
         composed.append((item, guest))
     items = composed
     settings = runtime.settings
