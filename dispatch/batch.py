@@ -47,6 +47,7 @@ from dispatch.providers.base import (
 )
 from dispatch.recipients import NO_SMS_CONSENT
 from dispatch.runtime import BatchRef, Runtime
+from dispatch.shared_settle import shared_settle
 from store.audit import SYSTEM
 from store.enums import CampaignState, Channel, DeliveryStatus
 from store.models import Campaign, Event, Guest, Organisation, Wedding
@@ -117,9 +118,11 @@ class _Batch:
         uncertain, self.uncertain = self.uncertain, []
         if feedback is None and not uncertain and not any(o.status in _HELD for o in outcomes):
             # Only final outcomes (each email as SMTP takes it): one guarded
-            # UPDATE, atomic per row, needs no transaction around it.
-            async with self.runtime.database.one_statement() as session:
-                await DeliveryRepository(session).settle(self.owner, outcomes, self.runtime.clock())
+            # UPDATE, atomic per row, needs no transaction around it, and goes
+            # with those of this process's other batches (dispatch/shared_settle.py).
+            await shared_settle(self.runtime.database).settle(
+                self.owner, outcomes, self.runtime.clock()
+            )
             return
         async with self.runtime.database.transaction() as session:
             deliveries = DeliveryRepository(session)
