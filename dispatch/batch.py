@@ -447,7 +447,7 @@ async def _send_sms(
     provider = runtime.sms
     name = runtime.provider_name(Channel.SMS)
     # Real time: the pacer is shared with other processes.
-    turns = Turns(runtime.pacer, provider.sender, runtime.settings.sms_pace)
+    turns = Turns(runtime.pacer, provider.sender, runtime.settings.sms_pace, len(items))
 
     async def send_one(item: Claimed, guest: GuestFacts) -> None:
         async def clear() -> datetime | None:
