@@ -34,7 +34,7 @@ from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.compose.tracking_links import Tracking
 from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
-from dispatch.ledger_checks import LedgerChecks
+from dispatch.ledger_checks import LedgerChecks, ledger_checks
 from dispatch.limits import Grant
 from dispatch.metric_tally import MetricTally
 from dispatch.pacing import Turns
@@ -156,7 +156,7 @@ class _Batch:
         """The ledger's answer right before sending, not the one from the claim: the
         suppressed outcome, or the moment the check that cleared the text began."""
         if self._ledger is None:
-            self._ledger = LedgerChecks(
+            self._ledger = ledger_checks(
                 self.runtime.database, self.organisation.id, self.runtime.clock
             )
         answer = await self._ledger.check(item.channel, item.address)
