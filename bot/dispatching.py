@@ -145,23 +145,6 @@ class ClosesRuntime(dramatiq.Middleware):
             await self.built.pop().close()
 
 
-class FetchesWhatItRuns(dramatiq.Middleware):
-    """A worker process takes from the queue only as many batches as it has threads,
-    and looks for the next within 100 ms of a thread coming free.
-
-    Dramatiq's default holds twice as many messages as threads. A batch sends
-    for seconds, so at a campaign's end one process could still hold up to
-    ``threads`` batches it had not begun while the others had nothing left to
-    do: the campaign's tail. Without that reserve the consumer must look again
-    soon when a batch ends; by default it backs off to a second while the
-    process is full.
-    """
-
-    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        worker.queue_prefetch = worker.worker_threads
-        worker.worker_timeout = min(worker.worker_timeout, 100)
-
-
 def wire(
     settings: Settings,
     namespace: str | None = None,
@@ -176,7 +159,6 @@ def wire(
 
     closing = threading.Event()
     broker.add_middleware(ClosesRuntime(built, closing))
-    broker.add_middleware(FetchesWhatItRuns())
 
     async def runtime() -> Runtime:
         # Built on first use, inside the AsyncIO middleware's event loop.
