@@ -83,8 +83,8 @@ Outcome = Accepted | ProviderError
 
 class OutgoingEmail:
     """One email to send: a ``Message``, or the parts it is built from when first asked
-    for. From parts, SMTP sends bytes written straight from them (``wire``), a fifth
-    of a campaign worker's CPU less than building and flattening the ``Message``."""
+    for. From parts, SMTP sends bytes written straight from them (``wire``): a sixth
+    of a campaign worker's CPU went into building and flattening the ``Message``."""
 
     __slots__ = ("_message", "_parts", "idempotency_key")
 
