@@ -85,6 +85,7 @@ class CampaignRun:
     emails: int
     statuses: dict[str, int]
     memory_growth_mb: dict[int, float]
+    worker_cpu: float  # seconds of CPU the worker processes used from approval to end
     acks: Acks
 
     @property
@@ -164,6 +165,7 @@ async def run_campaign(
             await fakes.reset()
             slack = SlackCommands(deployment.web_url, fakes.slack_url, session)
             memory_before = deployment.worker_rss_mb()
+            cpu_before = deployment.worker_cpu_seconds()
             running = True
             started = time.perf_counter()
             status, _ = await slack.send(f"campaign approve {campaign}", user="U_APPROVER")
@@ -178,6 +180,7 @@ async def run_campaign(
                 seconds = time.perf_counter() - started
                 running = False
                 memory_after = deployment.worker_rss_mb()
+                worker_cpu = deployment.worker_cpu_seconds() - cpu_before
                 acks = await load
             finally:
                 load.cancel()
@@ -195,6 +198,7 @@ async def run_campaign(
         memory_growth_mb={
             pid: memory_after.get(pid, 0.0) - before for pid, before in memory_before.items()
         },
+        worker_cpu=worker_cpu,
         acks=acks,
     )
 
@@ -316,6 +320,9 @@ def report(clean: CampaignRun, loaded: CampaignRun | None, base: Baselines) -> l
         "    worker memory growth: "
         + ", ".join(f"{growth:.1f} MB" for growth in clean.memory_growth_mb.values())
         + f" (target < {MEMORY_TARGET_MB:g} MB)",
+        f"    worker CPU: {clean.worker_cpu:.1f} s, "
+        f"{clean.worker_cpu * 1000 / clean.recipients:.2f} ms a recipient "
+        "(steadier than the rate on a loaded machine)",
     ]
     if loaded is not None:
         acks = loaded.acks

@@ -24,7 +24,15 @@ from pathlib import Path
 from bench.backends import guestcomms_env
 from bench.children import Children, guestcomms, python
 from bench.fakes import Fakes
-from bench.processes import BenchFailed, child_pids, free_ports, rss_mb, serving, tail
+from bench.processes import (
+    BenchFailed,
+    child_pids,
+    cpu_seconds,
+    free_ports,
+    rss_mb,
+    serving,
+    tail,
+)
 from tests.fakes.slack import BOT_TOKEN
 
 SLACK_SIGNING_SECRET = "bench-slack-signing-secret"  # noqa: S105 (the fakes' only)
@@ -75,6 +83,9 @@ class Deployment:
 
     def worker_rss_mb(self) -> dict[int, float]:
         return {pid: rss_mb(pid) for pid in self.worker_pids}
+
+    def worker_cpu_seconds(self) -> float:
+        return sum(cpu_seconds(pid) for pid in self.worker_pids)
 
 
 @contextlib.asynccontextmanager

@@ -34,7 +34,7 @@ from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.compose.tracking_links import Tracking
 from dispatch.errors import TemplateRefused
 from dispatch.feedback import learn_from_failure
-from dispatch.ledger_checks import LedgerChecks
+from dispatch.ledger_checks import LedgerChecks, ledger_checks
 from dispatch.limits import Grant
 from dispatch.metric_tally import MetricTally
 from dispatch.pacing import Turns
@@ -47,6 +47,7 @@ from dispatch.providers.base import (
 )
 from dispatch.recipients import NO_SMS_CONSENT
 from dispatch.runtime import BatchRef, Runtime
+from dispatch.shared_settle import shared_settle
 from store.audit import SYSTEM
 from store.enums import CampaignState, Channel, DeliveryStatus
 from store.models import Campaign, Event, Guest, Organisation, Wedding
@@ -117,9 +118,11 @@ class _Batch:
         uncertain, self.uncertain = self.uncertain, []
         if feedback is None and not uncertain and not any(o.status in _HELD for o in outcomes):
             # Only final outcomes (each email as SMTP takes it): one guarded
-            # UPDATE, atomic per row, needs no transaction around it.
-            async with self.runtime.database.one_statement() as session:
-                await DeliveryRepository(session).settle(self.owner, outcomes, self.runtime.clock())
+            # UPDATE, atomic per row, needs no transaction around it, and goes
+            # with those of this process's other batches (dispatch/shared_settle.py).
+            await shared_settle(self.runtime.database).settle(
+                self.owner, outcomes, self.runtime.clock()
+            )
             return
         async with self.runtime.database.transaction() as session:
             deliveries = DeliveryRepository(session)
@@ -153,7 +156,7 @@ class _Batch:
         """The ledger's answer right before sending, not the one from the claim: the
         suppressed outcome, or the moment the check that cleared the text began."""
         if self._ledger is None:
-            self._ledger = LedgerChecks(
+            self._ledger = ledger_checks(
                 self.runtime.database, self.organisation.id, self.runtime.clock
             )
         answer = await self._ledger.check(item.channel, item.address)
@@ -444,7 +447,7 @@ async def _send_sms(
     provider = runtime.sms
     name = runtime.provider_name(Channel.SMS)
     # Real time: the pacer is shared with other processes.
-    turns = Turns(runtime.pacer, provider.sender, runtime.settings.sms_pace)
+    turns = Turns(runtime.pacer, provider.sender, runtime.settings.sms_pace, len(items))
 
     async def send_one(item: Claimed, guest: GuestFacts) -> None:
         async def clear() -> datetime | None:
@@ -526,7 +529,7 @@ async def _send_email(
     composed: list[tuple[Claimed, GuestFacts]] = []
     for item, guest in items:
         try:
-            message = composer.email_message(
+            parts = composer.email_parts(
                 guest,
                 campaign_id=batch.campaign.id,
                 tokens=runtime.tokens,
@@ -544,7 +547,7 @@ async def _send_email(
                 )
             )
             continue
-        emails.append(OutgoingEmail(message, idempotency_key=f"delivery-{item.id}"))
+        emails.append(OutgoingEmail(parts, idempotency_key=f"delivery-{item.id}"))
         composed.append((item, guest))
     items = composed
     settings = runtime.settings

@@ -7,6 +7,10 @@ running wait for the next one, which asks for all of them at once — and
 starts after each of them asked, so every answer is as fresh as a query of
 its own would have been.
 
+The checks are shared by the batches of a worker process (``ledger_checks``):
+several batches send at once on its event loop, and their texts' checks go
+in the same queries.
+
 Each answer says when the query that gave it began: a message sent on that
 answer was cleared at that moment (``Delivery.cleared_at``), before any
 opt-out committed later.
@@ -15,6 +19,7 @@ opt-out committed later.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -94,3 +99,20 @@ def _answer(
                 answer.set_exception(error)
             else:
                 answer.cancel()
+
+
+_SHARED: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, weakref.WeakKeyDictionary[Database, dict[int, LedgerChecks]]
+] = weakref.WeakKeyDictionary()
+
+
+def ledger_checks(
+    database: Database, organisation_id: int, clock: Callable[[], datetime]
+) -> LedgerChecks:
+    """The running event loop's checks of ``organisation_id``'s ledger (made on first use)."""
+    per_database = _SHARED.setdefault(asyncio.get_running_loop(), weakref.WeakKeyDictionary())
+    per_organisation = per_database.setdefault(database, {})
+    checks = per_organisation.get(organisation_id)
+    if checks is None:
+        checks = per_organisation[organisation_id] = LedgerChecks(database, organisation_id, clock)
+    return checks

@@ -83,7 +83,9 @@ class MetricTally:
         if not additions:
             return
         try:
-            async with database.transaction() as session:
+            # One statement (store/repositories/metric_rows.py): autocommit on PostgreSQL,
+            # so the counters' rows are locked only while it runs.
+            async with database.one_statement() as session:
                 await add_to_buckets(session, additions)
         except Exception:
             log.exception("could not record metrics", metrics=len(additions))

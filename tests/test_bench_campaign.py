@@ -87,6 +87,7 @@ def test_a_run_cut_off_at_its_limit_says_so_and_counts_what_was_final() -> None:
         emails=30,
         statuses={"pending": 130, "sending": 10, "sent": 60},
         memory_growth_mb={},
+        worker_cpu=0.0,
         acks=Acks(),
     )
     assert run.final == 60

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 
-from dispatch.ledger_checks import LedgerChecks
+from dispatch.ledger_checks import LedgerChecks, ledger_checks
 from store.database import Database
 from store.enums import Channel, SuppressionReason
 from store.models.base import utcnow
@@ -55,3 +55,11 @@ async def test_concurrent_checks_share_queries_and_each_gets_its_answer(
     email = await checks.check(Channel.EMAIL, stopped[0])
     assert email.reason is None
     assert before <= email.asked_at <= utcnow()
+
+
+async def test_a_worker_processs_batches_share_their_organisations_checks(
+    database: Database,
+) -> None:
+    first, second = ledger_checks(database, 1, utcnow), ledger_checks(database, 1, utcnow)
+    assert first is second
+    assert ledger_checks(database, 2, utcnow) is not first

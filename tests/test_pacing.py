@@ -115,6 +115,71 @@ async def test_workers_share_one_schedule_and_one_record_of_sends(
     assert 0 < wait <= slow.span
 
 
+async def test_a_gate_that_lets_a_text_go_can_take_the_next_slot_in_the_same_call(
+    pacers: tuple[Pacer, Pacer],
+) -> None:
+    one, other = pacers
+    pace = Pace(4, 0.0)
+    start = float(int(time.time()) + 100)
+    assert await one.gate_then_reserve("+12015550002", pace, start, start + 60) == (0, start)
+    assert await other.reserve("+12015550002", pace, start, start + 60) == start + 0.25
+    # Past the deadline: the gate still lets the text go; no slot is taken.
+    assert await other.gate_then_reserve("+12015550002", pace, start, start) == (0, None)
+    assert await one.reserve("+12015550002", pace, start, start + 60) == start + 0.5
+    # A gate that holds the text takes nothing either.
+    slow = Pace(0.1, 0.02)
+    assert await one.gate("+12015550003", slow) == 0
+    wait, slot = await other.gate_then_reserve("+12015550003", slow, start, start + 60)
+    assert 0 < wait <= slow.span
+    assert slot is None
+    assert await one.reserve("+12015550003", slow, start, start + 60) == start
+
+
+class Recording(MemoryPacer):
+    """A pacer that notes each call, in order, with the checks the turns ask."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    async def reserve(
+        self, sender: str, pace: Pace, earliest: float, deadline: float
+    ) -> float | None:
+        self.calls.append("reserve")
+        return await super().reserve(sender, pace, earliest, deadline)
+
+    async def gate(self, sender: str, pace: Pace) -> float:
+        self.calls.append("gate")
+        return await super().gate(sender, pace)
+
+    async def gate_then_reserve(
+        self, sender: str, pace: Pace, earliest: float, deadline: float
+    ) -> tuple[float, float | None]:
+        self.calls.append("gate+reserve")
+        wait = await MemoryPacer.gate(self, sender, pace)
+        if wait > 0:
+            return wait, None
+        return wait, await MemoryPacer.reserve(self, sender, pace, earliest, deadline)
+
+
+async def test_a_batchs_next_text_has_its_slot_from_the_last_gate_still_before_its_check() -> None:
+    pacer = Recording()
+    turns = Turns(pacer, "+12015550000", Pace(1_000, 0.0), texts=3)
+
+    async def check() -> str:
+        pacer.calls.append("check")
+        return "cleared"
+
+    for _ in range(3):
+        assert await turns.take(time.time() + 60, check) == Turn(True, "cleared")
+    # One call to the pacer a text; the last text's gate reserves nothing more.
+    assert pacer.calls == [
+        *("reserve", "check", "gate+reserve"),
+        *("check", "gate+reserve"),
+        *("check", "gate"),
+    ]
+
+
 async def test_a_turn_asks_the_check_and_gives_its_answer_at_the_moment_to_send() -> None:
     pacer = MemoryPacer()
     pace = Pace(1_000, 0.0)

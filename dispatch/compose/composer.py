@@ -10,9 +10,9 @@ from email.message import Message
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.email_message import (
     EmailContent,
+    EmailParts,
     Envelope,
     Footer,
-    build_email,
     unsubscribe_mailto,
 )
 from dispatch.compose.findings import Finding, Severity
@@ -220,8 +220,30 @@ class Composer:
         to_address: str | None = None,
         tracking: Tracking | None = None,
     ) -> Message:
-        """The complete message for one guest; the same guest and campaign always get the
-        same Message-ID, so a re-send is recognisable as the same message.
+        """The complete message for one guest (``email_parts`` built)."""
+        return self.email_parts(
+            guest,
+            campaign_id=campaign_id,
+            tokens=tokens,
+            public_base_url=public_base_url,
+            sent_at=sent_at,
+            to_address=to_address,
+            tracking=tracking,
+        ).build()
+
+    def email_parts(
+        self,
+        guest: GuestFacts,
+        *,
+        campaign_id: int,
+        tokens: UnsubscribeTokens,
+        public_base_url: str,
+        sent_at: datetime,
+        to_address: str | None = None,
+        tracking: Tracking | None = None,
+    ) -> EmailParts:
+        """What the message for one guest is made of; the same guest and campaign always
+        get the same Message-ID, so a re-send is recognisable as the same message.
 
         ``tracking``: the delivery's open image and click links, when its
         organisation turned tracking on."""
@@ -252,4 +274,4 @@ class Composer:
         content = self.email_content(guest)
         if tracking is not None:
             content = replace(content, html_fragment=add_tracking(content.html_fragment, tracking))
-        return build_email(content, envelope, self.footer(unsubscribe_url))
+        return EmailParts(content, envelope, self.footer(unsubscribe_url))

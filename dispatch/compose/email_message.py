@@ -47,7 +47,7 @@ class Footer:
             f"You are receiving this because you are on the guest list for "
             f"{self.couple_names}'s wedding on {self.wedding_date}.\n"
             f"Sent by {self.organisation_name} on behalf of the couple, "
-            f"{_one_line(self.postal_address)}.\n"
+            f"{one_line(self.postal_address)}.\n"
             f"Unsubscribe from these messages: {self.unsubscribe_url}\n"
         )
 
@@ -58,7 +58,7 @@ class Footer:
             f"<p>You are receiving this because you are on the guest list for "
             f"{escape(self.couple_names)}'s wedding on {escape(self.wedding_date)}.</p>"
             f"<p>Sent by {escape(self.organisation_name)} on behalf of the couple, "
-            f"{escape(_one_line(self.postal_address))}.</p>"
+            f"{escape(one_line(self.postal_address))}.</p>"
             f'<p><a href="{escape(self.unsubscribe_url)}" style="color:#1a56a8">'
             f"Unsubscribe from {escape(self.couple_names)}'s wedding messages</a></p>"
             "</footer>"
@@ -103,10 +103,10 @@ def build_email(content: EmailContent, envelope: Envelope, footer: Footer) -> Me
     """
     message = MIMEMultipart("alternative", policy=_HEADERS_ON_ONE_LINE)
     message["From"] = formataddr(
-        (_one_line(envelope.from_name), envelope.from_address), charset="utf-8"
+        (one_line(envelope.from_name), envelope.from_address), charset="utf-8"
     )
-    message["To"] = formataddr((_one_line(envelope.to_name), envelope.to_address), charset="utf-8")
-    subject = _one_line(content.subject)
+    message["To"] = formataddr((one_line(envelope.to_name), envelope.to_address), charset="utf-8")
+    subject = one_line(content.subject)
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     message["Date"] = format_datetime(envelope.date)
     message["Message-ID"] = envelope.message_id
@@ -120,6 +120,18 @@ def build_email(content: EmailContent, envelope: Envelope, footer: Footer) -> Me
     message.attach(MIMEText(text, "plain", "utf-8", policy=_HEADERS_ON_ONE_LINE))
     message.attach(MIMEText(html, "html", "utf-8", policy=_HEADERS_ON_ONE_LINE))
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class EmailParts:
+    """Everything one guest's email is made of, before it is a ``Message``."""
+
+    content: EmailContent
+    envelope: Envelope
+    footer: Footer
+
+    def build(self) -> Message:
+        return build_email(self.content, self.envelope, self.footer)
 
 
 def body_parts(message: Message) -> tuple[str, str | None]:
@@ -142,6 +154,6 @@ def unsubscribe_mailto(mailbox: str, token: str) -> str:
     return f"mailto:{mailbox}?subject={quote('unsubscribe ' + token)}"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
     """Line breaks become ", " (postal addresses) — and can never start a new header."""
     return ", ".join(part.strip() for part in text.splitlines() if part.strip())

@@ -78,7 +78,7 @@ class _ConsoleEmailSession:
 
     async def send_all(self, emails: Sequence[OutgoingEmail]) -> AsyncIterator[tuple[int, Outcome]]:
         for index, email in enumerate(emails):
-            message_id = str(email.message["Message-ID"])
+            message_id = email.message_id
             await asyncio.to_thread(self._write, message_id, email.message.as_bytes())
             yield index, Accepted(message_id)
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 import aiosmtplib
 
+from dispatch.compose.email_wire import WireEmail
 from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, ProviderError
 from dispatch.settings import DispatchSettings
 from store.enums import SuppressionReason
@@ -40,6 +41,30 @@ def classify_smtp(code: int, message: str) -> ProviderError:
         transient=False,
         suppress=SuppressionReason.BOUNCE if bounce else None,
     )
+
+
+async def _mail_options(smtp: aiosmtplib.SMTP, wire: WireEmail) -> list[str]:
+    """The MAIL FROM options ``send_message`` would give the same message: SMTPUTF8 for
+    an address beyond ASCII, BODY=8BITMIME where the server offers it (after the
+    EHLO, or HELO, they are read from)."""
+    if smtp.is_ehlo_or_helo_needed:
+        try:
+            await smtp.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            if not smtp.is_connected:
+                raise
+            await smtp.helo()
+    options = []
+    if not (wire.sender + wire.recipient).isascii():
+        if not smtp.supports_extension("smtputf8"):
+            raise aiosmtplib.SMTPNotSupported(
+                "An address containing non-ASCII characters was provided, but "
+                "SMTPUTF8 is not supported by this server"
+            )
+        options.append("SMTPUTF8")
+    if smtp.supports_extension("8BITMIME"):
+        options.append("BODY=8BITMIME")
+    return options
 
 
 class SmtpEmail:
@@ -96,7 +121,16 @@ class _SmtpSession:
     async def _send(self, email: OutgoingEmail) -> Outcome:
         try:
             smtp = await self._connected()
-            refused, _ = await smtp.send_message(email.message)
+            wire = email.wire()
+            if wire is None:
+                refused, _ = await smtp.send_message(email.message)
+            else:
+                refused, _ = await smtp.sendmail(
+                    wire.sender,
+                    [wire.recipient],
+                    wire.data,
+                    mail_options=await _mail_options(smtp, wire),
+                )
         except aiosmtplib.SMTPSenderRefused as error:
             return ProviderError(
                 f"SMTP refused our sender: {error.code} {error.message}",
@@ -115,7 +149,7 @@ class _SmtpSession:
         if refused:
             response = next(iter(refused.values()))
             return classify_smtp(response.code, response.message)
-        return Accepted(str(email.message["Message-ID"]))
+        return Accepted(email.message_id)
 
     async def close(self) -> None:
         if self._smtp is not None and self._smtp.is_connected:

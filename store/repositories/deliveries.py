@@ -222,7 +222,11 @@ class DeliveryRepository:
         Guarded on the lease: a row the reconciler has already settled (its
         lease expired) is left alone.
         """
-        if not outcomes:
+        return await self.settle_owned([(owner, o, now) for o in outcomes])
+
+    async def settle_owned(self, rows: Sequence[tuple[str, Outcome, datetime]]) -> int:
+        """``settle`` for rows of several owners (each with its own moment) at once."""
+        if not rows:
             return 0
         # Core executemany on the connection: one statement, many parameter sets.
         connection = await self.session.connection()
@@ -244,7 +248,7 @@ class DeliveryRepository:
                     "o_cleared_at": o.cleared_at,
                     "o_untried": 1 if o.untried else 0,
                 }
-                for o in outcomes
+                for owner, o, now in rows
             ],
         )
         return int(applied.rowcount)

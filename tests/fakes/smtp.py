@@ -17,6 +17,8 @@ class SmtpSink:
     messages: list[EmailMessage] = field(default_factory=list)
     # The bytes as they arrived (what a receiver verifies DKIM against).
     raw: list[bytes] = field(default_factory=list)
+    # Each message's MAIL FROM options (BODY=8BITMIME, SMTPUTF8…).
+    mail_options: list[list[str]] = field(default_factory=list)
     # Addresses answered with a permanent or temporary refusal at RCPT.
     refuse: dict[str, str] = field(default_factory=dict)
     connections: int = 0
@@ -44,6 +46,7 @@ class SmtpSink:
         with self._lock:
             self.messages.append(message)
             self.raw.append(bytes(envelope.content))
+            self.mail_options.append(list(envelope.mail_options))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
