@@ -413,6 +413,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.recipients, args.slack_commands, args.naive_sample = 300, 20, 50
+    if args.naive_sample < 1:
+        # The naive loop's rate is one of the run's figures: it cannot come from nothing.
+        parser.error("--naive-sample must be at least 1")
     run_main(run(args))
 
 

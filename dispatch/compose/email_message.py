@@ -19,8 +19,11 @@ from html import escape
 from urllib.parse import quote
 
 ONE_CLICK = "List-Unsubscribe=One-Click"
-# Long headers (the unsubscribe links) stay on one line (RFC 5322 allows 998
-# characters): folded, they would be read back with stray leading spaces.
+# Long headers (the unsubscribe links) stay on one line where this policy writes
+# the message (RFC 5322 allows 998 characters): the console's .eml files, a test's
+# reading of them. SMTP flattens with aiosmtplib's own policy, which folds at 78
+# columns — List-Unsubscribe between its two links, where RFC 2369 allows it
+# (dispatch/compose/email_wire.py writes the same bytes).
 _HEADERS_ON_ONE_LINE = compat32.clone(max_line_length=998)
 
 
