@@ -11,13 +11,15 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.settings import Settings
 from dispatch import control
 from dispatch.approval import approve_campaign
 from dispatch.reconciler import tick
 from store.database import Database
 from store.enums import CampaignState, Channel, DeliveryStatus, SuppressionReason, Tier
-from store.models import Campaign
+from store.models import Campaign, Guest
 from store.repositories.suppressions import SuppressionLedger
 from tests.dispatch_harness import (
     APPROVER,
@@ -166,3 +168,31 @@ async def _until_nothing_in_flight(db: Database, campaign_id: int) -> None:
 
 async def _throttled(db: Database, campaign_id: int) -> bool:
     return (await _campaign(db, campaign_id)).throttled_until is not None
+
+
+async def test_an_address_beyond_ascii_fails_alone_and_the_rest_go(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    # Address checks accept “josé@…”; email headers here cannot carry it. That one
+    # email fails, said so, and the batch's other guests get theirs.
+    db = sqlite_database
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 5)
+    async with db.transaction() as session:
+        guest = await session.scalar(
+            select(Guest).where(Guest.wedding_id == wedding_id).order_by(Guest.id)
+        )
+        assert guest is not None
+        guest.email = "josé@example.com"
+    campaign_id = await draft_for_approval(
+        db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
+    )
+    with running_fakes() as fakes:
+        settings = settings_for(sqlite_database_url, fakes, tmp_path)
+        async with running_dispatch(settings, midday_clock()) as run:
+            await approve_campaign(run.control, campaign_id, approver, APPROVER)
+            await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
+    rows = await deliveries(db, campaign_id)
+    failed = [r for r in rows if r.status == DeliveryStatus.FAILED]
+    assert [r.address for r in failed] == ["josé@example.com"]
+    assert "could not be composed" in (failed[0].error_message or "")
+    assert len(fakes.smtp.messages) == 4

@@ -133,6 +133,17 @@ class EmailParts:
     envelope: Envelope
     footer: Footer
 
+    def __post_init__(self) -> None:
+        # What building the message would refuse, refused now, while the caller
+        # composes: an address beyond ASCII (“josé@…”, which address checks
+        # accept) cannot be written in From or To. Found later, on the way to the
+        # provider, it would fail the whole batch instead of this one email.
+        for address in (self.envelope.from_address, self.envelope.to_address):
+            if not address.isascii():
+                raise ValueError(
+                    f"{address} has characters beyond ASCII, which email headers here cannot carry"
+                )
+
     def build(self) -> Message:
         return build_email(self.content, self.envelope, self.footer)
 
