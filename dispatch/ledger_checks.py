@@ -53,7 +53,8 @@ class LedgerChecks:
     async def check(self, channel: Channel, address: str) -> LedgerAnswer:
         answer: asyncio.Future[LedgerAnswer] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault((channel, address), []).append(answer)
-        if self._running is None:
+        # A task cancelled before it ran never cleared the field: start another.
+        if self._running is None or self._running.done():
             self._running = asyncio.create_task(self._ask_while_waiting())
         return await answer
 

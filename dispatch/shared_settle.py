@@ -38,7 +38,8 @@ class SharedSettle:
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._rows += [(owner, outcome, now) for outcome in outcomes]
         self._waiting.append(written)
-        if self._writer is None:
+        # A task cancelled before it ran never cleared the field: start another.
+        if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_while_queued())
         # Shielded: a batch that gives up waiting must not cancel the others' write.
         await asyncio.shield(written)

@@ -76,6 +76,8 @@ async def test_an_unreadable_address_is_named_and_changes_nothing(bot: SlackBot)
     told = await bot.told("email")
     assert "pat@@example" in told
     assert "/comms me email pat@example.com" in told
+    await bot.command("me email josé@example.com")
+    assert "beyond ASCII" in await bot.told("josé@example.com")
     await bot.command("me phone 12")
     assert "12" in await bot.told("phone")
     await bot.command("me phone")

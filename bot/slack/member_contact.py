@@ -88,6 +88,13 @@ async def set_email(request: CommandRequest) -> None:
         email = None if raw.lower() == NONE else normalise_email(raw)
     except AddressError as error:
         raise InvalidValue("email", str(error), EMAIL_EXAMPLE) from None
+    if email is not None and not email.isascii():
+        # Valid, but email headers here carry ASCII addresses only: a test to it would fail.
+        raise InvalidValue(
+            "email",
+            f"“{email}” has characters beyond ASCII, which guestcomms cannot send to",
+            EMAIL_EXAMPLE,
+        )
     await _keep(request, "email", email)
 
 
