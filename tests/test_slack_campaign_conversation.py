@@ -219,6 +219,24 @@ async def test_a_schedule_is_echoed_in_full_and_confirmed(bot: SlackBot) -> None
     await bot.command(f"campaign schedule {walked.campaign_id} saturday 9:30pm")
     scheduled = (await bot.said("is scheduled for"))["text"]
     assert "21:30 (America/New_York). Note: that is within quiet hours" in scheduled
+    # The way out it names: day-of logistics, which lets texts go at night.
+    assert f"`/comms campaign day-of {walked.campaign_id} on`" in scheduled
+    await bot.command(f"campaign day-of {walked.campaign_id} on")
+    await bot.said("is marked as day-of logistics")
+    async with bot.database.reading() as session:
+        marked = await session.get(Campaign, walked.campaign_id)
+    assert marked is not None
+    assert marked.day_of_logistics
+    await bot.command(f"campaign schedule {walked.campaign_id} saturday 9:45pm")
+    await bot.wait_for(
+        lambda: any("21:45 (America/New_York)" in t for t in bot.fake.texts()), what="21:45"
+    )
+    again = [t for t in bot.fake.texts() if "21:45 (America/New_York)" in t]
+    assert "quiet hours" not in again[-1]
+    await bot.command(f"campaign day-of {walked.campaign_id} off")
+    await bot.said("is no longer day-of logistics")
+    await bot.command(f"campaign day-of {walked.campaign_id} maybe")
+    await bot.told("Usage: `/comms campaign day-of 3 on` (or `off`).")
 
     await answer(bot, "schedule saturday 10am", walked.thread_ts, "10:00 (America/New_York)?")
     asked = [t for t in bot.fake.texts() if "10:00 (America/New_York)?" in t][-1]

@@ -91,6 +91,14 @@ def register(bolt: AsyncApp, wiring: BotWiring) -> None:
         _schedule,
     )
     add(
+        "campaign day-of",
+        "<number> on|off",
+        "mark day-of logistics: its texts may go in quiet hours (21:00–08:00)",
+        "/comms campaign day-of 3 on",
+        Action.PLAN_CAMPAIGN,
+        _day_of,
+    )
+    add(
         "campaign request-approval",
         "<number>",
         "ask the approvers to approve a draft",
@@ -183,6 +191,12 @@ async def _schedule(request: CommandRequest) -> None:
     campaign_id = _number(request)
     when = request.text.split(None, 1)[1] if len(request.arguments) > 1 else ""
     await announce(request, campaign_id, await campaign_ops.schedule(request, campaign_id, when))
+
+
+async def _day_of(request: CommandRequest) -> None:
+    campaign_id = _number(request)
+    said = await campaign_ops.day_of(request, campaign_id, request.arguments[1:])
+    await announce(request, campaign_id, said)
 
 
 async def _request(request: CommandRequest) -> None:

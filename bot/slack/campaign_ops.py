@@ -15,7 +15,7 @@ from typing import Any
 from bot.slack.approval_cards import withdraw_cards
 from bot.slack.campaign_lookup import announce, load, previewed
 from bot.slack.campaign_views import schedule_words
-from bot.slack.errors import SlackBotError
+from bot.slack.errors import SlackBotError, UsageError
 from bot.slack.requests import CommandRequest
 from bot.slack.when import parse_when, spoken
 from dispatch import control
@@ -67,6 +67,24 @@ async def schedule(request: CommandRequest, campaign_id: int, when: str) -> str:
     )
 
 
+async def day_of(request: CommandRequest, campaign_id: int, words: list[str]) -> str:
+    """Mark or unmark day-of logistics: texts that may go in quiet hours. A content
+    change like any other (audited; it voids an approval)."""
+    if [w.lower() for w in words] not in (["on"], ["off"]):
+        raise UsageError("Usage: `/comms campaign day-of 3 on` (or `off`).")
+    on = words[0].lower() == "on"
+    await edit(request, campaign_id, {"day_of_logistics": on})
+    if on:
+        return (
+            f"Campaign {campaign_id} is marked as day-of logistics: its texts may go at any "
+            "hour, quiet hours (21:00–08:00) included. Keep it for what cannot wait."
+        )
+    return (
+        f"Campaign {campaign_id} is no longer day-of logistics: texts due in quiet hours "
+        "(21:00–08:00) wait until 08:00 each guest's time."
+    )
+
+
 def quiet_hours_note(campaign: Campaign, moment: datetime, zone: str) -> str:
     """A warning, said before anything waits, when texts are scheduled for the
     night where the wedding is (the preview counts each guest in their own zone)."""
@@ -76,8 +94,8 @@ def quiet_hours_note(campaign: Campaign, moment: datetime, zone: str) -> str:
         return ""
     return (
         " Note: that is within quiet hours (21:00–08:00) where the wedding is, so the "
-        "texts will wait until 08:00 each guest's time — pick a daytime hour, or mark the "
-        "campaign as day-of logistics if it cannot wait."
+        "texts will wait until 08:00 each guest's time — pick a daytime hour, or, if it "
+        f"cannot wait, mark it as day-of logistics: `/comms campaign day-of {campaign.id} on`."
     )
 
 
