@@ -207,6 +207,9 @@ async def test_own_text_typed_for_a_template_is_taken_as_the_text(bot: SlackBot)
     assert "email subject, the email text and the SMS text" in told
     await bot.message("the fancy one", thread_ts=second)
     await bot.told("“the fancy one” is no template")
+    # A sentence asking for a template is not taken as the text.
+    await bot.message("use the reminder template please", thread_ts=second)
+    await bot.told("“use the reminder template please” is no template")
 
 
 async def test_a_schedule_is_echoed_in_full_and_confirmed(bot: SlackBot) -> None:

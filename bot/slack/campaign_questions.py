@@ -123,8 +123,18 @@ def read_content(answer: str) -> str:
 
 def looks_like_own_text(answer: str) -> bool:
     """Whether an answer to “what should it say?” is the message itself: a
-    planner who types a sentence there means it, not a template's name."""
-    return "{{" in answer or len(answer.split()) >= 4
+    planner who types a sentence there means it, not a template's name —
+    unless the sentence asks for a template (“use the reminder template”)."""
+    if "{{" in answer:
+        return True
+    lowered = answer.lower().replace("_", " ")
+    asks_for_one = "template" in lowered or any(
+        word in lowered
+        for template in BUILTIN_TEMPLATES.values()
+        for word in (template.key.replace("_", " "), *template.title.lower().split())
+        if len(word) > 3
+    )
+    return len(answer.split()) >= 4 and not asks_for_one
 
 
 def own_text_first(channels: list[str]) -> str:
