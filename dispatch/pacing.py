@@ -130,61 +130,55 @@ class MemoryPacer:
         return wait, await self.reserve(sender, pace, earliest, deadline)
 
 
-_LUA_RESERVE = """
-local now = tonumber(ARGV[1])
-local earliest = tonumber(ARGV[2])
-local spacing = tonumber(ARGV[3])
-local deadline = tonumber(ARGV[4])
-local next_free = tonumber(redis.call('GET', KEYS[1]) or '0')
-local slot = math.max(earliest, next_free)
-if slot > deadline then return '-1' end
-local keep_ms = math.max(1000, math.ceil((slot - now + spacing) * 1000) + 1000)
-redis.call('SET', KEYS[1], string.format('%.6f', slot + spacing), 'PX', keep_ms)
-return string.format('%.6f', slot)
+# The two steps as Lua functions, so that each script and the one doing both run
+# the very same code.
+_LUA_RESERVE_STEP = """
+local function reserve(key, now, earliest, spacing, deadline)
+  local next_free = tonumber(redis.call('GET', key) or '0')
+  local slot = math.max(earliest, next_free)
+  if slot > deadline then return '-1' end
+  local keep_ms = math.max(1000, math.ceil((slot - now + spacing) * 1000) + 1000)
+  redis.call('SET', key, string.format('%.6f', slot + spacing), 'PX', keep_ms)
+  return string.format('%.6f', slot)
+end
 """
 
 # The newest send first; stamped with Redis's own clock, the same for every worker.
-_LUA_GATE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local burst = tonumber(ARGV[1])
-local span = tonumber(ARGV[2])
-local oldest = tonumber(redis.call('LINDEX', KEYS[1], burst - 1) or '')
-if oldest and now - oldest < span then
-  return string.format('%.6f', math.max(oldest + span - now, 0.000001))
+_LUA_GATE_STEP = """
+local function gate(key, burst, span)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+  local oldest = tonumber(redis.call('LINDEX', key, burst - 1) or '')
+  if oldest and now - oldest < span then
+    return string.format('%.6f', math.max(oldest + span - now, 0.000001))
+  end
+  redis.call('LPUSH', key, string.format('%.6f', now))
+  redis.call('LTRIM', key, 0, burst - 1)
+  redis.call('PEXPIRE', key, math.ceil(span * 1000) + 1000)
+  return '0'
 end
-redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
-redis.call('LTRIM', KEYS[1], 0, burst - 1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(span * 1000) + 1000)
-return '0'
 """
 
+_LUA_RESERVE = (
+    _LUA_RESERVE_STEP
+    + "return reserve(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), "
+    + "tonumber(ARGV[4]))"
+)
+
+_LUA_GATE = _LUA_GATE_STEP + "return gate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
 
 # The gate (KEYS[1], ARGV[1..2]) and, when it lets the text go, the next slot of the
 # schedule (KEYS[2], ARGV[3..6]): one round trip for the two, as {wait, slot or -1}.
-_LUA_GATE_THEN_RESERVE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local burst = tonumber(ARGV[1])
-local span = tonumber(ARGV[2])
-local oldest = tonumber(redis.call('LINDEX', KEYS[1], burst - 1) or '')
-if oldest and now - oldest < span then
-  return {string.format('%.6f', math.max(oldest + span - now, 0.000001)), '-1'}
-end
-redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
-redis.call('LTRIM', KEYS[1], 0, burst - 1)
-redis.call('PEXPIRE', KEYS[1], math.ceil(span * 1000) + 1000)
-local client_now = tonumber(ARGV[3])
-local earliest = tonumber(ARGV[4])
-local spacing = tonumber(ARGV[5])
-local deadline = tonumber(ARGV[6])
-local next_free = tonumber(redis.call('GET', KEYS[2]) or '0')
-local slot = math.max(earliest, next_free)
-if slot > deadline then return {'0', '-1'} end
-local keep_ms = math.max(1000, math.ceil((slot - client_now + spacing) * 1000) + 1000)
-redis.call('SET', KEYS[2], string.format('%.6f', slot + spacing), 'PX', keep_ms)
-return {'0', string.format('%.6f', slot)}
+_LUA_GATE_THEN_RESERVE = (
+    _LUA_GATE_STEP
+    + _LUA_RESERVE_STEP
+    + """
+local wait = gate(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if wait ~= '0' then return {wait, '-1'} end
+return {'0', reserve(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]))}
 """
+)
 
 
 class RedisPacer:
