@@ -25,13 +25,14 @@ def _raw(campaign_id: int = 42) -> bytes:
     """The bytes a provider is handed."""
     return (
         composer("invitation")
-        .email_message(
+        .email_parts(
             ZOE,
             campaign_id=campaign_id,
             tokens=TOKENS,
             public_base_url="https://comms.example.com",
             sent_at=SENT_AT,
         )
+        .build()
         .as_bytes()
     )
 

@@ -2,7 +2,7 @@
 
 Each has an email subject, a plain-text body, an HTML body (a fragment: the
 accessible page around it, the footer and the unsubscribe link are added by
-``email_message``) and an SMS text (the sender name and "Reply STOP to opt
+``email_message.build_email``) and an SMS text (the sender name and "Reply STOP to opt
 out" are added by ``sms_message``). Optional wedding details sit inside
 ``{% if %}`` so a wedding without them gets no blank.
 """

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from email.message import Message
 
 from dispatch.compose.builtin_templates import BUILTIN_TEMPLATES
 from dispatch.compose.email_message import (
@@ -208,28 +207,6 @@ class Composer:
             wedding_date=self.wedding_values["wedding_date"],
             unsubscribe_url=unsubscribe_url,
         )
-
-    def email_message(
-        self,
-        guest: GuestFacts,
-        *,
-        campaign_id: int,
-        tokens: UnsubscribeTokens,
-        public_base_url: str,
-        sent_at: datetime,
-        to_address: str | None = None,
-        tracking: Tracking | None = None,
-    ) -> Message:
-        """The complete message for one guest (``email_parts`` built)."""
-        return self.email_parts(
-            guest,
-            campaign_id=campaign_id,
-            tokens=tokens,
-            public_base_url=public_base_url,
-            sent_at=sent_at,
-            to_address=to_address,
-            tracking=tracking,
-        ).build()
 
     def email_parts(
         self,
