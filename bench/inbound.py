@@ -68,7 +68,7 @@ P99_TARGET_MS = 25.0
 # Every load is bounded in count as well as time. guestcomms gets each signed
 # text once, and no more than this many per second of the run are signed; the
 # baseline, which stores nothing, cycles through them.
-UNIQUE_RATE = 4_000
+UNIQUE_RATE = 8_000
 BASELINE_RATE = 50_000
 RSVP_GUESTS = 5_000
 WARM_UP = 0.1  # of the measured time, before it, not counted
