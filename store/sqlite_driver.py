@@ -27,6 +27,18 @@ raises from that later trip (the error names its statement) and leaves the
 transaction able only to roll back (its COMMIT is refused: writes deferred
 after the failing one never ran); a rollback drops what was deferred and
 never ran.
+
+A quick transaction (``Database.transaction(quick=True)``, the webhooks' group
+commit) makes no trips at all while the write lock is free: ``take_write_lock``
+runs its BEGIN IMMEDIATE on the event loop's thread without waiting (a busy
+timeout of 0 for that one statement), and from then on its statements, COMMIT
+or ROLLBACK run there too — holding the lock, nothing in it can wait on
+another writer, and a trip (a queue, a thread woken, the GIL handed over and
+back, the loop woken through its self-pipe) cost more than a short indexed
+statement. When another connection holds the lock, the BEGIN makes the trip
+and waits on the busy handler there, as every other transaction does. The
+connection is then used from two threads, never at once: nothing runs on the
+calling thread while a trip of this connection is unfinished.
 """
 
 from __future__ import annotations
@@ -172,6 +184,13 @@ class FewHopsConnection(aiosqlite.Connection):
     # Whether a deferred write failed in the open transaction: those deferred after
     # it never ran, so the transaction may roll back but never commit.
     _broken_transaction = False
+    # Whether a quick transaction holds the write lock (``take_write_lock``): its
+    # calls run on the calling thread until its COMMIT or ROLLBACK.
+    _write_lock_here = False
+    # Trips handed to the connection's thread, and trips it finished (each counter
+    # written by one thread only).
+    _trips_sent = 0
+    _trips_done = 0
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
@@ -184,20 +203,67 @@ class FewHopsConnection(aiosqlite.Connection):
         self._deferred.append((sql, rows))
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        # Every call aiosqlite and the cursors make (statements, COMMIT, ROLLBACK).
         self._closed_transaction = False
+        function = partial(fn, *args, **kwargs)
         deferred = self._deferred
         if deferred:
             self._deferred = None
-            then = partial(fn, *args, **kwargs)
+            function = partial(_after_deferred, self._conn, deferred, function)
+        try:
+            if self._runs_here():
+                return function()
+            self._trips_sent += 1
+            return await super()._execute(self._counted, function)  # type: ignore[no-untyped-call]
+        except sqlite3.Error as error:
+            if deferred and deferred_statement(error) is not None:
+                self._broken_transaction = True
+            raise
+
+    def _counted(self, function: Callable[[], Any]) -> Any:
+        """On the connection's thread: ``function``, then that this trip is over."""
+        try:
+            return function()
+        finally:
+            self._trips_done += 1
+
+    def _runs_here(self) -> bool:
+        return (
+            self._write_lock_here
+            # Nothing of ours is on the connection's thread (a trip whose caller was
+            # cancelled may still be running there): one thread at a time uses it.
+            and self._trips_done == self._trips_sent
+        )
+
+    async def take_write_lock(self, begin: str, busy_timeout_ms: int) -> None:
+        """Begin a quick transaction with ``begin`` (a BEGIN IMMEDIATE) at once, and run
+        its statements, COMMIT or ROLLBACK on the calling thread until it ends.
+
+        Once the write lock is held nothing in the transaction waits on another
+        writer, so its statements cost the event loop what they cost SQLite, without
+        a trip each. Taking the lock is tried here without waiting; when another
+        connection holds it, the BEGIN waits on the busy handler on the
+        connection's thread, as any other, and the loop goes on meanwhile.
+        """
+        if self._deferred != [(begin, None)]:
+            raise sqlite3.ProgrammingError("take_write_lock opens a transaction, first thing")
+        self._deferred = None  # the BEGIN SQLAlchemy's begin event deferred: run here
+        self._closed_transaction = False
+        if self._trips_done == self._trips_sent:
+            connection = self._conn
+            connection.execute("PRAGMA busy_timeout=0")
             try:
-                return await super()._execute(  # type: ignore[no-untyped-call]
-                    _after_deferred, self._conn, deferred, then
-                )
-            except sqlite3.Error as error:
-                if deferred_statement(error) is not None:
-                    self._broken_transaction = True
-                raise
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+                connection.execute(begin)
+            except sqlite3.OperationalError:
+                if connection.in_transaction:
+                    raise
+            finally:
+                connection.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+            if connection.in_transaction:
+                self._write_lock_here = True
+                return
+        await self._execute(self._conn.execute, begin)
+        self._write_lock_here = True
 
     async def commit(self) -> None:
         if self._broken_transaction:
@@ -206,12 +272,16 @@ class FewHopsConnection(aiosqlite.Connection):
             raise sqlite3.OperationalError(
                 "a deferred write failed in this transaction: it can only be rolled back"
             )
-        await super().commit()
+        try:
+            await super().commit()
+        finally:
+            self._write_lock_here = False
         self._closed_transaction = True
 
     async def close(self) -> None:
         self._deferred = None  # an uncommitted transaction ends with the connection
         self._broken_transaction = False
+        self._write_lock_here = False
         await super().close()
 
     async def rollback(self) -> None:
@@ -219,8 +289,12 @@ class FewHopsConnection(aiosqlite.Connection):
         self._deferred = None
         self._broken_transaction = False
         if self._closed_transaction:  # nothing reached SQLite since: no trip
+            self._write_lock_here = False
             return
-        await super().rollback()
+        try:
+            await super().rollback()
+        finally:
+            self._write_lock_here = False
         self._closed_transaction = True
 
     async def run_rows(
@@ -242,6 +316,10 @@ class FewHopsConnection(aiosqlite.Connection):
 
 def connect(database: str, **kwargs: Any) -> FewHopsConnection:
     """What ``aiosqlite.connect`` does, with the connection class above."""
+
+    # A quick transaction's calls run on the event loop's thread, never while a trip
+    # runs on the connection's own (``_runs_here``).
+    kwargs["check_same_thread"] = False
 
     def connector() -> sqlite3.Connection:
         opened: sqlite3.Connection = sqlite3.connect(database, **kwargs)

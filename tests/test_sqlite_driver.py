@@ -4,14 +4,19 @@ the connection's thread a statement."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.database import Database
+from store.database import BUSY_TIMEOUT_MS, Database
 from store.sqlite_driver import FewHopsConnection
 from tests.data_keys import store_settings
 
@@ -99,3 +104,82 @@ async def test_one_trip_to_the_thread_a_statement(database: Database) -> None:
             assert trips.count == 2
     finally:
         await database.dispose()
+
+
+async def _thread_of_statements(session: AsyncSession) -> int:
+    connection = await session.connection()
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, FewHopsConnection)
+    driver._conn.create_function("statement_thread", 0, threading.get_ident)
+    thread: int = await session.scalar(text("SELECT statement_thread()"))
+    return thread
+
+
+async def test_a_quick_transaction_runs_its_statements_on_the_loop_thread(
+    database: Database,
+) -> None:
+    async with database.transaction(quick=True) as session:
+        assert await _thread_of_statements(session) == threading.get_ident()
+        await session.execute(text("INSERT INTO notes (word) VALUES ('quick')"))
+    # Once it ended, the same connection makes its trips again.
+    async with database.transaction() as session:
+        assert await _thread_of_statements(session) != threading.get_ident()
+    async with database.reading() as session:
+        assert list(await session.scalars(text("SELECT word FROM notes"))) == ["quick"]
+
+
+async def test_a_quick_transaction_that_raises_leaves_nothing(database: Database) -> None:
+    async def twice() -> None:
+        async with database.transaction(quick=True) as session:
+            await session.execute(text("INSERT INTO notes (word) VALUES ('once')"))
+            await session.execute(text("INSERT INTO notes (word) VALUES ('once')"))
+
+    with pytest.raises(IntegrityError):
+        await twice()
+    async with database.transaction(quick=True) as session:
+        await session.execute(text("INSERT INTO notes (word) VALUES ('after')"))
+    async with database.reading() as session:
+        assert list(await session.scalars(text("SELECT word FROM notes"))) == ["after"]
+
+
+async def test_a_quick_transaction_waits_for_another_writer_off_the_loop(
+    database: Database, tmp_path: Path
+) -> None:
+    # Another process's writer (here a plain connection on a thread) holds the lock.
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO notes (word) VALUES ('theirs')")
+        holding.set()
+        release.wait(10)
+        other.execute("COMMIT")
+        other.close()
+
+    writer = threading.Thread(target=other_writer)
+    writer.start()
+    await asyncio.to_thread(holding.wait, 10)
+
+    async def ours() -> None:
+        async with database.transaction(quick=True) as session:
+            await session.execute(text("INSERT INTO notes (word) VALUES ('ours')"))
+
+    gaps: list[float] = []
+
+    async def meanwhile() -> None:
+        # The loop goes on while our BEGIN waits for the lock on the connection's thread
+        # (waiting on the event loop, it would stand still up to the busy timeout).
+        last = time.monotonic()
+        while len(gaps) < 5:
+            await asyncio.sleep(0.01)
+            gaps.append(time.monotonic() - last)
+            last = time.monotonic()
+        release.set()
+
+    await asyncio.gather(meanwhile(), ours())  # the ticker's clock starts first
+    writer.join(10)
+    assert max(gaps) < BUSY_TIMEOUT_MS / 1000 / 2
+    async with database.reading() as session:
+        words = await session.scalars(text("SELECT word FROM notes ORDER BY id"))
+        assert list(words) == ["theirs", "ours"]
