@@ -228,11 +228,16 @@ class FewHopsConnection(aiosqlite.Connection):
             self._trips_done += 1
 
     def _runs_here(self) -> bool:
+        connection = self._connection
         return (
             self._write_lock_here
             # Nothing of ours is on the connection's thread (a trip whose caller was
             # cancelled may still be running there): one thread at a time uses it.
             and self._trips_done == self._trips_sent
+            # Still holding the lock: SQLite rolls back by itself on some errors
+            # (disk full, I/O), and what follows must not wait here for a lock.
+            and connection is not None
+            and connection.in_transaction
         )
 
     async def take_write_lock(self, begin: str, busy_timeout_ms: int) -> None:
