@@ -169,6 +169,7 @@ def test_a_guests_question_reaches_the_channel_and_a_restart_loses_no_text(
     console.expect_exact("set channel of Alex & Sam to #planning.")
     console.sendline(f"/guest {PENDING_GUEST} {question}")
     console.expect_exact(f"replied by SMS: “{question}”")
+    console.expect_exact("the reply is for the planners, noted above)")
     console.expect_exact(PROMPT)
     console.sendline("/quit")
     console.expect(pexpect.EOF, timeout=30)

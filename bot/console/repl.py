@@ -166,11 +166,20 @@ class Console:
         elif normalise(text) in TWILIO_KEYWORDS:
             said = f"(guestcomms sends {number} no text: Twilio confirms its own keywords itself)"
         else:
-            said = (
-                f"(guestcomms sends {number} no text back: the reply is for the planners, "
-                "noted in the wedding's channel when it has one — "
-                f"`/comms wedding set channel #{CHANNEL_NAME}` shows them here)"
+            # For the planners: noted in the wedding's channel if it has one. Whether
+            # it has shows once the bot is done, so the hint comes after its note.
+            before = self.output.count
+            await self._settle(before)
+            where = (
+                "noted above"
+                if self.output.count > before
+                else "noted in the wedding's channel when it has one — "
+                f"`/comms wedding set channel #{CHANNEL_NAME}` shows them here"
             )
+            self.output.write(
+                f"(guestcomms sends {number} no text back: the reply is for the planners, {where})"
+            )
+            return
         self.output.write(said)
         await self._settle()
 
