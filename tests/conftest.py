@@ -16,7 +16,8 @@ from store.migrate import migrate
 from store.models import Base
 from tests import services
 from tests.data_keys import store_settings
-from tests.dispatch_harness import Backend
+from tests.dispatch_harness import Backend, midday_clock
+from tests.slack_harness import SlackBot, running_bot
 
 
 @pytest.fixture(autouse=True)
@@ -104,6 +105,16 @@ async def sqlite_database(sqlite_database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def bot(
+    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
+) -> AsyncIterator[SlackBot]:
+    """The Slack tests' running bot: SQLite, the clock at midday. A module that needs
+    another back end or clock defines its own ``bot``, which takes precedence."""
+    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
+        yield b
 
 
 @pytest.fixture

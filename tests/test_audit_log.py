@@ -4,7 +4,6 @@ through ``/comms audit`` and ``guestcomms audit``."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -109,14 +108,6 @@ async def test_an_organisation_can_be_deleted_and_its_audit_rows_stay(
 
 
 # Request ids: every row written while serving a request carries its X-Request-ID.
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def _latest(database: Database, action: str) -> AuditEntry:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,19 +21,11 @@ from store.repositories.business_figures import BusinessFigures, Scope
 from store.repositories.campaign_deletion import CampaignDeletion
 from store.repositories.campaigns import CampaignRepository
 from tests.campaign_conversation_steps import count, to_preview
-from tests.dispatch_harness import PLANNER, draft_for_approval, make_guests, midday_clock
-from tests.slack_harness import SlackBot, running_bot
+from tests.dispatch_harness import PLANNER, draft_for_approval, make_guests
+from tests.slack_harness import SlackBot
 from tests.web_harness import JWT_SECRET, ClientFactory, app_settings
 
 ADMIN = Actor("slack", "U_ADMIN")
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def _campaign(database: Database, campaign_id: int) -> Campaign:

@@ -3,29 +3,16 @@ reaches the author, and the tier limit makes approval impossible."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import func, select
 
 from store.audit import Actor
-from store.database import Database
 from store.enums import CampaignState, Tier
 from store.guestlist.importer import apply_guest_rows
 from store.guestlist.reader import GuestRow, ParsedGuestList
 from store.models import AuditEntry, Campaign, Delivery, Wedding
 from tests.campaign_conversation_steps import answer, count, to_preview
-from tests.dispatch_harness import midday_clock, set_tier
-from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
+from tests.dispatch_harness import set_tier
+from tests.slack_harness import SlackBot
 
 
 async def _state(bot: SlackBot, campaign_id: int) -> CampaignState:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import func, select
 
-from store.database import Database
 from store.enums import CampaignState
 from store.models import AuditEntry, Campaign, Conversation
 from tests.campaign_conversation_steps import answer, count, to_preview
-from tests.dispatch_harness import midday_clock, wait_for_state
-from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
+from tests.dispatch_harness import wait_for_state
+from tests.slack_harness import SlackBot
 
 
 async def test_list_and_show_read_campaigns_for_any_member(bot: SlackBot) -> None:

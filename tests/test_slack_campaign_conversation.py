@@ -3,10 +3,8 @@ through signed requests into ``/slack/events``, the Slack fake and real workers.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func, select
 
 from store.database import Database
@@ -17,14 +15,6 @@ from tests.dispatch_harness import Backend, midday_clock, wait_for_state
 from tests.slack_harness import SlackBot, running_bot
 
 PLANNER_EMAIL = "u_planner@evergreen-weddings.example.com"
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def test_from_campaign_new_to_messages_at_the_providers(

@@ -5,32 +5,19 @@ between two shows)."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import insert
 
-from store.database import Database
 from store.enums import Channel
 from store.models import ConsentRecord, Guest
 from store.models.base import utcnow
 from tests.campaign_conversation_steps import answer, count, to_preview
-from tests.dispatch_harness import midday_clock
 from tests.following_helpers import demo, guest_texts
-from tests.slack_harness import SlackBot, running_bot
+from tests.slack_harness import SlackBot
 
 # Over the ledger's IN-list limit (500 addresses): the preview reads the
 # organisation's whole active ledger, as a real wedding's does.
 ADDED = 600
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def add_pending_guests(bot: SlackBot, how_many: int) -> None:

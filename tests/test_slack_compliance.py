@@ -2,28 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
 from store.audit import Actor
-from store.database import Database
 from store.enums import Channel, DeliveryStatus, SuppressionReason
 from store.models import Delivery, Organisation
 from store.repositories.suppressions import SuppressionLedger
 from tests.campaign_conversation_steps import to_preview
-from tests.dispatch_harness import midday_clock
-from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
+from tests.slack_harness import SlackBot
 
 
 async def test_templates_list_the_tokens_with_a_rendered_example(bot: SlackBot) -> None:

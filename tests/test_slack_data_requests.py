@@ -4,11 +4,9 @@ erase-person`` with its confirmation, and the consent question after an import."
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
 from bot.slack.guest_privacy import ERASE_ACTION
@@ -24,14 +22,6 @@ from tests.slack_harness import SlackBot, running_bot
 # The demo's guest who texted STOP: a phone and no email.
 NORA = ("Nora Scott", OPTED_OUT_PHONE, OPTED_OUT_PHONE.removeprefix("+1"))
 NEW_GUESTS = b"name,phone\nJo Bloggs,+12015550177\nKim Lee,(201) 555-0178\n"
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 def _ephemeral_blocks(bot: SlackBot, fragment: str) -> list[dict[str, Any]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,14 +18,6 @@ BAD_ROW_CSV = (
     b"Kim Lee,not-an-email,,confirmed\n"
     b"Maria Alvarez,maria.alvarez@example.com,,confirmed\n"
 )
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def _guest_count(bot: SlackBot) -> int:

@@ -4,24 +4,10 @@ named when unreadable, audited without the values."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
 from sqlalchemy import select
 
-from store.database import Database
 from store.models import AuditEntry, Member
-from tests.dispatch_harness import midday_clock
-from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
+from tests.slack_harness import SlackBot
 
 
 async def _contact(bot: SlackBot, user: str) -> tuple[str | None, str | None]:

@@ -3,7 +3,6 @@ only owners touch owners, and the last owner stays."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,14 +13,6 @@ from store.enums import Role
 from store.models import AuditEntry, Member
 from tests.dispatch_harness import midday_clock
 from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def _roles(bot: SlackBot) -> dict[str, Role]:

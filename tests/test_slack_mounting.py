@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -15,19 +13,9 @@ from sqlalchemy import func, select
 
 from bot.dispatching import wire
 from bot.web_app import build_web_app
-from store.database import Database
 from store.models import AuditEntry, Organisation, SlackEventReceipt
-from tests.dispatch_harness import midday_clock
-from tests.slack_harness import SIGNING_SECRET, SlackBot, running_bot, sign
+from tests.slack_harness import SIGNING_SECRET, SlackBot, sign
 from tests.web_harness import ClientFactory, app_settings
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 def _command_body(text: str, user: str = "U_PLANNER") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,14 +11,6 @@ from store.database import Database
 from store.models import AuditEntry, Organisation, Wedding
 from tests.dispatch_harness import midday_clock
 from tests.slack_harness import SlackBot, running_bot
-
-
-@pytest.fixture
-async def bot(
-    sqlite_database: Database, sqlite_database_url: str, tmp_path: Path
-) -> AsyncIterator[SlackBot]:
-    async with running_bot(sqlite_database, sqlite_database_url, tmp_path, midday_clock()) as b:
-        yield b
 
 
 async def _wedding(bot: SlackBot) -> Wedding:
