@@ -22,6 +22,7 @@ from store import sqlite_driver
 from store.keyring import Keyring, KeyringError
 from store.models.sealed import use_keys
 from store.settings import StoreSettings
+from store.wal_checkpointer import BACKSTOP_PAGES, WalCheckpointer
 
 _DATABASE = "guestcomms.database"
 # How long a SQLite writer waits for another's lock before "database is locked".
@@ -49,8 +50,14 @@ class Database:
             pool_recycle=1800,
             pool_size=settings.database_pool_size,
         )
+        # Checkpoints of a database file's log run off the event loop; an
+        # in-memory database has no log.
+        self._checkpointer: WalCheckpointer | None = None
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            path = _file_path(self.url.database)
+            if path is not None:
+                self._checkpointer = WalCheckpointer(path)
+            _configure_sqlite(self.engine, checkpoint_off_loop=self._checkpointer is not None)
         # Guests' personal data is sealed and indexed by the column types, with
         # this database's keys (store/models/sealed.py).
         use_keys(self.engine, lambda: self.keyring)
@@ -89,8 +96,10 @@ class Database:
         each to the connection's thread: those trips (a queue, a thread woken,
         the GIL handed over and back, the loop woken) cost more than the
         statements. Taking the lock never waits on the loop
-        (``FewHopsConnection.take_write_lock``). The COMMIT may checkpoint the
-        WAL there, as SQLite does every ~1,000 pages written.
+        (``FewHopsConnection.take_write_lock``). The WAL's checkpoints run on a
+        thread of their own (``store/wal_checkpointer.py``), so the COMMIT
+        copies no pages into the database file, except when that thread has
+        fallen ``BACKSTOP_PAGES`` behind.
         """
         if not self.is_sqlite:
             async with self.sessions() as session, session.begin():
@@ -104,6 +113,8 @@ class Database:
                 if isinstance(driver, sqlite_driver.FewHopsConnection):
                     await driver.take_write_lock(BEGIN_WRITE, BUSY_TIMEOUT_MS)
             yield session
+        if self._checkpointer is not None:
+            self._checkpointer.wrote()
 
     @asynccontextmanager
     async def one_statement(self) -> AsyncIterator[AsyncSession]:
@@ -150,6 +161,9 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self._checkpointer is not None:
+            # Waits for a checkpoint under way: off the loop, as the checkpoints are.
+            await asyncio.to_thread(self._checkpointer.close)
         await self.engine.dispose()
 
 
@@ -161,14 +175,24 @@ def keyring_of(session: AsyncSession) -> Keyring:
     return database.keyring
 
 
-def _ensure_parent_directory(database: str | None) -> None:
+def _file_path(database: str | None) -> str | None:
+    """The file of a SQLite URL's database; None for an in-memory one or a URI."""
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        return database
+    return None
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _ensure_parent_directory(database: str | None) -> None:
+    path = _file_path(database)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, checkpoint_off_loop: bool) -> None:
     """WAL, foreign keys, a busy timeout, write transactions that lock up front,
-    and a Unicode-aware ``lower()``.
+    and a Unicode-aware ``lower()``; with ``checkpoint_off_loop`` (a
+    ``WalCheckpointer`` checkpoints), the commits' own autocheckpoint only as a
+    backstop.
 
     pysqlite opens transactions lazily and only before DML, so a transaction
     that reads and then writes can fail with SQLITE_BUSY when another writer
@@ -192,6 +216,8 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if checkpoint_off_loop:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         cursor.close()
         dbapi_connection.create_function("lower", 1, _unicode_lower, deterministic=True)
 
