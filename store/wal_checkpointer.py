@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 
 # How long after a write the checkpoint waits, so that one checkpoint (and its
 # two fsyncs) covers the writes of that moment rather than each commit's.
-SETTLE_SECONDS = 0.2
+SETTLE_SECONDS = 0.05
 # With no write for this long the thread and its connection go (the next
 # write brings them back): an idle process keeps no thread waking for nothing.
 IDLE_SECONDS = 30.0
