@@ -97,9 +97,9 @@ class Database:
         the GIL handed over and back, the loop woken) cost more than the
         statements. Taking the lock never waits on the loop
         (``FewHopsConnection.take_write_lock``). The WAL's checkpoints run on a
-        thread of their own (``store/wal_checkpointer.py``), so the COMMIT
-        copies no pages into the database file, except when that thread has
-        fallen ``BACKSTOP_PAGES`` behind.
+        thread of their own (``store/wal_checkpointer.py``): a COMMIT copies
+        pages into the database file only every ``BACKSTOP_PAGES`` pages of
+        log, and then finds nearly all of them already copied.
         """
         if not self.is_sqlite:
             async with self.sessions() as session, session.begin():

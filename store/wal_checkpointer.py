@@ -9,16 +9,20 @@ which then answers nobody for the checkpoint's milliseconds.
 Here a thread with a connection of its own runs a PASSIVE checkpoint shortly
 after writes. A passive checkpoint takes no write lock and waits for nobody,
 so writers go on committing meanwhile, and SQLite holds no GIL while it
-copies. The writers keep an autocheckpoint, at ``BACKSTOP_PAGES``: should this
-thread fall behind or stop, the log stays bounded all the same, and that
-checkpoint finds most pages already copied. (The log starts over from its
-beginning once a checkpoint has caught up with it: SQLite's own rule.)
+copies. The log file starts over from its beginning only when a write begins
+with every page of it copied (SQLite's rule), which under steady writes
+seldom happens between two commits; so the writers keep an autocheckpoint,
+at ``BACKSTOP_PAGES`` of log: a COMMIT then runs a checkpoint that finds
+nearly every page already copied (it still syncs the two files), and the
+next write starts the log over. It also bounds the log should this thread
+stop or fall behind. Before, every ~1,000 pages a COMMIT copied them all.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from urllib.parse import quote
 
 import structlog
 
@@ -30,14 +34,17 @@ SETTLE_SECONDS = 0.05
 # With no write for this long the thread and its connection go (the next
 # write brings them back): an idle process keeps no thread waking for nothing.
 IDLE_SECONDS = 30.0
-# The writers' own autocheckpoint, in pages (4 KiB each): a bound on the log
-# should this thread not keep up, far above what it leaves between two runs.
+# The writers' own autocheckpoint, in pages of log (4 KiB each, ~16 MB in all):
+# how often the log starts over under steady writes, and its bound.
 BACKSTOP_PAGES = 4_000
+# dispose() waits this long for a checkpoint under way; one still running then
+# finishes by itself (a checkpoint interrupted at exit is safe: SQLite's design).
 _STOP_TIMEOUT_SECONDS = 10.0
 
 
 class WalCheckpointer:
-    """Checkpoints the log of the SQLite database at ``path`` soon after ``wrote()``."""
+    """Checkpoints the log of the SQLite database at ``path`` soon after ``wrote()``,
+    until ``close()`` (for good: it goes with its ``Database``)."""
 
     def __init__(
         self,
@@ -61,11 +68,18 @@ class WalCheckpointer:
         a thread started when none runs."""
         with self._lock:
             self._wrote.set()
-            if self._thread is None and not self._stopping.is_set():
-                self._thread = threading.Thread(
-                    target=self._run, name=f"wal-checkpointer {self.path}", daemon=True
-                )
-                self._thread.start()
+            if self._thread is not None or self._stopping.is_set():
+                return
+            thread = threading.Thread(
+                target=self._run, name=f"wal-checkpointer {self.path}", daemon=True
+            )
+            try:
+                thread.start()
+            except RuntimeError:  # no thread to be had (a limit, or the interpreter exiting)
+                # The write committed: this must not raise. The backstop checkpoints.
+                log.warning("the WAL checkpointer could not start a thread", path=self.path)
+                return
+            self._thread = thread
 
     def close(self) -> None:
         """Stop the thread (after the checkpoint it may be running); no write starts another."""
@@ -78,11 +92,17 @@ class WalCheckpointer:
 
     def _run(self) -> None:
         try:
-            connection = sqlite3.connect(self.path, isolation_level=None)
+            # Read-write, never create: a database file gone meanwhile stays gone.
+            connection = sqlite3.connect(
+                f"file:{quote(self.path)}?mode=rw", uri=True, isolation_level=None
+            )
         except sqlite3.Error:
-            # The thread stays "running" (so no write starts another that fails
-            # alike); the writers' backstop checkpoints instead.
             log.exception("the WAL checkpointer cannot open the database", path=self.path)
+            # Not a thread a write, each failing alike: the next try after an idle
+            # while (the writers' backstop checkpoints meanwhile).
+            self._stopping.wait(self.idle_seconds)
+            with self._lock:
+                self._thread = None
             return
         try:
             while self._next_write():
@@ -107,8 +127,9 @@ class WalCheckpointer:
 
     def _checkpoint(self, connection: sqlite3.Connection) -> None:
         try:
-            # (busy, pages in the log, pages copied); busy: another connection's
-            # checkpoint was running, whose pages this one then need not copy.
+            # Returns (busy, pages in the log, pages copied). Pages left (another
+            # connection's checkpoint held the lock, or a reader still needs them)
+            # wait for the next write's checkpoint, or the backstop.
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as error:
             # The writers' backstop keeps the log bounded meanwhile.
