@@ -21,8 +21,13 @@ from tests.data_keys import store_settings
 ROWS = 2_000  # ~300 pages of 4 KiB: well under any autocheckpoint
 
 
-def _checkpointer_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("wal-checkpointer")]
+def _checkpointer_threads_for(tmp_path: Path) -> list[threading.Thread]:
+    """The running checkpointer threads of databases under ``tmp_path``."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t.name.startswith("wal-checkpointer") and str(tmp_path) in t.name
+    ]
 
 
 def _eventually(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
@@ -139,10 +144,6 @@ def test_a_database_file_it_cannot_open_is_neither_made_nor_tried_at_every_write
         assert checkpointer.checkpoints == 0
     finally:
         checkpointer.close()
-
-
-def _checkpointer_threads_for(tmp_path: Path) -> list[threading.Thread]:
-    return [t for t in _checkpointer_threads() if str(tmp_path) in t.name]
 
 
 async def test_a_database_file_is_checkpointed_off_the_event_loop(tmp_path: Path) -> None:
