@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.audit import REQUEST_ID
-from store.database import Database
+from store.database import Database, QuickWriter
 
 log = structlog.get_logger(__name__)
 
@@ -39,6 +39,11 @@ MOST_PER_BATCH = 256
 # Turns of the event loop a batch waits for more items while each brings some
 # (the webhook benchmark on SQLite: ~15 % more texts a second with 3).
 MOST_TURNS_TO_WAIT = 3
+# How long the writer, with nothing left to write, waits for more before it ends
+# and hands its connection back. Under load the next items arrive within a few
+# milliseconds, while the batch before is being answered: without this each
+# batch took a connection (and its session machinery) anew.
+LINGER_SECONDS = 0.1
 
 
 class GroupCommit(Generic[ItemT, ResultT]):
@@ -56,13 +61,18 @@ class GroupCommit(Generic[ItemT, ResultT]):
         self.most_per_batch = most_per_batch
         self._waiting: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         self._writer: asyncio.Task[None] | None = None
+        # While the writer lingers: resolved True by the next ``submit``.
+        self._arrival: asyncio.Future[bool] | None = None
         self.batches = 0  # committed transactions, for tests and benchmarks
 
     async def submit(self, item: ItemT) -> ResultT:
         future: asyncio.Future[ResultT] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if self._writer is None or self._writer.done():
-            # Started on demand and gone when idle: no task outlives the work.
+        if self._arrival is not None:
+            _settle(self._arrival, True)
+        elif self._writer is None or self._writer.done():
+            # Started on demand and gone when idle: no task outlives the work
+            # by more than its linger.
             self._writer = asyncio.create_task(self._write())
         # A caller that goes away (client disconnected) cancels only its future:
         # its item stays queued and commits, and the writer skips resolving a
@@ -77,18 +87,34 @@ class GroupCommit(Generic[ItemT, ResultT]):
         structlog.contextvars.unbind_contextvars("request_id")
         batch: list[tuple[ItemT, asyncio.Future[ResultT]]] = []
         try:
+            # Items that arrive while the writer hands its connection back (it has
+            # not ended yet, so no new writer starts for them) are written here.
             while self._waiting:
-                await self._let_arrivals_in()
-                batch = self._waiting[: self.most_per_batch]
-                del self._waiting[: len(batch)]
-                await self._commit(batch)
-                batch = []
+                async with self.database.quick_writer() as writer:
+                    while self._waiting or await self._arrives_within(LINGER_SECONDS):
+                        await self._let_arrivals_in()
+                        batch = self._waiting[: self.most_per_batch]
+                        del self._waiting[: len(batch)]
+                        await self._commit(writer, batch)
+                        batch = []
         except BaseException:  # cancelled at shutdown: nobody may wait forever
             for _, future in batch + self._waiting:
                 if not future.done():
                     future.set_exception(RuntimeError("the writer stopped before committing"))
             self._waiting.clear()
             raise
+
+    async def _arrives_within(self, seconds: float) -> bool:
+        """Whether an item arrives within ``seconds`` (``submit`` says so at once)."""
+        loop = asyncio.get_running_loop()
+        arrival: asyncio.Future[bool] = loop.create_future()
+        self._arrival = arrival
+        timer = loop.call_later(seconds, _settle, arrival, False)
+        try:
+            return await arrival
+        finally:
+            timer.cancel()
+            self._arrival = None
 
     async def _let_arrivals_in(self) -> None:
         """Under load, more requests have already arrived, unread: a turn or two of the
@@ -102,9 +128,11 @@ class GroupCommit(Generic[ItemT, ResultT]):
             if len(self._waiting) == waiting:
                 return
 
-    async def _commit(self, batch: Sequence[tuple[ItemT, asyncio.Future[ResultT]]]) -> None:
+    async def _commit(
+        self, writer: QuickWriter, batch: Sequence[tuple[ItemT, asyncio.Future[ResultT]]]
+    ) -> None:
         try:
-            async with self.database.transaction(quick=True) as session:
+            async with writer.transaction() as session:
                 results = await self.apply(session, [item for item, _ in batch])
                 if len(results) != len(batch):
                     raise RuntimeError("apply must return one result per item")
@@ -112,7 +140,7 @@ class GroupCommit(Generic[ItemT, ResultT]):
             if len(batch) > 1:
                 log.warning("group commit failed; trying each item alone", items=len(batch))
                 for one in batch:
-                    await self._commit([one])
+                    await self._commit(writer, [one])
                 return
             log.exception("group commit failed")
             _, future = batch[0]
@@ -123,3 +151,8 @@ class GroupCommit(Generic[ItemT, ResultT]):
         for (_, future), result in zip(batch, results, strict=True):
             if not future.done():
                 future.set_result(result)
+
+
+def _settle(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)

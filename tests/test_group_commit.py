@@ -9,10 +9,11 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.pool import QueuePool
 from structlog.testing import capture_logs
 
 from store.database import Database
-from store.group_commit import GroupCommit
+from store.group_commit import LINGER_SECONDS, GroupCommit
 from store.models import Event
 
 POISON = "poison"
@@ -138,3 +139,28 @@ async def test_items_arriving_in_the_next_turns_of_the_loop_share_a_batch(
 
     assert list(results) == ["X", "Y", "Z"]
     assert recorder.batches == [["x", "y", "z"]]
+
+
+async def test_the_writer_keeps_its_connection_between_batches_and_hands_it_back_idle(
+    sqlite_database: Database,
+) -> None:
+    database = sqlite_database
+    pool = database.engine.pool
+    assert isinstance(pool, QueuePool)
+    recorder = Recorder(database)
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+
+    assert await commits.submit("first") == "FIRST"
+    writer = commits._writer
+    # Answered, and the writer lingers with its connection for the next item...
+    assert pool.checkedout() == 1
+    await asyncio.sleep(LINGER_SECONDS / 4)
+    assert await commits.submit("second") == "SECOND"
+    assert commits._writer is writer  # ...which the same writer wrote.
+    assert recorder.batches == [["first"], ["second"]]
+
+    assert writer is not None
+    await asyncio.wait_for(writer, 5)  # then, idle, it ends and hands the connection back
+    assert pool.checkedout() == 0
+    assert await commits.submit("third") == "THIRD"  # a new writer, on demand
+    assert await kinds(database) == ["first", "second", "third"]

@@ -13,7 +13,7 @@ from store.keyring import Keyring
 from store.migrate import downgrade, migrate
 from store.models import Suppression
 from store.models.base import utcnow
-from store.repositories.suppressions import SuppressionLedger, address_hash
+from store.repositories.suppressions import SuppressionLedger, address_hash, entries_for
 from store.settings import StoreSettings
 from tests.data_keys import ENCRYPTION_KEY, INDEX_KEY
 from tests.factories import TEST_ACTOR, make_wedding
@@ -139,3 +139,67 @@ async def test_an_empty_ledger_migrates_without_keys(database: Database) -> None
         await migrate(keyless)
     finally:
         await keyless.dispose()
+
+
+async def _lift(database: Database, organisation_id: int, address: str) -> None:
+    async with database.transaction() as session:
+        lifted = await SuppressionLedger(session).lift(
+            TEST_ACTOR,
+            organisation_id=organisation_id,
+            channel=Channel.SMS,
+            address=address,
+            source="sms_start",
+        )
+    assert lifted
+
+
+async def test_an_address_history_holds_its_lifted_and_active_entries(
+    database: Database,
+) -> None:
+    acme, _ = await make_wedding(database)
+    other, _ = await make_wedding(database, organisation_slug="other")
+    await _suppress(database, acme.id, Channel.SMS, PHONE)
+    await _lift(database, acme.id, PHONE)
+    await _suppress(database, acme.id, Channel.SMS, PHONE)  # a later STOP: a new entry
+    await _suppress(database, other.id, Channel.SMS, PHONE)
+    await _suppress(database, acme.id, Channel.SMS, "+12015550199")  # someone else
+    await _suppress(database, acme.id, Channel.EMAIL, EMAIL)
+
+    async def found(organisation_id: int | None) -> list[tuple[int, Channel, bool]]:
+        condition = entries_for(KEYRING, [(Channel.SMS, PHONE)], organisation_id)
+        async with database.reading() as session:
+            rows = await session.execute(
+                select(Suppression.organisation_id, Suppression.channel, Suppression.lifted_at)
+                .where(condition)
+                .order_by(Suppression.id)
+            )
+            return [(o, channel, lifted is not None) for o, channel, lifted in rows]
+
+    assert await found(acme.id) == [(acme.id, Channel.SMS, True), (acme.id, Channel.SMS, False)]
+    assert await found(None) == [
+        (acme.id, Channel.SMS, True),
+        (acme.id, Channel.SMS, False),
+        (other.id, Channel.SMS, False),
+    ]
+
+
+@pytest.mark.parametrize("organisation_id", [1, None], ids=["one organisation", "all"])
+async def test_an_address_history_is_read_by_index_not_by_scanning_the_ledger(
+    sqlite_database: Database, organisation_id: int | None
+) -> None:
+    # Each side by its partial index; SQLite (no statistics) took an equality both
+    # sides shared to the organisation's whole range of the address index.
+    condition = entries_for(
+        KEYRING, [(Channel.SMS, PHONE), (Channel.EMAIL, EMAIL)], organisation_id
+    )
+    query = select(Suppression.id).where(condition)
+    async with sqlite_database.reading() as session:
+        sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        plan = [row[-1] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+    searches = [step for step in plan if step.startswith("SEARCH suppressions")]
+    assert not [step for step in plan if step.startswith("SCAN suppressions")], plan
+    assert len(searches) == 4, plan  # two addresses, each active and lifted
+    assert {step.split(" USING ")[1].split(" ")[1] for step in searches} == {
+        "uq_suppressions_active_address_hash",
+        "ix_suppressions_lifted_address_hash",
+    }, plan

@@ -29,8 +29,6 @@ class Suppression(Base):
             "channel",
             "address",
         ),
-        # The operator's look-up of one address across organisations.
-        Index("ix_suppressions_address_hash", "address_hash"),
         # At most one active entry per address: opting out twice is one opt-out.
         # Also the index of every suppression check.
         Index(
@@ -41,6 +39,17 @@ class Suppression(Base):
             unique=True,
             sqlite_where=text("lifted_at IS NULL"),
             postgresql_where=text("lifted_at IS NULL"),
+        ),
+        # Lifted entries by address (an address's history, a person's data): few,
+        # so inserting an opt-out touches no index of these (not a full index on
+        # the hash, a random key each time). ``entries_for`` reads both sides.
+        Index(
+            "ix_suppressions_lifted_address_hash",
+            "organisation_id",
+            "channel",
+            "address_hash",
+            sqlite_where=text("lifted_at IS NOT NULL"),
+            postgresql_where=text("lifted_at IS NOT NULL"),
         ),
     )
 

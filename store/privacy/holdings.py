@@ -22,10 +22,9 @@ from store.models import (
     InboundMessage,
     Member,
     SlackMessage,
-    Suppression,
 )
 from store.privacy.person import Person
-from store.repositories.suppressions import address_hash
+from store.repositories.suppressions import entries_for
 
 
 def _by_address(
@@ -73,19 +72,7 @@ def inbound_messages(person: Person) -> ColumnElement[bool]:
 
 def suppressions(person: Person, keyring: Keyring) -> ColumnElement[bool]:
     """By the keyed hash: an entry from an earlier erasure is still theirs."""
-    return and_(
-        Suppression.organisation_id == person.organisation.id,
-        or_(
-            false(),
-            *(
-                and_(
-                    Suppression.channel == channel,
-                    Suppression.address_hash == address_hash(keyring, channel, address),
-                )
-                for channel, address in person.addresses
-            ),
-        ),
-    )
+    return entries_for(keyring, person.addresses, person.organisation.id)
 
 
 def audit_rows(

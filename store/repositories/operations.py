@@ -29,7 +29,7 @@ from store.models import (
 )
 from store.repositories.campaigns import not_deleted
 from store.repositories.deliveries import WAITING
-from store.repositories.suppressions import address_hash
+from store.repositories.suppressions import entries_for
 
 FAILED = (DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED)
 BREAKER_KINDS = ("breaker.opened", "breaker.closed")
@@ -198,15 +198,13 @@ class OperationsQueries:
     async def ledger_history(self, channel: Channel, address: str) -> list[LedgerEntry]:
         """Every entry for the address, active or lifted, newest first (by its keyed
         hash: the entries of erased guests, whose address is gone, too)."""
-        hashed = address_hash(keyring_of(self.session), channel, address)
+        entries = entries_for(keyring_of(self.session), [(channel, address)], self.organisation_id)
         query = (
             select(Suppression, Organisation.slug)
             .join(Organisation, Organisation.id == Suppression.organisation_id)
-            .where(Suppression.channel == channel, Suppression.address_hash == hashed)
+            .where(entries)
             .order_by(Suppression.created_at.desc(), Suppression.id.desc())
         )
-        if self.organisation_id is not None:
-            query = query.where(Suppression.organisation_id == self.organisation_id)
         rows = await self.session.execute(query)
         return [LedgerEntry(slug, entry) for entry, slug in rows]
 

@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Executable, Table, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Table, and_, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,7 +23,7 @@ from store.audit import Actor, AuditRecord
 from store.database import keyring_of
 from store.enums import Channel, SuppressionReason
 from store.keyring import Keyring
-from store.models import Suppression
+from store.models import Organisation, Suppression
 from store.models.base import utcnow
 
 # What a guest's own START / resubscribe may lift. Bounces, complaints and
@@ -37,11 +37,48 @@ INDEX_KIND = {Channel.EMAIL: "email", Channel.SMS: "phone"}
 _IN_LIST_LIMIT = 500
 
 _ACTIVE = Suppression.lifted_at.is_(None)
+_LIFTED = Suppression.lifted_at.is_not(None)
+# For ``entries_for``: the organisations, as a table of their own (never correlated
+# with an organisations table the caller's query joins).
+_ORGANISATIONS = cast(Table, Organisation.__table__).alias("ledger_organisations")
 
 
 def address_hash(keyring: Keyring, channel: Channel, address: str) -> str:
     """The ledger's key for a normalised address (E.164 or lower-cased email)."""
     return keyring.index(INDEX_KIND[channel], address)
+
+
+def entries_for(
+    keyring: Keyring,
+    addresses: Iterable[tuple[Channel, str]],
+    organisation_id: int | None = None,
+) -> ColumnElement[bool]:
+    """Every entry, active or lifted, of these (channel, normalised address) pairs:
+    in one organisation, or (None) in all — found by hash, so an erased guest's too.
+
+    Active entries are found by the unique index, lifted ones by the partial index
+    of lifted entries (the same columns). Each side names its state, so each can
+    use its index; and the organisation is matched through a subquery, not an
+    equality both sides share, which SQLite's planner (no statistics) would
+    otherwise take to the (organisation, channel) prefix of the address index:
+    a scan of all the organisation's entries on that channel.
+    """
+    organisations = select(_ORGANISATIONS.c.id)
+    if organisation_id is not None:
+        organisations = organisations.where(_ORGANISATIONS.c.id == organisation_id)
+    return or_(
+        false(),
+        *(
+            and_(
+                state,
+                Suppression.organisation_id.in_(organisations),
+                Suppression.channel == channel,
+                Suppression.address_hash == address_hash(keyring, channel, address),
+            )
+            for channel, address in addresses
+            for state in (_ACTIVE, _LIFTED)
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)
