@@ -112,29 +112,32 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
         session,
         [a for a in arrivals if hinges_on_opt_out(a.message.body, opt_out_type=a.opt_out_type)],
     )
+    # Each arrival's sender, once (an organisation's id is an ORM attribute: not free).
+    senders = [_sender(arrival) for arrival in arrivals]
     replying: dict[tuple[int, str], Replier] = {}
-    for channel in {a.message.channel for a in arrivals if a.organisation}:
-        senders = [
-            (a.organisation.id, a.message.from_address)
-            for a in arrivals
-            if a.organisation and a.message.channel == channel
-        ]
-        replying.update(await repliers(session, channel, senders))
+    for channel in {sender[1] for sender in senders if sender}:
+        replying.update(
+            await repliers(
+                session,
+                channel,
+                [(sender[0], sender[2]) for sender in senders if sender and sender[1] == channel],
+            )
+        )
     readings: list[Reading] = []
     rows: list[ArrivalRow] = []
-    for arrival in arrivals:
-        message, organisation = arrival.message, arrival.organisation
-        sender = _sender(arrival)
+    for arrival, sender in zip(arrivals, senders, strict=True):
         replier = replying.get((sender[0], sender[2])) if sender else None
         readings.append(
             read_reply(
-                message.body, opted_out=sender in opted_out, opt_out_type=arrival.opt_out_type
+                arrival.message.body,
+                opted_out=sender in opted_out,
+                opt_out_type=arrival.opt_out_type,
             )
         )
         rows.append(
             ArrivalRow(
-                message,
-                organisation.id if organisation else None,
+                arrival.message,
+                sender[0] if sender else None,
                 replier.guest_id if replier else None,
                 readings[-1].kind,
             )
@@ -155,17 +158,16 @@ async def _act_on_round(session: AsyncSession, arrivals: Sequence[Arrival]) -> l
                 source=f"{sender[1].value}_reply",
                 detail=reading.keyword or "free text read as an opt-out",
             )
-            for arrival, reading, message_id in zip(arrivals, readings, message_ids, strict=True)
-            if message_id is not None
-            and (sender := _sender(arrival)) is not None
-            and reading.kind in _OPT_OUTS
+            for sender, reading, message_id in zip(senders, readings, message_ids, strict=True)
+            if message_id is not None and sender is not None and reading.kind in _OPT_OUTS
         ]
     )
     outcomes: list[ReplyOutcome] = []
     events: list[tuple[int, str, dict[str, Any]]] = []
     rsvps: list[RsvpAnswer] = []
-    for arrival, reading, message_id in zip(arrivals, readings, message_ids, strict=True):
-        sender = _sender(arrival)
+    for arrival, sender, reading, message_id in zip(
+        arrivals, senders, readings, message_ids, strict=True
+    ):
         if sender is None or arrival.organisation is None:
             # No organisation to hold a ledger entry or an RSVP: kept for operators.
             outcomes.append(ReplyOutcome(duplicate=message_id is None, reading=reading))
