@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -88,17 +89,19 @@ class Database:
         self._write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        # Quick writers keep a connection while they linger: ``dispose`` takes it back.
+        self._quick_writers: weakref.WeakSet[QuickWriter] = weakref.WeakSet()
 
     @asynccontextmanager
     async def transaction(self, *, quick: bool = False) -> AsyncIterator[AsyncSession]:
         """One unit of work: commits when the block ends, rolls back if it raises.
 
         ``quick``: a short write of a few indexed statements on a hot path (the
-        webhooks' group commit). On SQLite its statements and COMMIT then run on
-        the event loop's thread once it holds the write lock, instead of a trip
-        each to the connection's thread: those trips (a queue, a thread woken,
-        the GIL handed over and back, the loop woken) cost more than the
-        statements. Taking the lock never waits on the loop
+        webhooks' group commit runs its batches so, through ``quick_writer``). On
+        SQLite its statements and COMMIT then run on the event loop's thread once
+        it holds the write lock, instead of a trip each to the connection's
+        thread: those trips (a queue, a thread woken, the GIL handed over and
+        back, the loop woken) cost more than the statements. Taking the lock never waits on the loop
         (``FewHopsConnection.take_write_lock``). The WAL's checkpoints run on a
         thread of their own (``store/wal_checkpointer.py``): a COMMIT copies
         pages into the database file only every ``BACKSTOP_PAGES`` pages of
@@ -119,8 +122,8 @@ class Database:
     @asynccontextmanager
     async def quick_writer(self) -> AsyncIterator[QuickWriter]:
         """For one task that commits quick transactions back to back (the webhooks'
-        group commit): ``writer.transaction()`` is ``transaction(quick=True)``, and on
-        SQLite it keeps one connection from one transaction to the next.
+        group commit): ``writer.transaction()`` does what ``transaction(quick=True)``
+        does, and on SQLite it keeps one connection from one transaction to the next.
 
         A session of its own a transaction — made, its connection checked out of
         the pool, begun, committed, handed back, closed — costs about 200 µs of
@@ -130,6 +133,7 @@ class Database:
         transaction that failed (it may be unusable: the next one takes another).
         """
         writer = QuickWriter(self)
+        self._quick_writers.add(writer)
         try:
             yield writer
         finally:
@@ -190,6 +194,8 @@ class Database:
             await connection.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        for writer in list(self._quick_writers):
+            await writer.close(unless_writing=True)
         if self._checkpointer is not None:
             # Waits for a checkpoint under way: off the loop, as the checkpoints are.
             await asyncio.to_thread(self._checkpointer.close)
@@ -202,6 +208,7 @@ class QuickWriter:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._kept: tuple[AsyncConnection, sqlite_driver.FewHopsConnection] | None = None
+        self._writing = False
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -216,14 +223,20 @@ class QuickWriter:
             # The session joins the connection's transaction: it neither commits nor
             # rolls back (the block below does), and closing it leaves the connection.
             session = database.sessions(bind=connection)
+            self._writing = True
             try:
                 async with connection.begin():
                     await driver.take_write_lock(BEGIN_WRITE, BUSY_TIMEOUT_MS)
                     yield session
+                    if session.new or session.dirty or session.deleted:
+                        # As a session's own commit would: nothing added is left out.
+                        await session.flush()
             except BaseException:
+                self._writing = False
                 await session.close()
                 await self.close()
                 raise
+            self._writing = False
             await session.close()
         database._wrote()
 
@@ -236,8 +249,11 @@ class QuickWriter:
         self._kept = (connection, driver)
         return self._kept
 
-    async def close(self) -> None:
-        """Hand the connection back to the pool (the next transaction takes one again)."""
+    async def close(self, *, unless_writing: bool = False) -> None:
+        """Hand the connection back to the pool (the next transaction takes one again);
+        ``unless_writing``: only between transactions (``Database.dispose``)."""
+        if unless_writing and self._writing:
+            return
         kept, self._kept = self._kept, None
         if kept is not None:
             await kept[0].close()
@@ -318,8 +334,14 @@ def _json_text(value: Any) -> str:
     """JSON columns' text. Every guest's reply writes two values (its audit row, the
     planners' note), and ``json.dumps`` builds an encoder per call: 2–3 µs a value
     against orjson's 0.2–0.3. Keys that are not strings become strings, as
-    ``json.dumps`` makes them; reading stays ``json.loads``, which reads both."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    ``json.dumps`` makes them; reading stays ``json.loads``, which reads both.
+    What orjson refuses and ``json.dumps`` writes — a lone surrogate (``json.loads``
+    gives those from a provider's JSON), an integer beyond 64 bits — is written
+    by ``json.dumps``."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 def _unicode_lower(value: object) -> object:

@@ -33,8 +33,6 @@ NONCE_BYTES = 12
 # "gc1" names this format: key id, nonce and ciphertext (with its tag), so a
 # later format can live beside it.
 PREFIX = "gc1"
-# Blind indexes remembered (``Keyring.index``): a few batches of replies' senders.
-MOST_RECENT_INDEXES = 512
 
 
 class KeyringError(StoreError):
@@ -75,10 +73,6 @@ class Keyring:
     # key's two padded blocks (about 40 % of a short value's HMAC; webhooks
     # index every sender).
     _indexer: hmac.HMAC = field(init=False, repr=False, compare=False)
-    # Indexes made lately, by (kind, value): a guest's reply is indexed twice in its
-    # batch (to find the guest, and as the ledger's key), the second time a look-up
-    # here instead of an HMAC. Bounded, and emptied when full.
-    _recent: dict[tuple[str, str], str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ciphers = {_key_id(key): AESGCM(key) for key in reversed(self.encryption_keys)}
@@ -86,7 +80,6 @@ class Keyring:
         object.__setattr__(self, "_ciphers", ciphers)
         object.__setattr__(self, "_current", (current_id, ciphers[current_id]))
         object.__setattr__(self, "_indexer", hmac.new(self.index_key, digestmod=hashlib.sha256))
-        object.__setattr__(self, "_recent", {})
 
     @classmethod
     def from_text(cls, encryption_keys: list[str], index_key: str) -> Keyring:
@@ -156,16 +149,9 @@ class Keyring:
         """A keyed hash for equality lookups: the same value of the same kind gives the
         same index; without the key it tells nothing. ``kind`` separates, say, an
         email address from a name that happens to read the same."""
-        key = (kind, normalised_value)
-        made = self._recent.get(key)
-        if made is None:
-            indexer = self._indexer.copy()
-            indexer.update(kind.encode() + b"\0" + normalised_value.encode())
-            made = indexer.hexdigest()
-            if len(self._recent) >= MOST_RECENT_INDEXES:
-                self._recent.clear()
-            self._recent[key] = made
-        return made
+        indexer = self._indexer.copy()
+        indexer.update(kind.encode() + b"\0" + normalised_value.encode())
+        return indexer.hexdigest()
 
 
 def is_encrypted(stored: str) -> bool:

@@ -18,7 +18,7 @@ prebuilt statement is compiled by SQLAlchemy once — its SQL and, for each
 parameter, the bind processor of its column type for this dialect (the
 enums' values, UTC timestamps, JSON, sealed text and blind indexes, exactly
 as SQLAlchemy would bind them) — and then run for all its rows in one trip
-to the connection's thread, inside the transaction the session opened; a
+to the connection's thread, inside the session's transaction; a
 statement without RETURNING not even that: it rides along with the
 transaction's next trip (its next statement or its COMMIT), as the driver's
 ``defer`` describes.

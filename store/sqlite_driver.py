@@ -28,8 +28,8 @@ transaction able only to roll back (its COMMIT is refused: writes deferred
 after the failing one never ran); a rollback drops what was deferred and
 never ran.
 
-A quick transaction (``Database.transaction(quick=True)``, the webhooks' group
-commit) makes no trips at all while the write lock is free: ``take_write_lock``
+A quick transaction (``Database.transaction(quick=True)``, or a quick writer's:
+the webhooks' group commit) makes no trips at all while the write lock is free: ``take_write_lock``
 runs its BEGIN IMMEDIATE on the event loop's thread without waiting (a busy
 timeout of 0 for that one statement), and from then on its statements, COMMIT
 or ROLLBACK run there too — holding the lock, nothing in it can wait on

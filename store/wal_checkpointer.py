@@ -3,7 +3,7 @@
 In WAL mode a commit appends pages to the log, and SQLite copies them back
 into the database file (a checkpoint, with two fsyncs) inside whichever COMMIT
 takes the log past ``wal_autocheckpoint`` pages. For the webhooks' group
-commit that COMMIT runs on the event loop (``Database.transaction(quick=True)``),
+commit that COMMIT runs on the event loop (a quick transaction, ``Database``),
 which then answers nobody for the checkpoint's milliseconds.
 
 Here a thread with a connection of its own runs a PASSIVE checkpoint shortly

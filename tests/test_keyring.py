@@ -7,7 +7,7 @@ import hmac
 
 import pytest
 
-from store.keyring import MOST_RECENT_INDEXES, Keyring, KeyringError, is_encrypted, new_key
+from store.keyring import Keyring, KeyringError, is_encrypted, new_key
 
 
 def test_a_value_reads_back_and_never_shows_in_clear() -> None:
@@ -56,20 +56,6 @@ def test_an_index_is_the_keyed_sha256_of_kind_and_value_as_stored_before() -> No
         ).hexdigest()
         assert keyring.index(kind, value) == expected
         assert keyring.index(kind, value) == expected  # the prepared key is not consumed
-
-
-def test_indexes_remembered_past_the_bound_stay_right() -> None:
-    keyring = Keyring.from_text([new_key()], new_key())
-    values = [f"+1201555{n:04d}" for n in range(MOST_RECENT_INDEXES * 2 + 7)]
-    expected = {
-        value: hmac.new(keyring.index_key, b"phone\0" + value.encode(), hashlib.sha256).hexdigest()
-        for value in values
-    }
-    for _ in range(2):  # the second time, some are remembered and some made again
-        assert [keyring.index("phone", value) for value in values] == [
-            expected[value] for value in values
-        ]
-    assert keyring.index("email", values[-1]) != expected[values[-1]]  # by kind too
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,14 @@ async def test_transactions_commit_on_one_connection_handed_back_at_the_end(
     assert _checked_out(database) == 0
 
 
+async def test_objects_added_to_the_session_are_committed_unflushed(
+    sqlite_database: Database,
+) -> None:
+    async with sqlite_database.quick_writer() as writer, writer.transaction() as session:
+        session.add(Event(kind="added", payload={}))  # no flush: the commit's to do
+    assert await _kinds(sqlite_database) == ["added"]
+
+
 async def test_a_failed_transaction_leaves_nothing_and_hands_its_connection_back(
     sqlite_database: Database,
 ) -> None:
@@ -83,3 +91,18 @@ async def test_other_writers_have_their_turn_between_its_transactions(
             count = await session.scalar(select(func.count()).select_from(Event))
     assert count == 2
     assert await _kinds(database) == ["other", "writer"]
+
+
+async def test_dispose_takes_back_the_connection_of_a_writer_between_transactions(
+    sqlite_database: Database,
+) -> None:
+    database = sqlite_database
+    pool = database.engine.pool
+    async with database.quick_writer() as writer:
+        async with writer.transaction() as session:
+            await session.execute(insert(Event).values(kind="before", payload={}))
+        assert _checked_out(database) == 1  # kept, as a lingering writer keeps it
+        await database.dispose()  # the server stopping
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedout() == 0
+    assert await _kinds(database) == ["before"]

@@ -11,11 +11,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Executable, Table, and_, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.selectable import ScalarSelect
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
+from sqlalchemy.types import Boolean
 
 from store import audit, prebuilt
 from store.addresses import AddressError, normalise_email, normalise_phone
@@ -41,6 +46,7 @@ _LIFTED = Suppression.lifted_at.is_not(None)
 # For ``entries_for``: the organisations, as a table of their own (never correlated
 # with an organisations table the caller's query joins).
 _ORGANISATIONS = cast(Table, Organisation.__table__).alias("ledger_organisations")
+_SUPPRESSIONS = cast(Table, Suppression.__table__)
 
 
 def address_hash(keyring: Keyring, channel: Channel, address: str) -> str:
@@ -58,20 +64,22 @@ def entries_for(
 
     Active entries are found by the unique index, lifted ones by the partial index
     of lifted entries (the same columns). Each side names its state, so each can
-    use its index; and the organisation is matched through a subquery, not an
-    equality both sides share, which SQLite's planner (no statistics) would
-    otherwise take to the (organisation, channel) prefix of the address index:
-    a scan of all the organisation's entries on that channel.
+    use its index; and the organisation is matched through a subquery
+    (``_AmongOrganisations``), not an equality both sides share, which SQLite's
+    planner (no statistics) would otherwise take to the (organisation,
+    channel) prefix of the address index: a scan of all the organisation's
+    entries on that channel.
     """
     organisations = select(_ORGANISATIONS.c.id)
     if organisation_id is not None:
         organisations = organisations.where(_ORGANISATIONS.c.id == organisation_id)
+    among = _AmongOrganisations(organisations.scalar_subquery())
     return or_(
         false(),
         *(
             and_(
                 state,
-                Suppression.organisation_id.in_(organisations),
+                among,
                 Suppression.channel == channel,
                 Suppression.address_hash == address_hash(keyring, channel, address),
             )
@@ -79,6 +87,37 @@ def entries_for(
             for state in (_ACTIVE, _LIFTED)
         ),
     )
+
+
+class _AmongOrganisations(ColumnElement[bool]):
+    """``suppressions.organisation_id`` is one of the subquery's ids, in the form each
+    database's planner takes to the leading column of an index: SQLite's
+    ``IN (SELECT …)``; PostgreSQL's ``= ANY (ARRAY(SELECT …))`` (an ``IN`` subquery
+    under an OR it only filters with, after a scan of the table)."""
+
+    inherit_cache = True
+    type = Boolean()
+    # A condition in itself (SQLite has no booleans: without this, "… = 1").
+    _is_implicitly_boolean = True
+    # SQLAlchemy's own form (its cache key), a list it declares on the instance.
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012
+        ("ids", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, ids: ScalarSelect[int]) -> None:
+        self.ids = ids
+
+
+@compiles(_AmongOrganisations)
+def _among_as_in(element: _AmongOrganisations, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(_SUPPRESSIONS.c.organisation_id, **kw)
+    return f"{column} IN {compiler.process(element.ids, **kw)}"
+
+
+@compiles(_AmongOrganisations, "postgresql")
+def _among_as_any(element: _AmongOrganisations, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(_SUPPRESSIONS.c.organisation_id, **kw)
+    return f"{column} = ANY (ARRAY{compiler.process(element.ids, **kw)})"
 
 
 @dataclass(frozen=True, slots=True)
