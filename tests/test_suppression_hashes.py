@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.ledger_checks import LedgerChecks
 from store.database import Database
@@ -183,18 +184,23 @@ async def test_an_address_history_holds_its_lifted_and_active_entries(
     ]
 
 
+def _history_query(session: AsyncSession, organisation_id: int | None) -> str:
+    """Two addresses' entries, as the database's own SQL (for EXPLAIN)."""
+    condition = entries_for(
+        KEYRING, [(Channel.SMS, PHONE), (Channel.EMAIL, EMAIL)], organisation_id
+    )
+    query = select(Suppression.id).where(condition)
+    return str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+
+
 @pytest.mark.parametrize("organisation_id", [1, None], ids=["one organisation", "all"])
 async def test_an_address_history_is_read_by_index_not_by_scanning_the_ledger(
     sqlite_database: Database, organisation_id: int | None
 ) -> None:
     # Each side by its partial index; SQLite (no statistics) took an equality both
     # sides shared to the organisation's whole range of the address index.
-    condition = entries_for(
-        KEYRING, [(Channel.SMS, PHONE), (Channel.EMAIL, EMAIL)], organisation_id
-    )
-    query = select(Suppression.id).where(condition)
     async with sqlite_database.reading() as session:
-        sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        sql = _history_query(session, organisation_id)
         plan = [row[-1] for row in await session.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
     searches = [step for step in plan if step.startswith("SEARCH suppressions")]
     assert not [step for step in plan if step.startswith("SCAN suppressions")], plan
@@ -214,13 +220,9 @@ async def test_an_address_history_can_be_read_by_index_on_postgresql(
     # takes to an index's leading column. (Scans made dear: a table this small is
     # scanned anyway; the question is whether an index can serve at all. Which
     # one it takes depends on statistics: the partial indexes, on a real ledger.)
-    condition = entries_for(
-        KEYRING, [(Channel.SMS, PHONE), (Channel.EMAIL, EMAIL)], organisation_id
-    )
-    query = select(Suppression.id).where(condition)
     async with postgres_database.reading() as session:
         await session.execute(text("SET LOCAL enable_seqscan = off"))
-        sql = str(query.compile(session.bind, compile_kwargs={"literal_binds": True}))
+        sql = _history_query(session, organisation_id)
         plan = "\n".join(row[0] for row in await session.execute(text(f"EXPLAIN {sql}")))
     assert "Seq Scan on suppressions" not in plan, plan
     assert "Index Cond: (organisation_id = ANY" in plan, plan
