@@ -101,21 +101,23 @@ class Database:
         SQLite its statements and COMMIT then run on the event loop's thread once
         it holds the write lock, instead of a trip each to the connection's
         thread: those trips (a queue, a thread woken, the GIL handed over and
-        back, the loop woken) cost more than the statements. Taking the lock never waits on the loop
-        (``FewHopsConnection.take_write_lock``). The WAL's checkpoints run on a
-        thread of their own (``store/wal_checkpointer.py``): a COMMIT copies
-        pages into the database file only every ``BACKSTOP_PAGES`` pages of
-        log, and then finds nearly all of them already copied.
+        back, the loop woken) cost more than the statements. Taking the lock
+        never waits on the loop (``FewHopsConnection.take_write_lock``). A quick
+        transaction alone is a quick writer's one transaction. The WAL's
+        checkpoints run on a thread of their own (``store/wal_checkpointer.py``):
+        a COMMIT copies pages into the database file only every
+        ``BACKSTOP_PAGES`` pages of log, and then finds nearly all of them
+        already copied.
         """
         if not self.is_sqlite:
             async with self.sessions() as session, session.begin():
                 yield session
             return
+        if quick:
+            async with self.quick_writer() as writer, writer.transaction() as session:
+                yield session
+            return
         async with self._write_turn(), self.sessions() as session, session.begin():
-            if quick:
-                driver = await _driver_of(await session.connection())
-                if driver is not None:
-                    await driver.take_write_lock(BEGIN_WRITE, BUSY_TIMEOUT_MS)
             yield session
         self._wrote()
 
@@ -242,8 +244,9 @@ class QuickWriter:
 
     async def _keep(self) -> tuple[AsyncConnection, sqlite_driver.FewHopsConnection]:
         connection = await self._database.engine.connect()
-        driver = await _driver_of(connection)
-        if driver is None:  # not our driver: nothing to keep it for
+        driver = (await connection.get_raw_connection()).driver_connection
+        if not isinstance(driver, sqlite_driver.FewHopsConnection):
+            # Every SQLite connection is made by it (``_configure_sqlite``).
             await connection.close()
             raise RuntimeError("a quick writer needs guestcomms' SQLite driver")
         self._kept = (connection, driver)
@@ -257,11 +260,6 @@ class QuickWriter:
         kept, self._kept = self._kept, None
         if kept is not None:
             await kept[0].close()
-
-
-async def _driver_of(connection: AsyncConnection) -> sqlite_driver.FewHopsConnection | None:
-    driver = (await connection.get_raw_connection()).driver_connection
-    return driver if isinstance(driver, sqlite_driver.FewHopsConnection) else None
 
 
 def keyring_of(session: AsyncSession) -> Keyring:
