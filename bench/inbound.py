@@ -61,7 +61,7 @@ from bench.twilio_texts import (
     rsvp_guest_csv,
     signed_texts,
 )
-from bot import event_loop
+from bot import event_loop, heap
 from store.database import Database
 from tests.data_keys import DATA_KEYS_ENV, store_settings
 
@@ -140,6 +140,10 @@ async def load(url: str, texts: Iterator[SignedText], connections: int, seconds:
         await asyncio.gather(*(client() for _ in range(connections)))
         result.seconds = time.perf_counter() - timed
     return result
+
+
+async def _settle_heap(_app: web.Application) -> None:
+    heap.settle_after_startup()
 
 
 async def trivial_text(request: web.Request) -> web.Response:
@@ -416,7 +420,9 @@ def main() -> None:
     if args.baseline_port:  # this module is also the baseline's server process
         app = web.Application()
         app.router.add_post("/twilio/sms", trivial_text)
-        # On the event loop `guestcomms serve` runs on: the ratio compares handlers.
+        # On the event loop and collector settings `guestcomms serve` runs with:
+        # the ratio compares handlers.
+        app.on_startup.append(_settle_heap)
         web.run_app(
             app,
             host="127.0.0.1",

@@ -13,6 +13,7 @@ from datetime import datetime
 import structlog
 from aiohttp import web
 
+from bot import heap
 from bot.dispatching import Dispatching, start_workers, stop_workers, wire
 from bot.secrets import with_kept_secrets
 from bot.settings import Settings
@@ -43,6 +44,7 @@ async def start_web(settings: Settings, dispatching: Dispatching, port: int) -> 
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, port=port).start()
+    heap.settle_after_startup()
     return runner
 
 
