@@ -4,6 +4,13 @@ Channel-agnostic: the Twilio webhook and the inbound-email webhook both hand
 an ``ArrivedMessage`` here, inside the transaction that records it, so the
 effect commits with the record — and a retried webhook, whose record already
 exists, has no effect at all.
+
+The records a reply passes through on its way (``ArrivedMessage``,
+``Arrival``, ``ArrivalRow``, ``NewEntry``, ``AuditRecord``, ``ReplyOutcome``)
+are slotted dataclasses that are not frozen: a frozen one's ``__init__`` sets
+each field through ``object.__setattr__`` (1.9 µs for six fields here, against
+0.4 µs), and each guest's text builds half a dozen of them — 7 % of the
+instructions of the webhooks' group commit. Nothing changes them once built.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ REPLIED = "guest.replied"
 _OPT_OUTS = frozenset({InboundClass.OPT_OUT, InboundClass.LIKELY_OPT_OUT})
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class ReplyOutcome:
     duplicate: bool = False
     reading: Reading | None = None
@@ -47,7 +55,8 @@ class ReplyOutcome:
     rsvp: RsvpStatus | None = None  # recorded (changed or confirmed)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class Arrival:
     """A reply to act on: the message, the organisation it reached (None: none known),
     and Twilio's OptOutType when Twilio read it as a keyword itself."""

@@ -34,7 +34,8 @@ ROUTE_SECONDS = 5.0
 MOST_ROUTES = 1024
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class _Text:
     message: ArrivedMessage
     messaging_service_sid: str | None

@@ -56,7 +56,8 @@ def redact(values: Mapping[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class AuditRecord:
     organisation_id: int | None
     action: str

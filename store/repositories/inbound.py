@@ -22,7 +22,8 @@ from store.models.base import utcnow
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class ArrivedMessage:
     channel: Channel
     provider: str  # twilio, sendgrid, resend, postmark
@@ -32,7 +33,8 @@ class ArrivedMessage:
     body: str
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class ArrivalRow:
     """A message to store, with what we know of it."""
 

@@ -120,7 +120,8 @@ def _among_as_any(element: _AmongOrganisations, compiler: SQLCompiler, **kw: Any
     return f"{column} = ANY (ARRAY{compiler.process(element.ids, **kw)})"
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, for speed: see handlers/guest_replies.py's docstring.
+@dataclass(slots=True)
 class NewEntry:
     """An address to suppress, and who asked."""
 
