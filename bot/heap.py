@@ -16,8 +16,8 @@ alone has more than 700 alive at once, so the default collected every few
 batches, walking objects about to be freed anyway. Objects freed by their
 reference count, nearly all of a request's, never wait for the collector;
 what waits longer is garbage in reference cycles, a few thousand objects at
-most. Under the same load: 8–11 young collections in 20 s instead of 350,
-the collector's share 0.3–0.4 %, and no full collection.
+most. Under the same load: 8–40 young collections in 20 s instead of 350,
+the collector's share 0.3–0.4 %, and full collections of a few milliseconds.
 """
 
 from __future__ import annotations

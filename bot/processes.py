@@ -43,8 +43,9 @@ async def start_web(settings: Settings, dispatching: Dispatching, port: int) -> 
     app = build_web_app(with_kept_secrets(settings), dispatching)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, port=port).start()
+    # Before the first request, which would otherwise wait for the full collection.
     heap.settle_after_startup()
+    await web.TCPSite(runner, port=port).start()
     return runner
 
 
