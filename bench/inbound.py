@@ -5,7 +5,8 @@
 
 One client keeps ``connections`` signed texts in flight, first against a
 trivial aiohttp app that reads the form and answers empty TwiML (the
-baseline, on the event loop ``guestcomms serve`` runs on), then against the
+baseline, on the event loop and collector settings ``guestcomms serve`` runs
+with), then against the
 real ``guestcomms serve`` on each back end — a fresh database with the demo
 data and ``RSVP_GUESTS`` more guests imported with ``guestcomms import`` —
 and after each back end against the trivial app again: the ratio is to the

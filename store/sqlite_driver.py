@@ -29,10 +29,10 @@ after the failing one never ran); a rollback drops what was deferred and
 never ran.
 
 A quick transaction (``Database.transaction(quick=True)``, or a quick writer's:
-the webhooks' group commit) makes no trips at all while the write lock is free: ``take_write_lock``
-runs its BEGIN IMMEDIATE on the event loop's thread without waiting (a busy
-timeout of 0 for that one statement), and from then on its statements, COMMIT
-or ROLLBACK run there too — holding the lock, nothing in it can wait on
+the webhooks' group commit) makes no trips at all while the write lock is
+free: ``take_write_lock`` runs its BEGIN IMMEDIATE on the event loop's thread
+without waiting (a busy timeout of 0 for that one statement), and from then
+on its statements, COMMIT or ROLLBACK run there too — holding the lock, nothing in it can wait on
 another writer, and a trip (a queue, a thread woken, the GIL handed over and
 back, the loop woken through its self-pipe) cost more than a short indexed
 statement. When another connection holds the lock, the BEGIN makes the trip
