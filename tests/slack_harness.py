@@ -73,6 +73,13 @@ def with_slack(
     )
 
 
+def without_slack(settings: Settings) -> Settings:
+    """``settings`` as a process that has not been given Slack's settings yet."""
+    # Given as None so that a SLACK_* variable in the test's environment cannot fill them.
+    unset = dict.fromkeys(("slack_signing_secret", "slack_bot_token", "slack_client_id"))
+    return dataclasses.replace(settings, slack=SlackSettings(**unset))
+
+
 @dataclass
 class SlackBot:
     """The running bot and the Slack around it."""
@@ -270,9 +277,15 @@ async def running_bot(
     progress_every: float = 0.2,
     *,
     oauth: bool = False,
+    slack_in_first_process: bool = True,
     **dispatch: Any,
 ) -> AsyncIterator[SlackBot]:
-    """The demo organisation, the fakes (Slack, Twilio, SMTP), workers and the web app."""
+    """The demo organisation, the fakes (Slack, Twilio, SMTP), workers and the web app.
+
+    ``slack_in_first_process=False``: the web app was started before Slack was set up
+    (``/slack/*`` answers 503 and it has no notifier); it still takes guests' texts,
+    and only ``another_web_process()`` tells Slack about them.
+    """
     async with database.transaction() as session:
         await load_demo_data(session, Actor("test"))
     fake = SlackFake()
@@ -284,7 +297,8 @@ async def running_bot(
             progress_every=progress_every,
         )
         async with running_dispatch(settings, clock) as running:
-            app = build_web_app(settings, running.dispatching, clock)
+            first = settings if slack_in_first_process else without_slack(settings)
+            app = build_web_app(first, running.dispatching, clock)
             async with TestClient(TestServer(app)) as http:
                 yield SlackBot(
                     http,
