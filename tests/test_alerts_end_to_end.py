@@ -7,8 +7,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from dispatch.approval import approve_campaign
+from store.database import Database
 from store.enums import CampaignState, Channel
+from store.models import Event
 from tests.alert_helpers import SteppedClock, watching
 from tests.dispatch_harness import (
     APPROVER,
@@ -22,6 +26,14 @@ from tests.dispatch_harness import (
     until,
     wait_for_state,
 )
+
+
+async def breaker_opened(db: Database) -> bool:
+    async with db.reading() as session:
+        opened = await session.scalar(
+            select(func.count()).select_from(Event).where(Event.kind == "breaker.opened")
+        )
+    return bool(opened)
 
 
 async def test_an_sms_outage_raises_one_p1_alert_that_resolves(
@@ -54,6 +66,10 @@ async def test_an_sms_outage_raises_one_p1_alert_that_resolves(
             await approve_campaign(run.control, campaign_id, approver, APPROVER)
             await until(lambda: len(fakes.twilio.messages) >= 10, 30, "the first texts")
             fakes.twilio.failing_status = 503
+            # The watch ticks only once the breaker is open: each tick is 15 s of its
+            # time, and ticks spent waiting on a slow machine would add up to a
+            # stalled campaign (a second alert) before the outage is even seen.
+            await until(lambda: breaker_opened(db), 30, "the breaker opening")
 
             async def alerted() -> bool:
                 await watch.tick()

@@ -18,8 +18,14 @@ from dispatch.approval import approve_campaign
 from handlers.api_tokens import ApiTokens
 from handlers.app import create_app
 from store.enums import CampaignState, Channel, Role
-from store.models import AuditEntry, Campaign, Delivery, EmailEngagement, Organisation
-from tests.dispatch_harness import APPROVER, Backend, draft_for_approval, midday_clock
+from store.models import AuditEntry, Delivery, EmailEngagement, Organisation
+from tests.dispatch_harness import (
+    APPROVER,
+    Backend,
+    draft_for_approval,
+    midday_clock,
+    wait_for_state,
+)
 from tests.following_helpers import demo
 from tests.slack_harness import SlackBot, running_bot
 from tests.web_harness import JWT_SECRET, ClientFactory, app_settings
@@ -62,16 +68,7 @@ async def _send_email_campaign(bot: SlackBot) -> int:
         channels=(Channel.EMAIL,),
     )
     await approve_campaign(bot.control, campaign_id, found.approver, APPROVER)
-
-    async def finished() -> bool:
-        async with bot.database.reading() as session:
-            state = await session.scalar(select(Campaign.state).where(Campaign.id == campaign_id))
-        return state == CampaignState.COMPLETED
-
-    deadline = datetime.now(UTC) + timedelta(seconds=30)
-    while not await finished():
-        assert datetime.now(UTC) < deadline, "the campaign did not finish"
-        await bot.wait_for(lambda: True)
+    await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
     return campaign_id
 
 
