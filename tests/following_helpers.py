@@ -47,6 +47,11 @@ async def demo(bot: SlackBot) -> Demo:
     return Demo(organisation_id, wedding_id, members[Role.PLANNER], members[Role.APPROVER])
 
 
+# Twilio's 429s to come (``fakes.twilio.busy_next``): more than a test sends while it
+# holds a campaign back, each text taking its next turn until set back to 0.
+HELD = 1_000_000
+
+
 async def give_wedding_a_channel(bot: SlackBot, channel: str = WEDDING_CHANNEL) -> None:
     async with bot.database.transaction() as session:
         await session.execute(update(Wedding).values(slack_channel_id=channel))
