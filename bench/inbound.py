@@ -112,9 +112,9 @@ async def load(url: str, texts: Iterator[SignedText], connections: int, seconds:
     connections, pools and statement caches; not timed) and then ``seconds`` timed."""
     result = Load()
     # The load generator's collector set as the server's: its full collections
-    # walked the ~1 million objects of the signed texts, 100+ ms with every
-    # connection stalled, and the middle ones took 1–4 ms; either counted as
-    # the server's latency.
+    # walked every signed text (one object each, 176,000 in a 20 s run), up to
+    # 127 ms with every connection stalled, and the middle ones took 1–4 ms
+    # (fewer of them now); either counted as the server's latency.
     heap.settle_after_startup()
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(

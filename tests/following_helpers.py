@@ -47,9 +47,13 @@ async def demo(bot: SlackBot) -> Demo:
     return Demo(organisation_id, wedding_id, members[Role.PLANNER], members[Role.APPROVER])
 
 
-# Twilio's 429s to come (``fakes.twilio.busy_next``): more than a test sends while it
-# holds a campaign back, each text taking its next turn until set back to 0.
-HELD = 1_000_000
+def progress_posts(bot: SlackBot, campaign_id: int) -> list[dict[str, Any]]:
+    """The progress messages posted for the campaign (each edited in place after)."""
+    return [
+        p
+        for p in bot.fake.payloads("chat.postMessage")
+        if f"campaign {campaign_id} “" in str(p.get("text")) and "messages done" in str(p["text"])
+    ]
 
 
 async def give_wedding_a_channel(bot: SlackBot, channel: str = WEDDING_CHANNEL) -> None:

@@ -124,7 +124,7 @@ async def test_the_breaker_opens_on_an_outage_and_closes_after_it(
             backend.redis_url,
             breaker_min_calls=5,
             breaker_failure_rate=0.5,
-            # Open long enough that the two looks below, on a slow machine, fall in it.
+            # Open long enough that the two request counts below, on a slow machine, fall in it.
             breaker_open_seconds=5,
             send_concurrency=2,
         )

@@ -16,11 +16,11 @@ from store.enums import CampaignState
 from tests.dispatch_harness import Backend, midday_clock, wait_for_state
 from tests.following_helpers import (
     CAMPAIGN_THREAD,
-    HELD,
     WEDDING_CHANNEL,
     give_wedding_a_channel,
     guest_texts,
     phone_of,
+    progress_posts,
     send_campaign,
 )
 from tests.slack_harness import CHANNEL, SlackBot, running_bot
@@ -35,14 +35,6 @@ async def bot(backend: Backend, tmp_path: Path) -> AsyncIterator[SlackBot]:
         backend.database, backend.url, tmp_path, midday_clock(), backend.redis_url, **PACE
     ) as running:
         yield running
-
-
-def progress_posts(bot: SlackBot, campaign_id: int) -> list[dict[str, Any]]:
-    return [
-        p
-        for p in bot.fake.payloads("chat.postMessage")
-        if f"campaign {campaign_id} “" in str(p.get("text")) and "messages done" in str(p["text"])
-    ]
 
 
 def reports(bot: SlackBot, campaign_id: int) -> list[dict[str, Any]]:
@@ -69,12 +61,12 @@ async def test_a_campaign_is_followed_in_its_thread_reported_and_its_failures_re
         bot.fakes.twilio.refuse[number] = (400, 30007)  # carrier filtered: a failed delivery
     # Twilio answers 429 (each text waits for its next turn) until the progress message
     # is up, so the send is followed from its start, however slow this machine.
-    bot.fakes.twilio.busy_next = HELD
+    bot.fakes.twilio.holding = True
     campaign_id = await send_campaign(bot)
     thread = f"{CAMPAIGN_THREAD[:-3]}{campaign_id:03d}"
 
     posted = await bot.wait_for(lambda: progress_posts(bot, campaign_id), what="progress")
-    bot.fakes.twilio.busy_next = 0
+    bot.fakes.twilio.holding = False
     await wait_for_state(bot.database, campaign_id, {CampaignState.COMPLETED})
     report = (await bot.wait_for(lambda: reports(bot, campaign_id), what="the report"))[0]
 

@@ -173,7 +173,8 @@ async def test_without_a_wedding_channel_replies_are_left_alone(
 
         await until(all_handled, what="the events to be handled")
         # A pass marks its events handled before it reads their weddings: an event
-        # the next pass handles proves the pass before it has finished reading.
+        # added now is claimed by a later pass, which proves that the pass that
+        # claimed the replies has finished.
         async with bot.database.transaction() as session:
             session.add(Event(kind="guest.replied", payload={"guest_id": 0}))
         await until(all_handled, what="the next pass")

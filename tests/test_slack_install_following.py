@@ -36,7 +36,7 @@ from tests.dispatch_harness import (
 )
 from tests.fakes.slack import BOT_TOKEN
 from tests.fakes.twilio import AUTH_TOKEN
-from tests.following_helpers import HELD, demo, guest_texts, send_campaign
+from tests.following_helpers import demo, guest_texts, progress_posts, send_campaign
 from tests.install_helpers import install_workspace
 from tests.slack_harness import SlackBot, running_bot
 from tests.twilio_webhook_client import post_signed, text_from
@@ -140,13 +140,11 @@ async def test_each_workspace_follows_its_own_campaigns_with_its_own_token(
     unfollowed = await send_campaign(bot, in_thread=False)
     await guest_texts(bot, "Jorge Alvarez", "is there parking?")
     # Twilio answers 429 until both progress messages are up: followed from the start.
-    bot.fakes.twilio.busy_next = HELD
+    bot.fakes.twilio.holding = True
     followed = {business.channel: await _approved(bot, business) for business in (blossom, maple)}
     for channel, campaign_id in followed.items():
-        await bot.wait_for(
-            partial(_progress_in, bot, channel, campaign_id), what=f"progress in {channel}"
-        )
-    bot.fakes.twilio.busy_next = 0
+        await bot.wait_for(partial(progress_posts, bot, campaign_id), what=f"progress in {channel}")
+    bot.fakes.twilio.holding = False
     fields = text_from("+12012000000", "is there parking?", To=blossom.sms_number)
     answer = await post_signed(
         bot.http,
@@ -186,14 +184,6 @@ async def test_each_workspace_follows_its_own_campaigns_with_its_own_token(
     # Nothing for the workspace without an installation, and no call with another token.
     assert bot.fake.in_channel("C_NOT_INSTALLED") == []
     assert not [c for c in bot.fake.called if c.token == BOT_TOKEN]
-
-
-def _progress_in(bot: SlackBot, channel: str, campaign_id: int) -> bool:
-    return any(
-        f"campaign {campaign_id} “Invitations”" in str(m.get("text"))
-        and "messages done" in str(m.get("text"))
-        for m in bot.fake.in_channel(channel)
-    )
 
 
 async def _every_event_handled(database: Database) -> bool:

@@ -77,6 +77,9 @@ class TwilioFake:
     fail_next: int = 0
     # The next creates answered 429 / 20429 whatever the rate (another sender's burst).
     busy_next: int = 0
+    # Every create answered 429 while set: a test holds a send back (each text waits
+    # for its sender's next turn) until it is ready to watch it go.
+    holding: bool = False
     # Probability of accepting a message and then dropping the response.
     drop_after_accept: float = 0.0
     # Accept at once, answer this much later (a slow Twilio).
@@ -129,8 +132,10 @@ class TwilioFake:
             if self.fail_next > 0:
                 self.fail_next -= 1
                 return _error(500, 20500, "Internal error")
-            if self.busy_next > 0 or (
-                self.mps is not None and not self._within_rate(sender, arrived)
+            if (
+                self.holding
+                or self.busy_next > 0
+                or (self.mps is not None and not self._within_rate(sender, arrived))
             ):
                 self.busy_next = max(0, self.busy_next - 1)
                 self.rejected_429 += 1
