@@ -32,13 +32,14 @@ A quick transaction (``Database.transaction(quick=True)``, or a quick writer's:
 the webhooks' group commit) makes no trips at all while the write lock is
 free: ``take_write_lock`` runs its BEGIN IMMEDIATE on the event loop's thread
 without waiting (a busy timeout of 0 for that one statement), and from then
-on its statements, COMMIT or ROLLBACK run there too — holding the lock, nothing in it can wait on
-another writer, and a trip (a queue, a thread woken, the GIL handed over and
-back, the loop woken through its self-pipe) cost more than a short indexed
-statement. When another connection holds the lock, the BEGIN makes the trip
-and waits on the busy handler there, as every other transaction does. The
-connection is then used from two threads, never at once: nothing runs on the
-calling thread while a trip of this connection is unfinished.
+on its statements, COMMIT or ROLLBACK run there too — holding the lock,
+nothing in it can wait on another writer, and a trip (a queue, a thread
+woken, the GIL handed over and back, the loop woken through its self-pipe)
+costs more than a short indexed statement. When another connection holds
+the lock, the BEGIN makes the trip and waits on the busy handler there, as
+every other transaction does. The connection is then used from two threads,
+never at once: nothing runs on the calling thread while a trip of this
+connection is unfinished.
 """
 
 from __future__ import annotations
