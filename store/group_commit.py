@@ -18,6 +18,7 @@ the error, and none is told its write happened.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -36,9 +37,18 @@ Apply = Callable[[AsyncSession, Sequence[ItemT]], Awaitable[Sequence[ResultT]]]
 # Bounds one transaction's statements (SQLite's bound-parameter limit, and how
 # long the write lock is held) — far above what 32 connections bring at once.
 MOST_PER_BATCH = 256
-# Turns of the event loop a batch waits for more items while each brings some
-# (the webhook benchmark on SQLite: ~15 % more texts a second with 3).
-MOST_TURNS_TO_WAIT = 3
+# While items keep arriving, a batch waits for more: until none has come for
+# ARRIVAL_GAP_SECONDS, and never longer than MOST_WAIT_SECONDS in all. A batch
+# costs ~450 µs of the event loop whatever it holds (the webhook benchmark on
+# SQLite: its session, statements and the COMMIT's pages of every table and
+# index), and the texts of 32 connections come in spread over a millisecond, as
+# the other side sends each after reading its answer; waiting only for turns
+# that bring some, batches averaged 12 texts; with the gap, 21, and the server
+# does ~12 % more texts a second with the same CPU. The wait spins through
+# turns of the loop, so it delays nothing else the loop has to do: it only
+# turns idle moments into bigger batches. A lone text waits the gap, 0.1 ms.
+ARRIVAL_GAP_SECONDS = 0.0001
+MOST_WAIT_SECONDS = 0.001
 # How long the writer, with nothing left to write, waits for more before it ends
 # and hands its connection back. Under load the next items arrive within a few
 # milliseconds, while the batch before is being answered: without this each
@@ -117,15 +127,20 @@ class GroupCommit(Generic[ItemT, ResultT]):
             self._arrival = None
 
     async def _let_arrivals_in(self) -> None:
-        """Under load, more requests have already arrived, unread: a turn or two of the
-        event loop lets them reach ``submit`` and join this batch, and a transaction's
-        cost is mostly the same whatever it holds. Alone, an item waits one turn."""
-        for _ in range(MOST_TURNS_TO_WAIT):
-            waiting = len(self._waiting)
-            if waiting >= self.most_per_batch:
-                return
+        """Under load, more requests have already arrived or are on their way: the batch
+        waits while each turn of the event loop brings some, or the last came less
+        than the gap ago, and at most ``MOST_WAIT_SECONDS`` (see above)."""
+        # Real time, not the loop's clock: uvloop's ticks in whole milliseconds.
+        started = last_arrival = time.perf_counter()
+        waiting = len(self._waiting)
+        while waiting < self.most_per_batch:
             await asyncio.sleep(0)
-            if len(self._waiting) == waiting:
+            now = time.perf_counter()
+            if len(self._waiting) > waiting:
+                waiting, last_arrival = len(self._waiting), now
+            elif now - last_arrival >= ARRIVAL_GAP_SECONDS:
+                return
+            if now - started >= MOST_WAIT_SECONDS:
                 return
 
     async def _commit(

@@ -125,8 +125,11 @@ async def test_a_caller_that_goes_away_does_not_undo_its_write(database: Databas
 
 
 async def test_items_arriving_in_the_next_turns_of_the_loop_share_a_batch(
-    database: Database,
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Turns that each bring an item keep the batch open however long they take
+    # (a busy machine's turns can outlast the usual bound).
+    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 30.0)
     recorder = Recorder(database)
     commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
 
@@ -140,6 +143,47 @@ async def test_items_arriving_in_the_next_turns_of_the_loop_share_a_batch(
 
     assert list(results) == ["X", "Y", "Z"]
     assert recorder.batches == [["x", "y", "z"]]
+
+
+async def test_an_item_arriving_within_the_gap_joins_the_batch_though_turns_brought_none(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As texts do under load: the other side sends each after reading its answer.
+    monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 5.0)
+    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 30.0)
+    recorder = Recorder(database)
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+
+    async def later(item: str) -> str:
+        await asyncio.sleep(0.05)  # many turns of the loop without an item
+        return await commits.submit(item)
+
+    results = await asyncio.gather(commits.submit("x"), later("y"))
+
+    assert list(results) == ["X", "Y"]
+    assert recorder.batches == [["x", "y"]]
+
+
+async def test_a_batch_waits_for_more_items_only_so_long(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A trickle that never pauses for the gap still gets its first items committed.
+    monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 30.0)
+    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 0.02)
+    recorder = Recorder(database)
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+
+    async def later(item: str) -> str:
+        await asyncio.sleep(0.5)
+        return await commits.submit(item)
+
+    first = asyncio.ensure_future(commits.submit("x"))
+    second = asyncio.ensure_future(later("y"))
+    # Answered well before the gap, long before the second item comes.
+    assert await asyncio.wait_for(first, 10) == "X"
+    assert not second.done()
+    assert await second == "Y"
+    assert recorder.batches == [["x"], ["y"]]
 
 
 async def test_the_writer_keeps_its_connection_between_batches_and_hands_it_back_idle(
