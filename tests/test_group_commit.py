@@ -74,8 +74,8 @@ async def test_a_failing_item_fails_alone_and_its_batch_commits_nothing_of_it(
     commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
     first = asyncio.ensure_future(commits.submit("first"))  # starts the writer
     await asyncio.sleep(0)
-    # Arriving a turn later, they join "first"'s batch (it waits a turn or two for
-    # more) or, where its commit gives way to the loop, form the next one.
+    # Arriving a turn later, they join "first"'s batch (it waits while items keep
+    # coming) or, where its commit gives way to the loop, form the next one.
     items = ["a", POISON, "b", "c"]
 
     with capture_logs() as logs:
@@ -152,7 +152,8 @@ async def test_an_item_arriving_within_the_gap_joins_the_batch_though_turns_brou
     monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 5.0)
     monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 30.0)
     recorder = Recorder(database)
-    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+    # Full at two: the batch closes as "y" joins, without waiting out the gap.
+    commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply, most_per_batch=2)
 
     async def later(item: str) -> str:
         await asyncio.sleep(0.05)  # many turns of the loop without an item
@@ -167,23 +168,25 @@ async def test_an_item_arriving_within_the_gap_joins_the_batch_though_turns_brou
 async def test_a_batch_waits_for_more_items_only_so_long(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A trickle that never pauses for the gap still gets its first items committed.
+    # Items that never pause for the gap: the first batch still closes at the bound.
     monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 30.0)
-    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 0.02)
+    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 0.05)
     recorder = Recorder(database)
     commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
+    trickled: list[asyncio.Future[str]] = []
+    sent_when_first_answered: list[int] = []
+    for n in range(100):  # an item every 5 ms for half a second
+        trickled.append(asyncio.ensure_future(commits.submit(f"t{n}")))
+        if n == 0:
+            trickled[0].add_done_callback(lambda _: sent_when_first_answered.append(len(trickled)))
+        await asyncio.sleep(0.005)
 
-    async def later(item: str) -> str:
-        await asyncio.sleep(0.5)
-        return await commits.submit(item)
-
-    first = asyncio.ensure_future(commits.submit("x"))
-    second = asyncio.ensure_future(later("y"))
-    # Answered well before the gap, long before the second item comes.
-    assert await asyncio.wait_for(first, 10) == "X"
-    assert not second.done()
-    assert await second == "Y"
-    assert recorder.batches == [["x"], ["y"]]
+    assert await asyncio.gather(*trickled) == [f"T{n}" for n in range(100)]
+    # Answered while the items kept coming, in a batch of only some of them.
+    assert sent_when_first_answered
+    assert sent_when_first_answered[0] < 100
+    assert len(recorder.batches[0]) < 100
+    assert len(recorder.batches) > 1
 
 
 async def test_the_writer_keeps_its_connection_between_batches_and_hands_it_back_idle(
