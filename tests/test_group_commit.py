@@ -145,12 +145,17 @@ async def test_items_arriving_in_the_next_turns_of_the_loop_share_a_batch(
     assert recorder.batches == [["x", "y", "z"]]
 
 
+def _wait_bounds(monkeypatch: pytest.MonkeyPatch, *, gap: float, most: float) -> None:
+    """How long a batch waits for more items: since the last, and in all."""
+    monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", gap)
+    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", most)
+
+
 async def test_an_item_arriving_within_the_gap_joins_the_batch_though_turns_brought_none(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # As texts do under load: the other side sends each after reading its answer.
-    monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 5.0)
-    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 30.0)
+    _wait_bounds(monkeypatch, gap=5.0, most=30.0)
     recorder = Recorder(database)
     # Full at two: the batch closes as "y" joins, without waiting out the gap.
     commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply, most_per_batch=2)
@@ -169,8 +174,7 @@ async def test_a_batch_waits_for_more_items_only_so_long(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Items that never pause for the gap: the first batch still closes at the bound.
-    monkeypatch.setattr(group_commit, "ARRIVAL_GAP_SECONDS", 30.0)
-    monkeypatch.setattr(group_commit, "MOST_WAIT_SECONDS", 0.05)
+    _wait_bounds(monkeypatch, gap=30.0, most=0.05)
     recorder = Recorder(database)
     commits: GroupCommit[str, str] = GroupCommit(database, recorder.apply)
     trickled: list[asyncio.Future[str]] = []
