@@ -560,12 +560,27 @@ async def _send_email(
                 private_key_pem=settings.dkim_private_key.get_secret_value(),
             )
     sent: set[int] = set()
+    # Until when the provider asked us to wait (its rate limit): what is left waits too.
+    held_until: datetime | None = None
     async with runtime.email.session() as session:
         started = time.monotonic()
         async for index, outcome in session.send_all(emails):
             sent.add(index)
             # Emails go one after another on one connection: each took the time since the last.
             seconds, started = time.monotonic() - started, time.monotonic()
+            if isinstance(outcome, SenderBusy):
+                # Not taken, and not a failure: neither an attempt nor the breaker's.
+                batch.tally.count(
+                    "messages.rate_limited",
+                    runtime.clock(),
+                    channel=Channel.EMAIL.value,
+                    provider=runtime.email.name,
+                )
+                # Its own waits are over (see the provider): at least a second more.
+                wait = max(outcome.retry_after or 0.0, 1.0)
+                held_until = runtime.clock() + timedelta(seconds=wait)
+                sent.discard(index)
+                break
             await _record_outcome(
                 batch, items[index][0], outcome, runtime.email.name, name, seconds, cleared
             )
@@ -573,13 +588,14 @@ async def _send_email(
                 break
     for index, (item, _) in enumerate(items):
         if index not in sent:
-            await batch.record(_release(item))
+            await batch.record(_release(item, not_before=held_until))
 
 
-def _release(item: Claimed) -> Settled:
+def _release(item: Claimed, *, not_before: datetime | None = None) -> Settled:
     """Back to pending, untried (the claim's attempt is undone): the lease ran short,
-    the provider's breaker opened, or the pacer had no slot in time."""
-    return Settled(item.id, DeliveryStatus.PENDING, untried=True)
+    the provider's breaker opened, the pacer had no slot in time, or the provider
+    asked us to wait (then not before ``not_before``)."""
+    return Settled(item.id, DeliveryStatus.PENDING, untried=True, not_before=not_before)
 
 
 async def _record_outcome(

@@ -42,11 +42,15 @@ class ProviderError(DispatchError):
 
 
 class SenderBusy(ProviderError):
-    """Refused for the sender's pace (Twilio's 429, 20429): not taken, and not the
-    provider failing; the text takes the sender's next turn."""
+    """Refused for the sender's pace (Twilio's 429, 20429; Resend's 429 rate limit): not
+    taken, and not the provider failing. A text takes the sender's next turn; an email
+    waits ``retry_after`` seconds (the provider's word, when it gave one)."""
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message, code=code, transient=True)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+import math
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from email.header import decode_header, make_header
 from typing import Any
@@ -10,7 +12,14 @@ from typing import Any
 import aiohttp
 
 from dispatch.compose.email_message import body_parts
-from dispatch.providers.base import Accepted, EmailSession, Outcome, OutgoingEmail, ProviderError
+from dispatch.providers.base import (
+    Accepted,
+    EmailSession,
+    Outcome,
+    OutgoingEmail,
+    ProviderError,
+    SenderBusy,
+)
 from dispatch.settings import DispatchSettings
 
 # Headers Resend sets itself; the rest (List-Unsubscribe, Message-ID…) travel as given.
@@ -22,6 +31,18 @@ _OWN_HEADERS = {
     "mime-version",
     "content-transfer-encoding",
 }
+
+
+# Resend answers 429 beyond a team's rate (2 requests a second unless raised), with
+# Retry-After in seconds. A session waits that long and sends the same email again
+# (its idempotency key makes that safe), so a campaign goes at Resend's pace instead
+# of failing; after this many 429s in a row the email is handed back as busy.
+RATE_LIMITED_TRIES = 5
+# At most this long waited out for one email inside a batch (whose lease runs
+# meanwhile); a longer wait hands the email back, and its delivery comes back then.
+MOST_RETRY_AFTER_SECONDS = 5.0
+# When a 429 says nothing of how long to wait.
+DEFAULT_RETRY_AFTER_SECONDS = 1.0
 
 
 def _payload(email: OutgoingEmail) -> dict[str, Any]:
@@ -86,27 +107,67 @@ class _ResendSession:
             yield index, await self._post(email)
 
     async def _post(self, email: OutgoingEmail) -> Outcome:
-        try:
-            async with self._http.post(
-                self._url, json=_payload(email), headers={"Idempotency-Key": email.idempotency_key}
-            ) as response:
-                body = await response.json(content_type=None)
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-            # Safe to retry: the idempotency key makes a second request a no-op.
-            return ProviderError(f"Resend did not answer: {error}", transient=True)
-        if status == 409:
-            # The key was used before: that earlier request was taken.
-            return Accepted(f"resend:{email.idempotency_key}")
-        if status >= 400:
-            message = str(body.get("message", body)) if isinstance(body, dict) else str(body)
-            return ProviderError(
-                f"Resend {status}: {message}",
-                code=str(status),
-                # Rate limits, outages and our own credentials: try later.
-                transient=status in {401, 403, 429} or status >= 500,
-            )
-        message_id = body.get("id") if isinstance(body, dict) else None
-        if not message_id:
-            return ProviderError("Resend answered without an id", transient=True)
-        return Accepted(str(message_id))
+        waited = 0.0
+        for tries_left in reversed(range(RATE_LIMITED_TRIES)):
+            try:
+                async with self._http.post(
+                    self._url,
+                    json=_payload(email),
+                    headers={"Idempotency-Key": email.idempotency_key},
+                ) as response:
+                    body = await response.json(content_type=None)
+                    status = response.status
+                    retry_after = _retry_after(response.headers)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                # Safe to retry: the idempotency key makes a second request a no-op.
+                return ProviderError(f"Resend did not answer: {error}", transient=True)
+            if status != 429 or _quota_used_up(body):
+                return _outcome(email, status, body)
+            if tries_left == 0 or waited + retry_after > MOST_RETRY_AFTER_SECONDS:
+                return SenderBusy(
+                    f"Resend 429: {_message(body)}", code="429", retry_after=retry_after
+                )
+            await asyncio.sleep(retry_after)
+            waited += retry_after
+        raise AssertionError("unreachable: the last try returns")
+
+
+def _outcome(email: OutgoingEmail, status: int, body: Any) -> Outcome:
+    """What Resend's answer, other than its rate limit, means for ``email``."""
+    if status == 409:
+        # The key was used before: that earlier request was taken.
+        return Accepted(f"resend:{email.idempotency_key}")
+    if status >= 400:
+        return ProviderError(
+            f"Resend {status}: {_message(body)}",
+            code=str(status),
+            # Outages, our own credentials, a used-up quota: try later (and the
+            # breaker counts them: on-call hears of it).
+            transient=status in {401, 403, 429} or status >= 500,
+        )
+    message_id = body.get("id") if isinstance(body, dict) else None
+    if not message_id:
+        return ProviderError("Resend answered without an id", transient=True)
+    return Accepted(str(message_id))
+
+
+def _message(body: Any) -> str:
+    return str(body.get("message", body)) if isinstance(body, dict) else str(body)
+
+
+def _quota_used_up(body: Any) -> bool:
+    """A 429 for the day's or month's email quota, not the rate: waiting seconds
+    will not help (``daily_quota_exceeded``, ``monthly_quota_exceeded``)."""
+    return isinstance(body, dict) and str(body.get("name", "")).endswith("quota_exceeded")
+
+
+def _retry_after(headers: Mapping[str, str]) -> float:
+    """Resend's Retry-After, in seconds (a number; an HTTP date is not sent), and never
+    more than an hour: a garbled header must not park a campaign for days."""
+    try:
+        seconds = float(headers.get("Retry-After", ""))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    if not math.isfinite(seconds) or seconds < 0:
+        return DEFAULT_RETRY_AFTER_SECONDS
+    return min(seconds, 3600.0)

@@ -1,5 +1,6 @@
 """A fake of Resend's email API that honours Idempotency-Key, as Resend does: the same key
-with the same body answers the first result again; with another body, 409."""
+with the same body answers the first result again; with another body, 409. It can
+also answer 429 as Resend does past a team's rate, with Retry-After."""
 
 from __future__ import annotations
 
@@ -18,8 +19,19 @@ API_KEY = "re_test_key"
 class ResendFake:
     emails: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    # The next this many requests answer 429 (Resend's rate limit), with this Retry-After.
+    rate_limited: int = 0
+    retry_after: str = "1"
+    # What the 429 says it is: the rate, or a used-up quota (``daily_quota_exceeded``).
+    refusal: str = "rate_limit_exceeded"
+    rejected_429: int = 0
     _answers: dict[str, tuple[str, str]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stop_limiting(self) -> None:
+        """From now on, every request is taken (under the lock the server thread uses)."""
+        with self._lock:
+            self.rate_limited = 0
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -36,6 +48,18 @@ class ResendFake:
         key = request.headers.get("Idempotency-Key", "")
         with self._lock:
             self.requests += 1
+            if self.rate_limited > 0:
+                self.rate_limited -= 1
+                self.rejected_429 += 1
+                return web.json_response(
+                    {
+                        "statusCode": 429,
+                        "name": self.refusal,
+                        "message": "Too many requests. You can only make 2 requests per second.",
+                    },
+                    status=429,
+                    headers={"Retry-After": self.retry_after},
+                )
             if key in self._answers:
                 first_id, first_body = self._answers[key]
                 if first_body != body:

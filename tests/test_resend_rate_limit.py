@@ -1,0 +1,173 @@
+"""Resend's rate limit (429 with Retry-After, 2 requests a second unless raised) through
+the real provider against a local fake: waited out, never a failed email, never the
+circuit breaker's business; a used-up quota stays a provider error."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from sqlalchemy import select
+
+from dispatch.approval import approve_campaign
+from dispatch.compose.email_message import EmailContent, Envelope, Footer, build_email
+from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError, SenderBusy
+from dispatch.providers.resend_email import RATE_LIMITED_TRIES, ResendEmail
+from dispatch.settings import DispatchSettings
+from store.database import Database
+from store.enums import CampaignState, Channel, DeliveryStatus
+from store.models import Event
+from store.models.base import utcnow
+from store.models.monitoring import MetricBucket
+from tests.dispatch_harness import (
+    APPROVER,
+    deliveries,
+    draft_for_approval,
+    make_guests,
+    midday_clock,
+    running_dispatch,
+    running_fakes,
+    settings_for,
+    wait_for_state,
+)
+from tests.fakes.resend import API_KEY, ResendFake
+from tests.fakes.server import BackgroundServer
+
+
+def _email(n: int) -> OutgoingEmail:
+    message = build_email(
+        EmailContent(f"Hello {n}", f"Text {n}", f"<p>Text {n}</p>"),
+        Envelope(
+            from_name="Evergreen Weddings",
+            from_address="hello@evergreen.example.com",
+            to_name="Zoë",
+            to_address=f"guest{n}@example.com",
+            message_id=f"<gc.1.{n}@evergreen.example.com>",
+            date=utcnow(),
+            unsubscribe_url=f"https://comms.example.com/u/t{n}",
+            unsubscribe_mailto="mailto:hello@evergreen.example.com?subject=unsubscribe",
+            lang="en-US",
+        ),
+        Footer("Evergreen", "1 Main St", "Alex & Sam", "June 12", "https://comms.example.com/u/t"),
+    )
+    return OutgoingEmail(message, idempotency_key=f"delivery-{n}")
+
+
+async def _first_outcomes(fake: ResendFake, count: int) -> list[Outcome]:
+    """What the provider made of the first ``count`` of three emails."""
+    with BackgroundServer(fake.app()) as server:
+        provider = ResendEmail(DispatchSettings(resend_api_key=API_KEY, resend_api_url=server.url))
+        try:
+            outcomes: list[Outcome] = []
+            async with provider.session() as session:
+                async for _, outcome in session.send_all([_email(n) for n in range(3)]):
+                    outcomes.append(outcome)
+                    if len(outcomes) == count:
+                        break
+            return outcomes
+        finally:
+            await provider.close()
+
+
+async def test_a_rate_limited_email_goes_again_after_resends_wait() -> None:
+    fake = ResendFake(rate_limited=3, retry_after="0")
+
+    outcomes = await _first_outcomes(fake, 3)
+
+    assert all(isinstance(outcome, Accepted) for outcome in outcomes)
+    assert len(fake.emails) == 3  # each once: the 429s took nothing
+    assert fake.requests == 3 + 3
+
+
+async def test_a_rate_limit_that_lasts_hands_the_email_back_as_busy() -> None:
+    fake = ResendFake(rate_limited=1000, retry_after="0")
+
+    [outcome] = await _first_outcomes(fake, 1)
+
+    assert isinstance(outcome, SenderBusy)
+    assert outcome.code == "429"
+    assert fake.requests == RATE_LIMITED_TRIES
+    assert fake.emails == []
+
+
+async def test_a_long_retry_after_is_not_sat_out_in_the_batch() -> None:
+    fake = ResendFake(rate_limited=1000, retry_after="30")
+
+    [outcome] = await _first_outcomes(fake, 1)
+
+    assert isinstance(outcome, SenderBusy)
+    assert outcome.retry_after == 30.0
+    assert fake.requests == 1
+
+
+async def test_one_email_waits_out_only_so_much_in_a_batch() -> None:
+    fake = ResendFake(rate_limited=1000, retry_after="2")
+
+    [outcome] = await _first_outcomes(fake, 1)
+
+    # Waited 2 s and 2 s; a third wait would pass MOST_RETRY_AFTER_SECONDS (5 s).
+    assert isinstance(outcome, SenderBusy)
+    assert fake.requests == 3
+
+
+async def test_a_used_up_quota_is_the_providers_trouble_not_a_pace() -> None:
+    fake = ResendFake(rate_limited=1000, retry_after="0", refusal="daily_quota_exceeded")
+
+    [outcome] = await _first_outcomes(fake, 1)
+
+    assert isinstance(outcome, ProviderError)
+    assert not isinstance(outcome, SenderBusy)
+    assert outcome.transient
+    assert fake.requests == 1
+
+
+async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    db = sqlite_database
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 6)
+    campaign_id = await draft_for_approval(
+        db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
+    )
+    # Longer than a batch sits out: the emails go back to wait for it.
+    resend = ResendFake(rate_limited=1_000_000, retry_after="6")
+    with running_fakes() as fakes, BackgroundServer(resend.app()) as server:
+        settings = settings_for(
+            sqlite_database_url,
+            fakes,
+            tmp_path,
+            email_provider="resend",
+            resend_api_key=API_KEY,
+            resend_api_url=server.url,
+        )
+        async with running_dispatch(settings, midday_clock()) as run:
+            await approve_campaign(run.control, campaign_id, approver, APPROVER)
+            deadline = asyncio.get_running_loop().time() + 60
+            held = await deliveries(db, campaign_id)
+            while not all(
+                row.status == DeliveryStatus.PENDING and row.not_before is not None for row in held
+            ):
+                assert asyncio.get_running_loop().time() < deadline
+                await asyncio.sleep(0.05)
+                held = await deliveries(db, campaign_id)
+            resend.stop_limiting()
+            await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
+
+    # Held back until Resend's Retry-After, without spending an attempt.
+    assert resend.rejected_429 >= 1
+    assert all(row.attempts == 0 and row.error_code is None for row in held)
+    sent = await deliveries(db, campaign_id)
+    assert {row.status for row in sent} == {DeliveryStatus.SENT}
+    assert all(row.attempts == 1 for row in sent)
+    assert len(resend.emails) == 6
+    async with db.reading() as session:
+        breaker_events = (
+            await session.scalars(select(Event.kind).where(Event.kind.like("breaker.%")))
+        ).all()
+        rate_limited = sum(
+            await session.scalars(
+                select(MetricBucket.count).where(MetricBucket.name == "messages.rate_limited")
+            )
+        )
+    assert breaker_events == []
+    assert rate_limited >= 1
