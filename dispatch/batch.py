@@ -568,14 +568,20 @@ async def _send_email(
             sent.add(index)
             # Emails go one after another on one connection: each took the time since the last.
             seconds, started = time.monotonic() - started, time.monotonic()
-            if isinstance(outcome, SenderBusy):
-                # Not taken, and not a failure: neither an attempt nor the breaker's.
-                batch.tally.count(
+            if isinstance(outcome, Accepted | SenderBusy) and outcome.refusals:
+                # The provider's "too fast" answers: a pace, not errors.
+                batch.tally.add(
                     "messages.rate_limited",
                     runtime.clock(),
-                    channel=Channel.EMAIL.value,
-                    provider=runtime.email.name,
+                    outcome.refusals,
+                    {"channel": Channel.EMAIL.value, "provider": runtime.email.name},
                 )
+            if isinstance(outcome, Accepted):
+                seconds -= outcome.waited_seconds  # waiting its turn is not latency
+            if isinstance(outcome, SenderBusy):
+                # Not taken, and not a failure: no attempt spent, and the provider
+                # answered, which a half-open breaker needs to hear.
+                await batch.succeeded(name)
                 # Its own waits are over (see the provider): at least a second more.
                 wait = max(outcome.retry_after or 0.0, 1.0)
                 held_until = runtime.clock() + timedelta(seconds=wait)

@@ -9,13 +9,14 @@ not opt a real guest out.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from dispatch.compose.composer import CampaignContent, Composer, OrganisationFacts
 from dispatch.compose.email_message import Envelope, build_email, unsubscribe_mailto
 from dispatch.compose.tokens import GuestFacts, WeddingFacts
 from dispatch.errors import DispatchError
-from dispatch.providers.base import OutgoingEmail, ProviderError
+from dispatch.providers.base import OutgoingEmail, ProviderError, SenderBusy
 from dispatch.runtime import Runtime
 from store.enums import Channel
 from store.models import Member, Organisation, Wedding
@@ -80,6 +81,11 @@ async def send_proof(runtime: Runtime, campaign_id: int, member: Member) -> list
             else:
                 await _send_email(runtime, composer, stand_in, campaign_id, address)
             results.append(ProofDelivery(channel, address, accepted=True))
+        except SenderBusy as error:
+            # A rate limit, not a fault: say when trying again will work.
+            wait = math.ceil(error.retry_after or 1)
+            busy = f"the provider is refusing messages sent this fast; try again in {wait} s"
+            results.append(ProofDelivery(channel, address, accepted=False, error=busy))
         except ProviderError as error:
             results.append(ProofDelivery(channel, address, accepted=False, error=str(error)))
     return results

@@ -53,10 +53,17 @@ def _email(n: int) -> OutgoingEmail:
     return OutgoingEmail(message, idempotency_key=f"delivery-{n}")
 
 
-async def _first_outcomes(fake: ResendFake, count: int) -> list[Outcome]:
-    """What the provider made of the first ``count`` of three emails."""
+async def _first_outcomes(fake: ResendFake, count: int, allowance: float = 15) -> list[Outcome]:
+    """What the provider made of the first ``count`` of three emails, each allowed
+    ``allowance`` seconds (PROVIDER_TIMEOUT_SECONDS)."""
     with BackgroundServer(fake.app()) as server:
-        provider = ResendEmail(DispatchSettings(resend_api_key=API_KEY, resend_api_url=server.url))
+        provider = ResendEmail(
+            DispatchSettings(
+                resend_api_key=API_KEY,
+                resend_api_url=server.url,
+                provider_timeout_seconds=allowance,
+            )
+        )
         try:
             outcomes: list[Outcome] = []
             async with provider.session() as session:
@@ -75,6 +82,10 @@ async def test_a_rate_limited_email_goes_again_after_resends_wait() -> None:
     outcomes = await _first_outcomes(fake, 3)
 
     assert all(isinstance(outcome, Accepted) for outcome in outcomes)
+    first = outcomes[0]
+    assert isinstance(first, Accepted)
+    assert first.refusals == 3  # reported, so they count as a pace and not as latency
+    assert first.waited_seconds > 0
     assert len(fake.emails) == 3  # each once: the 429s took nothing
     assert fake.requests == 3 + 3
 
@@ -86,28 +97,29 @@ async def test_a_rate_limit_that_lasts_hands_the_email_back_as_busy() -> None:
 
     assert isinstance(outcome, SenderBusy)
     assert outcome.code == "429"
+    assert outcome.refusals == RATE_LIMITED_TRIES
     assert fake.requests == RATE_LIMITED_TRIES
     assert fake.emails == []
 
 
-async def test_a_long_retry_after_is_not_sat_out_in_the_batch() -> None:
+async def test_a_wait_longer_than_the_emails_allowance_is_not_sat_out() -> None:
     fake = ResendFake(rate_limited=1000, retry_after="30")
 
-    [outcome] = await _first_outcomes(fake, 1)
+    [outcome] = await _first_outcomes(fake, 1, allowance=15)
 
     assert isinstance(outcome, SenderBusy)
     assert outcome.retry_after == 30.0
     assert fake.requests == 1
 
 
-async def test_one_email_waits_out_only_so_much_in_a_batch() -> None:
-    fake = ResendFake(rate_limited=1000, retry_after="2")
+async def test_one_email_waits_out_only_what_its_allowance_holds() -> None:
+    fake = ResendFake(rate_limited=1000, retry_after="0.3")
 
-    [outcome] = await _first_outcomes(fake, 1)
+    [outcome] = await _first_outcomes(fake, 1, allowance=1.0)
 
-    # Waited 2 s and 2 s; a third wait would pass MOST_RETRY_AFTER_SECONDS (5 s).
+    # Waited once at least (0.3 s fits in 1 s); never the five tries' four waits.
     assert isinstance(outcome, SenderBusy)
-    assert fake.requests == 3
+    assert 2 <= fake.requests < RATE_LIMITED_TRIES
 
 
 async def test_a_used_up_quota_is_the_providers_trouble_not_a_pace() -> None:
@@ -121,16 +133,29 @@ async def test_a_used_up_quota_is_the_providers_trouble_not_a_pace() -> None:
     assert fake.requests == 1
 
 
-async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once(
+async def _figures(db: Database) -> tuple[list[str], int]:
+    """The breaker's events, and the rate-limit refusals counted."""
+    async with db.reading() as session:
+        breaker_events = (
+            await session.scalars(select(Event.kind).where(Event.kind.like("breaker.%")))
+        ).all()
+        rate_limited = sum(
+            await session.scalars(
+                select(MetricBucket.count).where(MetricBucket.name == "messages.rate_limited")
+            )
+        )
+    return list(breaker_events), rate_limited
+
+
+async def test_a_campaign_through_a_short_rate_limit_sends_each_email_once_on_one_attempt(
     sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
 ) -> None:
     db = sqlite_database
-    organisation_id, wedding_id, planner, approver = await make_guests(db, 6)
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 4)
     campaign_id = await draft_for_approval(
         db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
     )
-    # Longer than a batch sits out: the emails go back to wait for it.
-    resend = ResendFake(rate_limited=1_000_000, retry_after="6")
+    resend = ResendFake(rate_limited=3, retry_after="0")
     with running_fakes() as fakes, BackgroundServer(resend.app()) as server:
         settings = settings_for(
             sqlite_database_url,
@@ -139,6 +164,37 @@ async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once
             email_provider="resend",
             resend_api_key=API_KEY,
             resend_api_url=server.url,
+        )
+        async with running_dispatch(settings, midday_clock()) as run:
+            await approve_campaign(run.control, campaign_id, approver, APPROVER)
+            await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
+
+    sent = await deliveries(db, campaign_id)
+    assert {row.status for row in sent} == {DeliveryStatus.SENT}
+    assert all(row.attempts == 1 and row.error_code is None for row in sent)
+    assert len(resend.emails) == 4
+    assert await _figures(db) == ([], 3)
+
+
+async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    db = sqlite_database
+    organisation_id, wedding_id, planner, approver = await make_guests(db, 6)
+    campaign_id = await draft_for_approval(
+        db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
+    )
+    # Longer than an email's allowance: the emails go back to wait for it.
+    resend = ResendFake(rate_limited=1_000_000, retry_after="3")
+    with running_fakes() as fakes, BackgroundServer(resend.app()) as server:
+        settings = settings_for(
+            sqlite_database_url,
+            fakes,
+            tmp_path,
+            email_provider="resend",
+            resend_api_key=API_KEY,
+            resend_api_url=server.url,
+            provider_timeout_seconds=2,
         )
         async with running_dispatch(settings, midday_clock()) as run:
             await approve_campaign(run.control, campaign_id, approver, APPROVER)
@@ -155,19 +211,15 @@ async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once
 
     # Held back until Resend's Retry-After, without spending an attempt.
     assert resend.rejected_429 >= 1
-    assert all(row.attempts == 0 and row.error_code is None for row in held)
+    for row in held:
+        assert row.attempts == 0
+        assert row.error_code is None
+        assert row.not_before is not None
+        assert (row.not_before - row.updated_at).total_seconds() > 2.5
     sent = await deliveries(db, campaign_id)
     assert {row.status for row in sent} == {DeliveryStatus.SENT}
     assert all(row.attempts == 1 for row in sent)
     assert len(resend.emails) == 6
-    async with db.reading() as session:
-        breaker_events = (
-            await session.scalars(select(Event.kind).where(Event.kind.like("breaker.%")))
-        ).all()
-        rate_limited = sum(
-            await session.scalars(
-                select(MetricBucket.count).where(MetricBucket.name == "messages.rate_limited")
-            )
-        )
+    breaker_events, rate_limited = await _figures(db)
     assert breaker_events == []
     assert rate_limited >= 1

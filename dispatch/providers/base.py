@@ -47,15 +47,25 @@ class SenderBusy(ProviderError):
     waits ``retry_after`` seconds (the provider's word, when it gave one)."""
 
     def __init__(
-        self, message: str, *, code: str | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: float | None = None,
+        refusals: int = 1,
     ) -> None:
         super().__init__(message, code=code, transient=True)
         self.retry_after = retry_after
+        self.refusals = refusals  # the provider's "too fast" answers behind this one
 
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
     provider_message_id: str
+    # Taken after the provider's rate limit refused it this many times, waited out
+    # (seconds) inside the call: not the provider's latency.
+    refusals: int = 0
+    waited_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

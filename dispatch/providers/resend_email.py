@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from email.header import decode_header, make_header
@@ -33,16 +35,18 @@ _OWN_HEADERS = {
 }
 
 
-# Resend answers 429 beyond a team's rate (2 requests a second unless raised), with
-# Retry-After in seconds. A session waits that long and sends the same email again
-# (its idempotency key makes that safe), so a campaign goes at Resend's pace instead
-# of failing; after this many 429s in a row the email is handed back as busy.
+# Resend answers 429 beyond a team's rate (a few requests a second unless Resend
+# raised it), with Retry-After in seconds. A session waits that long and sends the
+# same email again (its idempotency key makes that safe), so a campaign goes at
+# Resend's pace instead of failing. It tries at most this many times, and only
+# while the email's time allowance (PROVIDER_TIMEOUT_SECONDS, which batch leases
+# are sized for) lasts; then the email is handed back as busy, until Resend's wait
+# is over.
 RATE_LIMITED_TRIES = 5
-# At most this long waited out for one email inside a batch (whose lease runs
-# meanwhile); a longer wait hands the email back, and its delivery comes back then.
-MOST_RETRY_AFTER_SECONDS = 5.0
-# When a 429 says nothing of how long to wait.
+# When a 429 says nothing of how long to wait; and the least wait (a Retry-After
+# of 0 must not become five requests back to back).
 DEFAULT_RETRY_AFTER_SECONDS = 1.0
+LEAST_RETRY_AFTER_SECONDS = 0.1
 
 
 def _payload(email: OutgoingEmail) -> dict[str, Any]:
@@ -73,7 +77,8 @@ class ResendEmail:
         assert settings.resend_api_key is not None
         self._url = settings.resend_api_url.rstrip("/") + "/emails"
         self._key = settings.resend_api_key.get_secret_value()
-        self._timeout = aiohttp.ClientTimeout(total=settings.provider_timeout_seconds)
+        self._allowance = settings.provider_timeout_seconds
+        self._timeout = aiohttp.ClientTimeout(total=self._allowance)
         self._http: aiohttp.ClientSession | None = None
 
     def _session(self) -> aiohttp.ClientSession:
@@ -85,7 +90,7 @@ class ResendEmail:
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[EmailSession]:
-        yield _ResendSession(self._session(), self._url)
+        yield _ResendSession(self._session(), self._url, self._allowance)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -98,22 +103,27 @@ class _ResendSession:
     batch endpoint takes one key per request, which a retried batch of different
     composition would not match — so it is not used."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, url: str, allowance: float) -> None:
         self._http = http
         self._url = url
+        self._allowance = allowance  # seconds an email may take, waits included
 
     async def send_all(self, emails: Sequence[OutgoingEmail]) -> AsyncIterator[tuple[int, Outcome]]:
         for index, email in enumerate(emails):
             yield index, await self._post(email)
 
     async def _post(self, email: OutgoingEmail) -> Outcome:
+        started = time.monotonic()
         waited = 0.0
-        for tries_left in reversed(range(RATE_LIMITED_TRIES)):
+        for refusals in range(RATE_LIMITED_TRIES):  # the 429s before this try
+            # What is left of the allowance (a stalled loop may have overslept a wait).
+            left = max(self._allowance - (time.monotonic() - started), 0.1)
             try:
                 async with self._http.post(
                     self._url,
                     json=_payload(email),
                     headers={"Idempotency-Key": email.idempotency_key},
+                    timeout=aiohttp.ClientTimeout(total=left),
                 ) as response:
                     body = await response.json(content_type=None)
                     status = response.status
@@ -122,13 +132,23 @@ class _ResendSession:
                 # Safe to retry: the idempotency key makes a second request a no-op.
                 return ProviderError(f"Resend did not answer: {error}", transient=True)
             if status != 429 or _quota_used_up(body):
-                return _outcome(email, status, body)
-            if tries_left == 0 or waited + retry_after > MOST_RETRY_AFTER_SECONDS:
+                outcome = _outcome(email, status, body)
+                if isinstance(outcome, Accepted) and refusals:
+                    return Accepted(outcome.provider_message_id, refusals, waited)
+                return outcome
+            # A little more than asked, and not the same for every worker: those
+            # refused together do not all come back in the same instant.
+            wait = retry_after * random.uniform(1.0, 1.2)  # noqa: S311
+            last_try = refusals == RATE_LIMITED_TRIES - 1
+            if last_try or time.monotonic() - started + wait >= self._allowance:
                 return SenderBusy(
-                    f"Resend 429: {_message(body)}", code="429", retry_after=retry_after
+                    f"Resend 429: {_message(body)}",
+                    code="429",
+                    retry_after=retry_after,
+                    refusals=refusals + 1,
                 )
-            await asyncio.sleep(retry_after)
-            waited += retry_after
+            await asyncio.sleep(wait)
+            waited += wait
         raise AssertionError("unreachable: the last try returns")
 
 
@@ -170,4 +190,4 @@ def _retry_after(headers: Mapping[str, str]) -> float:
         return DEFAULT_RETRY_AFTER_SECONDS
     if not math.isfinite(seconds) or seconds < 0:
         return DEFAULT_RETRY_AFTER_SECONDS
-    return min(seconds, 3600.0)
+    return min(max(seconds, LEAST_RETRY_AFTER_SECONDS), 3600.0)
