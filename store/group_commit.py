@@ -43,15 +43,16 @@ MOST_PER_BATCH = 256
 # a batch's cost is paid once whatever it holds (the webhook benchmark's texts
 # on SQLite, in process: 73 µs a text in batches of 12, 54 in batches of 24, so
 # ~450 µs a batch and ~35 µs a text — the session, the statements, the COMMIT's
-# pages of every table and index it touched), and the texts of 32 connections come in spread over a
-# millisecond, as the other side sends each after reading its answer. Waiting
-# only for turns of the loop that brought some, batches averaged 12 texts; with
-# the gap, 21, and the server does ~11 % more texts a second with ~10 % less
-# CPU a text (on PostgreSQL, whose COMMIT does not hold the loop, no change
-# beyond the noise). The wait spins through turns of the loop, running every
-# other callback between its checks; its price is up to MOST_WAIT_SECONDS of
-# busy polling a batch, in moments the loop would otherwise sleep, and as much
-# latency for the batch's texts. A lone text waits the gap (at least 0.1 ms).
+# pages of every table and index it touched), and the texts of 32 connections
+# come in spread over a millisecond, as the other side sends each after reading
+# its answer. Waiting only for turns of the loop that brought some, batches
+# averaged 12 texts; with the gap, 21, and the server does ~11 % more texts a
+# second with ~10 % less CPU a text (on PostgreSQL, whose COMMIT does not hold
+# the loop, no change beyond the noise). The wait spins through turns of the
+# loop, running every other callback between its checks; its price is up to
+# MOST_WAIT_SECONDS of busy polling a batch, in moments the loop would
+# otherwise sleep, and as much latency for the batch's texts. A lone text
+# waits the gap (at least 0.1 ms).
 ARRIVAL_GAP_SECONDS = 0.0001
 MOST_WAIT_SECONDS = 0.001
 # How long the writer, with nothing left to write, waits for more before it ends

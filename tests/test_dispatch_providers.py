@@ -12,9 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from dispatch.approval import approve_campaign
-from dispatch.compose.email_message import EmailContent, Envelope, Footer, build_email
 from dispatch.feedback import learn_from_failure
-from dispatch.providers.base import Accepted, OutgoingEmail
+from dispatch.providers.base import Accepted
 from dispatch.providers.resend_email import ResendEmail
 from dispatch.settings import DispatchSettings
 from store.audit import SYSTEM
@@ -33,27 +32,8 @@ from tests.dispatch_harness import (
     settings_for,
     wait_for_state,
 )
-from tests.fakes.resend import API_KEY, ResendFake
+from tests.fakes.resend import API_KEY, ResendFake, sample_email
 from tests.fakes.server import BackgroundServer
-
-
-def _email(n: int) -> OutgoingEmail:
-    message = build_email(
-        EmailContent(f"Hello {n}", f"Text {n}", f"<p>Text {n}</p>"),
-        Envelope(
-            from_name="Evergreen Weddings",
-            from_address="hello@evergreen.example.com",
-            to_name="Zoë",
-            to_address=f"guest{n}@example.com",
-            message_id=f"<gc.1.{n}@evergreen.example.com>",
-            date=utcnow(),
-            unsubscribe_url=f"https://comms.example.com/u/t{n}",
-            unsubscribe_mailto="mailto:hello@evergreen.example.com?subject=unsubscribe",
-            lang="en-US",
-        ),
-        Footer("Evergreen", "1 Main St", "Alex & Sam", "June 12", "https://comms.example.com/u/t"),
-    )
-    return OutgoingEmail(message, idempotency_key=f"delivery-{n}")
 
 
 async def test_resend_accepts_each_delivery_once_even_when_sent_again() -> None:
@@ -63,7 +43,7 @@ async def test_resend_accepts_each_delivery_once_even_when_sent_again() -> None:
         try:
             # The second time, as after a crash: re-rendered (new Date), same keys.
             for _ in range(2):
-                emails = [_email(n) for n in range(30)]
+                emails = [sample_email(n) for n in range(30)]
                 async with provider.session() as session:
                     outcomes = [outcome async for _, outcome in session.send_all(emails)]
                 assert all(isinstance(outcome, Accepted) for outcome in outcomes)

@@ -5,19 +5,20 @@ circuit breaker's business; a used-up quota stays a provider error."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 
 from dispatch.approval import approve_campaign
-from dispatch.compose.email_message import EmailContent, Envelope, Footer, build_email
-from dispatch.providers.base import Accepted, Outcome, OutgoingEmail, ProviderError, SenderBusy
+from dispatch.providers.base import Accepted, Outcome, ProviderError, SenderBusy
 from dispatch.providers.resend_email import RATE_LIMITED_TRIES, ResendEmail
 from dispatch.settings import DispatchSettings
 from store.database import Database
 from store.enums import CampaignState, Channel, DeliveryStatus
 from store.models import Event
-from store.models.base import utcnow
 from store.models.monitoring import MetricBucket
 from tests.dispatch_harness import (
     APPROVER,
@@ -30,27 +31,8 @@ from tests.dispatch_harness import (
     settings_for,
     wait_for_state,
 )
-from tests.fakes.resend import API_KEY, ResendFake
+from tests.fakes.resend import API_KEY, ResendFake, sample_email
 from tests.fakes.server import BackgroundServer
-
-
-def _email(n: int) -> OutgoingEmail:
-    message = build_email(
-        EmailContent(f"Hello {n}", f"Text {n}", f"<p>Text {n}</p>"),
-        Envelope(
-            from_name="Evergreen Weddings",
-            from_address="hello@evergreen.example.com",
-            to_name="Zoë",
-            to_address=f"guest{n}@example.com",
-            message_id=f"<gc.1.{n}@evergreen.example.com>",
-            date=utcnow(),
-            unsubscribe_url=f"https://comms.example.com/u/t{n}",
-            unsubscribe_mailto="mailto:hello@evergreen.example.com?subject=unsubscribe",
-            lang="en-US",
-        ),
-        Footer("Evergreen", "1 Main St", "Alex & Sam", "June 12", "https://comms.example.com/u/t"),
-    )
-    return OutgoingEmail(message, idempotency_key=f"delivery-{n}")
 
 
 async def _first_outcomes(fake: ResendFake, count: int, allowance: float = 15) -> list[Outcome]:
@@ -67,7 +49,7 @@ async def _first_outcomes(fake: ResendFake, count: int, allowance: float = 15) -
         try:
             outcomes: list[Outcome] = []
             async with provider.session() as session:
-                async for _, outcome in session.send_all([_email(n) for n in range(3)]):
+                async for _, outcome in session.send_all([sample_email(n) for n in range(3)]):
                     outcomes.append(outcome)
                     if len(outcomes) == count:
                         break
@@ -147,27 +129,38 @@ async def _figures(db: Database) -> tuple[list[str], int]:
     return list(breaker_events), rate_limited
 
 
-async def test_a_campaign_through_a_short_rate_limit_sends_each_email_once_on_one_attempt(
-    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
-) -> None:
-    db = sqlite_database
-    organisation_id, wedding_id, planner, approver = await make_guests(db, 4)
+@asynccontextmanager
+async def _sending_through(
+    resend: ResendFake, database: Database, url: str, tmp_path: Path, guests: int, **settings: Any
+) -> AsyncIterator[int]:
+    """An email campaign to ``guests`` guests, approved, its workers sending through
+    ``resend``; yields the campaign's id while they run."""
+    organisation_id, wedding_id, planner, approver = await make_guests(database, guests)
     campaign_id = await draft_for_approval(
-        db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
+        database, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
     )
-    resend = ResendFake(rate_limited=3, retry_after="0")
     with running_fakes() as fakes, BackgroundServer(resend.app()) as server:
-        settings = settings_for(
-            sqlite_database_url,
+        dispatch = settings_for(
+            url,
             fakes,
             tmp_path,
             email_provider="resend",
             resend_api_key=API_KEY,
             resend_api_url=server.url,
+            **settings,
         )
-        async with running_dispatch(settings, midday_clock()) as run:
+        async with running_dispatch(dispatch, midday_clock()) as run:
             await approve_campaign(run.control, campaign_id, approver, APPROVER)
-            await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
+            yield campaign_id
+
+
+async def test_a_campaign_through_a_short_rate_limit_sends_each_email_once_on_one_attempt(
+    sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
+) -> None:
+    db = sqlite_database
+    resend = ResendFake(rate_limited=3, retry_after="0")
+    async with _sending_through(resend, db, sqlite_database_url, tmp_path, 4) as campaign_id:
+        await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
 
     sent = await deliveries(db, campaign_id)
     assert {row.status for row in sent} == {DeliveryStatus.SENT}
@@ -180,34 +173,21 @@ async def test_a_campaign_waits_out_resends_rate_limit_and_every_email_goes_once
     sqlite_database_url: str, sqlite_database: Database, tmp_path: Path
 ) -> None:
     db = sqlite_database
-    organisation_id, wedding_id, planner, approver = await make_guests(db, 6)
-    campaign_id = await draft_for_approval(
-        db, organisation_id, wedding_id, planner, channels=(Channel.EMAIL,)
-    )
     # Longer than an email's allowance: the emails go back to wait for it.
     resend = ResendFake(rate_limited=1_000_000, retry_after="3")
-    with running_fakes() as fakes, BackgroundServer(resend.app()) as server:
-        settings = settings_for(
-            sqlite_database_url,
-            fakes,
-            tmp_path,
-            email_provider="resend",
-            resend_api_key=API_KEY,
-            resend_api_url=server.url,
-            provider_timeout_seconds=2,
-        )
-        async with running_dispatch(settings, midday_clock()) as run:
-            await approve_campaign(run.control, campaign_id, approver, APPROVER)
-            deadline = asyncio.get_running_loop().time() + 60
+    async with _sending_through(
+        resend, db, sqlite_database_url, tmp_path, 6, provider_timeout_seconds=2
+    ) as campaign_id:
+        deadline = asyncio.get_running_loop().time() + 60
+        held = await deliveries(db, campaign_id)
+        while not all(
+            row.status == DeliveryStatus.PENDING and row.not_before is not None for row in held
+        ):
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
             held = await deliveries(db, campaign_id)
-            while not all(
-                row.status == DeliveryStatus.PENDING and row.not_before is not None for row in held
-            ):
-                assert asyncio.get_running_loop().time() < deadline
-                await asyncio.sleep(0.05)
-                held = await deliveries(db, campaign_id)
-            resend.stop_limiting()
-            await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
+        resend.stop_limiting()
+        await wait_for_state(db, campaign_id, {CampaignState.COMPLETED})
 
     # Held back until Resend's Retry-After, without spending an attempt.
     assert resend.rejected_429 >= 1

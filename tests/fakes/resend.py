@@ -12,6 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
+from dispatch.compose.email_message import EmailContent, Envelope, Footer, build_email
+from dispatch.providers.base import OutgoingEmail
+from store.models.base import utcnow
+
 API_KEY = "re_test_key"
 
 
@@ -72,3 +76,24 @@ class ResendFake:
             if key:
                 self._answers[key] = (message_id, body)
         return web.json_response({"id": message_id})
+
+
+def sample_email(n: int) -> OutgoingEmail:
+    """The n-th guest's campaign email, as a batch hands it to the provider (keyed by
+    its delivery)."""
+    message = build_email(
+        EmailContent(f"Hello {n}", f"Text {n}", f"<p>Text {n}</p>"),
+        Envelope(
+            from_name="Evergreen Weddings",
+            from_address="hello@evergreen.example.com",
+            to_name="Zoë",
+            to_address=f"guest{n}@example.com",
+            message_id=f"<gc.1.{n}@evergreen.example.com>",
+            date=utcnow(),
+            unsubscribe_url=f"https://comms.example.com/u/t{n}",
+            unsubscribe_mailto="mailto:hello@evergreen.example.com?subject=unsubscribe",
+            lang="en-US",
+        ),
+        Footer("Evergreen", "1 Main St", "Alex & Sam", "June 12", "https://comms.example.com/u/t"),
+    )
+    return OutgoingEmail(message, idempotency_key=f"delivery-{n}")
