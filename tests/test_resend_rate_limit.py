@@ -1,4 +1,4 @@
-"""Resend's rate limit (429 with Retry-After, 2 requests a second unless raised) through
+"""Resend's rate limit (429 with Retry-After, a few requests a second per team) through
 the real provider against a local fake: waited out, never a failed email, never the
 circuit breaker's business; a used-up quota stays a provider error."""
 
